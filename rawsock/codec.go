@@ -1,0 +1,326 @@
+package rawsock
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// Framing says how messages are delimited on the wire.
+type Framing uint8
+
+// The framings. The zero value is not a framing: Codec.withDefaults turns
+// it into FramingJSONHeader.
+const (
+	// FramingJSONHeader is the tutorial's fix for sticky packets: a 4-byte
+	// header length, a UTF-8 JSON header object holding "data_size", then
+	// data_size body bytes.
+	FramingJSONHeader Framing = iota + 1
+)
+
+func (f Framing) String() string {
+	switch f {
+	case FramingJSONHeader:
+		return "json-header"
+	default:
+		return "framing(" + strconv.Itoa(int(f)) + ")"
+	}
+}
+
+// ByteOrder is the byte order of a framing's 4-byte length fields.
+type ByteOrder uint8
+
+// The byte orders. The zero value becomes LittleEndian.
+const (
+	// LittleEndian is what Python's struct.pack("i", n) writes on x86-64
+	// and arm64, the tutorial's machines.
+	LittleEndian ByteOrder = iota + 1
+	// BigEndian is network byte order, Python's struct.pack("!i", n).
+	BigEndian
+)
+
+func (o ByteOrder) String() string {
+	switch o {
+	case LittleEndian:
+		return "little-endian"
+	case BigEndian:
+		return "big-endian"
+	default:
+		return "byte-order(" + strconv.Itoa(int(o)) + ")"
+	}
+}
+
+// Default and hard limits of a Codec.
+const (
+	// DefaultMaxHeaderBytes bounds a JSON header.
+	DefaultMaxHeaderBytes = 16 << 10
+	// DefaultMaxBodyBytes bounds a frame body.
+	DefaultMaxBodyBytes = 4 << 20
+	// HardMaxBodyBytes is the largest body limit a listener may set.
+	HardMaxBodyBytes = 64 << 20
+
+	lengthSize = 4
+)
+
+// Codec is a framing with its byte order and size limits. The zero value
+// is the tutorial's default: JSON header framing, little-endian lengths,
+// the default limits.
+type Codec struct {
+	// Framing of the frames. Default: FramingJSONHeader.
+	Framing Framing
+	// ByteOrder of the 4-byte lengths. Default: LittleEndian.
+	ByteOrder ByteOrder
+	// MaxHeaderBytes bounds the JSON header, in bytes. Default: 16 KiB.
+	MaxHeaderBytes int
+	// MaxBodyBytes bounds the body, in bytes. Default: 4 MiB.
+	MaxBodyBytes int
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Codec) withDefaults() Codec {
+	if c.Framing == 0 {
+		c.Framing = FramingJSONHeader
+	}
+	if c.ByteOrder == 0 {
+		c.ByteOrder = LittleEndian
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return c
+}
+
+// Frame is one decoded message. Header is the JSON header as received
+// (nil for framings without one); Body is the payload. Both alias the
+// buffer they were parsed from.
+type Frame struct {
+	Header []byte
+	Body   []byte
+}
+
+func (c *Codec) order() binary.ByteOrder {
+	if c.ByteOrder == BigEndian {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
+}
+
+// Parse decodes the frame at the start of buf. When buf holds a whole
+// frame it returns the frame and n, the bytes the frame spans. When buf
+// holds only the start of one it returns n == 0 and need, the size of the
+// whole frame as far as it is known yet (always more than len(buf)), so
+// the caller can read until it has that much. A frame that breaks the
+// framing or the limits gives an error wrapping ErrMalformedFrame or
+// ErrFrameTooLarge; Parse never allocates what a frame declares.
+func (c *Codec) Parse(buf []byte) (f Frame, n, need int, err error) {
+	if len(buf) < lengthSize {
+		return Frame{}, 0, lengthSize, nil
+	}
+	headerLen, err := c.headerLength(buf)
+	if err != nil {
+		return Frame{}, 0, 0, err
+	}
+	bodyStart := lengthSize + headerLen
+	if len(buf) < bodyStart {
+		return Frame{}, 0, bodyStart, nil
+	}
+	header := buf[lengthSize:bodyStart]
+	size, err := c.bodyLength(header)
+	if err != nil {
+		return Frame{}, 0, 0, err
+	}
+	end := bodyStart + size
+	if len(buf) < end {
+		return Frame{}, 0, end, nil
+	}
+	return Frame{Header: header, Body: buf[bodyStart:end:end]}, end, 0, nil
+}
+
+// headerLength reads and checks the 4-byte header length at prefix[0:4].
+func (c *Codec) headerLength(prefix []byte) (int, error) {
+	n := int32(c.order().Uint32(prefix))
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: header length %d", ErrMalformedFrame, n)
+	}
+	if int(n) > c.MaxHeaderBytes {
+		return 0, fmt.Errorf("%w: header length %d exceeds the limit of %d bytes", ErrFrameTooLarge, n, c.MaxHeaderBytes)
+	}
+	return int(n), nil
+}
+
+// bodyLength reads data_size from a JSON header and checks it.
+func (c *Codec) bodyLength(header []byte) (int, error) {
+	size, err := parseDataSize(header)
+	if err != nil {
+		return 0, err
+	}
+	if size > int64(c.MaxBodyBytes) {
+		return 0, fmt.Errorf("%w: data_size %d exceeds the limit of %d bytes", ErrFrameTooLarge, size, c.MaxBodyBytes)
+	}
+	return int(size), nil
+}
+
+// ParseDatagram decodes a datagram that must hold exactly one frame.
+func (c *Codec) ParseDatagram(b []byte) (Frame, error) {
+	f, n, _, err := c.Parse(b)
+	switch {
+	case err != nil:
+		return Frame{}, err
+	case n == 0:
+		return Frame{}, fmt.Errorf("%w: datagram of %d bytes holds part of a frame", ErrMalformedFrame, len(b))
+	case n != len(b):
+		return Frame{}, fmt.Errorf("%w: datagram holds %d bytes after its frame", ErrMalformedFrame, len(b)-n)
+	}
+	return f, nil
+}
+
+// canonicalPrefixes are the headers Python's json.dumps({"data_size": n})
+// and its compact form write; parseDataSize reads them without a JSON
+// decoder because they are nearly every header on the wire.
+var canonicalPrefixes = [...]string{`{"data_size": `, `{"data_size":`}
+
+// parseDataSize returns the non-negative integer "data_size" of a JSON
+// header object.
+func parseDataSize(header []byte) (int64, error) {
+	for _, p := range canonicalPrefixes {
+		if n, ok := canonicalDataSize(header, p); ok {
+			return n, nil
+		}
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(header, &obj); err != nil || obj == nil {
+		return 0, fmt.Errorf("%w: header is not a JSON object", ErrMalformedFrame)
+	}
+	raw, ok := obj["data_size"]
+	if !ok {
+		return 0, fmt.Errorf("%w: header has no data_size", ErrMalformedFrame)
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: data_size %s is not an integer", ErrMalformedFrame, truncateForError(raw))
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("%w: negative data_size %d", ErrMalformedFrame, n)
+	}
+	return n, nil
+}
+
+// canonicalDataSize matches prefix, 1 to 18 decimal digits without a
+// leading zero, and "}". Anything else is left to the JSON decoder.
+func canonicalDataSize(h []byte, prefix string) (int64, bool) {
+	if len(h) < len(prefix)+2 || string(h[:len(prefix)]) != prefix || h[len(h)-1] != '}' {
+		return 0, false
+	}
+	digits := h[len(prefix) : len(h)-1]
+	if len(digits) > 18 || (digits[0] == '0' && len(digits) > 1) {
+		return 0, false
+	}
+	var n int64
+	for _, d := range digits {
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(d-'0')
+	}
+	return n, true
+}
+
+func truncateForError(b []byte) string {
+	const max = 32
+	if len(b) > max {
+		return string(b[:max]) + "..."
+	}
+	return string(b)
+}
+
+// HeaderField is an extra field of a reply's JSON header, after
+// "data_size". Value is encoded with encoding/json.
+type HeaderField struct {
+	Name  string
+	Value any
+}
+
+// AppendHeader appends the length prefix and JSON header of a frame whose
+// body has bodyLen bytes; the body itself is not appended, so a large one
+// can be written from where it is. The header is what Python's json.dumps
+// writes: {"data_size": N} and any extra fields after it.
+func (c *Codec) AppendHeader(dst []byte, bodyLen int, extra ...HeaderField) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = append(dst, `{"data_size": `...)
+	dst = strconv.AppendInt(dst, int64(bodyLen), 10)
+	for _, f := range extra {
+		v, err := json.Marshal(f.Value)
+		if err != nil {
+			return dst[:start], fmt.Errorf("encode header field %q: %w", f.Name, err)
+		}
+		dst = append(dst, ", "...)
+		dst = strconv.AppendQuote(dst, f.Name)
+		dst = append(dst, ": "...)
+		dst = append(dst, v...)
+	}
+	dst = append(dst, '}')
+	c.order().PutUint32(dst[start:], uint32(len(dst)-start-lengthSize))
+	return dst, nil
+}
+
+// AppendFrame appends a whole frame: length prefix, header and body.
+func (c *Codec) AppendFrame(dst, body []byte, extra ...HeaderField) ([]byte, error) {
+	dst, err := c.AppendHeader(dst, len(body), extra...)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, body...), nil
+}
+
+// AppendErrorFrame appends the frame a listener sends before it closes a
+// connection on a bad frame: {"error": "...", "data_size": 0}.
+func (c *Codec) AppendErrorFrame(dst []byte, cause error) []byte {
+	start := len(dst)
+	msg, _ := json.Marshal(cause.Error()) // a string always encodes
+	dst = append(dst, 0, 0, 0, 0)
+	dst = append(dst, `{"error": `...)
+	dst = append(dst, msg...)
+	dst = append(dst, `, "data_size": 0}`...)
+	c.order().PutUint32(dst[start:], uint32(len(dst)-start-lengthSize))
+	return dst
+}
+
+// ReadFrame reads one frame from r, for clients. It checks the limits
+// before it allocates, and returns io.EOF only when r ends between frames.
+func (c *Codec) ReadFrame(r *bufio.Reader) (Frame, error) {
+	var prefix [lengthSize]byte
+	if _, err := io.ReadFull(r, prefix[:]); err != nil {
+		return Frame{}, err
+	}
+	headerLen, err := c.headerLength(prefix[:])
+	if err != nil {
+		return Frame{}, err
+	}
+	header := make([]byte, headerLen)
+	if _, err := io.ReadFull(r, header); err != nil {
+		return Frame{}, unexpectedEOF(err)
+	}
+	size, err := c.bodyLength(header)
+	if err != nil {
+		return Frame{Header: header}, err
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return Frame{Header: header}, unexpectedEOF(err)
+	}
+	return Frame{Header: header, Body: body}, nil
+}
+
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

@@ -1,0 +1,236 @@
+package rawsock
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+// frame builds a JSON-header frame by hand, independently of AppendFrame.
+func frame(order binary.AppendByteOrder, header string, body string) []byte {
+	b := order.AppendUint32(nil, uint32(len(header)))
+	return append(append(b, header...), body...)
+}
+
+func le(header, body string) []byte { return frame(binary.LittleEndian, header, body) }
+
+func TestParseWholeFrames(t *testing.T) {
+	tests := []struct {
+		name   string
+		codec  Codec
+		input  []byte
+		header string
+		body   string
+	}{
+		{"python json.dumps", Codec{}, le(`{"data_size": 5}`, "hello"), `{"data_size": 5}`, "hello"},
+		{"compact", Codec{}, le(`{"data_size":5}`, "hello"), `{"data_size":5}`, "hello"},
+		{"empty body", Codec{}, le(`{"data_size": 0}`, ""), `{"data_size": 0}`, ""},
+		{"extra fields", Codec{}, le(`{"file": "a.txt", "data_size": 3, "md5": null}`, "abc"), `{"file": "a.txt", "data_size": 3, "md5": null}`, "abc"},
+		{"spaces", Codec{}, le(` { "data_size" : 2 } `, "hi"), ` { "data_size" : 2 } `, "hi"},
+		{"big endian", Codec{ByteOrder: BigEndian}, frame(binary.BigEndian, `{"data_size": 2}`, "hi"), `{"data_size": 2}`, "hi"},
+		{"binary body", Codec{}, le(`{"data_size": 3}`, "\x00\xff\n"), `{"data_size": 3}`, "\x00\xff\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.codec.withDefaults()
+			f, n, _, err := c.Parse(tt.input)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if n != len(tt.input) || string(f.Header) != tt.header || string(f.Body) != tt.body {
+				t.Fatalf("Parse = (%q, %q, n=%d), want (%q, %q, n=%d)", f.Header, f.Body, n, tt.header, tt.body, len(tt.input))
+			}
+		})
+	}
+}
+
+// TestParseSplit feeds every prefix of a frame: each must ask for more
+// bytes, with need beyond what it has, until the whole frame is there.
+func TestParseSplit(t *testing.T) {
+	c := Codec{}.withDefaults()
+	whole := le(`{"data_size": 11}`, "hello world")
+	for i := 0; i < len(whole); i++ {
+		_, n, need, err := c.Parse(whole[:i])
+		if err != nil || n != 0 || need <= i || need > len(whole) {
+			t.Fatalf("prefix %d: n=%d need=%d err=%v, want n=0, %d < need <= %d", i, n, need, err, i, len(whole))
+		}
+	}
+}
+
+// TestParseMerged parses several frames sent in one write, as TCP may
+// deliver them: the sticky-packet case.
+func TestParseMerged(t *testing.T) {
+	c := Codec{}.withDefaults()
+	var stream []byte
+	want := []string{"one", "", "three", strings.Repeat("x", 5000)}
+	for _, body := range want {
+		var err error
+		stream, err = c.AppendFrame(stream, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for len(stream) > 0 {
+		f, n, _, err := c.Parse(stream)
+		if err != nil || n == 0 {
+			t.Fatalf("Parse: n=%d err=%v", n, err)
+		}
+		got = append(got, string(f.Body))
+		stream = stream[n:]
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("bodies = %q, want %q", got, want)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	small := Codec{MaxHeaderBytes: 64, MaxBodyBytes: 100}
+	tests := []struct {
+		name  string
+		codec Codec
+		input []byte
+		want  error
+	}{
+		{"header length 0", Codec{}, []byte{0, 0, 0, 0}, ErrMalformedFrame},
+		{"negative header length", Codec{}, []byte{0xfe, 0xff, 0xff, 0xff}, ErrMalformedFrame},
+		{"header length 0xFFFFFFFF", Codec{}, []byte{0xff, 0xff, 0xff, 0xff}, ErrMalformedFrame},
+		{"HTTP request read as a length", Codec{}, []byte("GET / HTTP/1.1\r\n"), ErrFrameTooLarge},
+		{"header over the limit", small, le(strings.Repeat(" ", 65), ""), ErrFrameTooLarge},
+		{"not JSON", Codec{}, le(`data_size=5`, "hello"), ErrMalformedFrame},
+		{"not an object", Codec{}, le(`[5]`, ""), ErrMalformedFrame},
+		{"null", Codec{}, le(`null`, ""), ErrMalformedFrame},
+		{"no data_size", Codec{}, le(`{"size": 5}`, "hello"), ErrMalformedFrame},
+		{"data_size of another case", Codec{}, le(`{"DATA_SIZE": 5}`, "hello"), ErrMalformedFrame},
+		{"negative data_size", Codec{}, le(`{"data_size": -1}`, ""), ErrMalformedFrame},
+		{"fractional data_size", Codec{}, le(`{"data_size": 1.5}`, "h"), ErrMalformedFrame},
+		{"string data_size", Codec{}, le(`{"data_size": "5"}`, "hello"), ErrMalformedFrame},
+		{"leading zero", Codec{}, le(`{"data_size": 05}`, "hello"), ErrMalformedFrame},
+		{"garbage after the object", Codec{}, le(`{"data_size": 5}xyz`, "hello"), ErrMalformedFrame},
+		{"data_size over the limit", small, le(`{"data_size": 101}`, ""), ErrFrameTooLarge},
+		{"data_size beyond int64", Codec{}, le(`{"data_size": 99999999999999999999}`, ""), ErrMalformedFrame},
+		{"huge data_size", Codec{}, le(`{"data_size": 999999999999}`, ""), ErrFrameTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.codec.withDefaults()
+			_, n, _, err := c.Parse(tt.input)
+			if !errors.Is(err, tt.want) || n != 0 {
+				t.Fatalf("Parse(%q) = n=%d err=%v, want %v", tt.input, n, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseDatagram(t *testing.T) {
+	c := Codec{}.withDefaults()
+	ok := le(`{"data_size": 2}`, "hi")
+	if f, err := c.ParseDatagram(ok); err != nil || string(f.Body) != "hi" {
+		t.Fatalf("ParseDatagram(whole) = %q, %v", f.Body, err)
+	}
+	for name, b := range map[string][]byte{
+		"short":    ok[:len(ok)-1],
+		"trailing": append(append([]byte{}, ok...), 'x'),
+		"tiny":     {1},
+		"raw text": []byte("hello"),
+	} {
+		if _, err := c.ParseDatagram(b); !errors.Is(err, ErrMalformedFrame) && !errors.Is(err, ErrFrameTooLarge) {
+			t.Errorf("%s: err = %v, want a frame error", name, err)
+		}
+	}
+}
+
+func TestAppendFrameIsWhatPythonWrites(t *testing.T) {
+	for _, tt := range []struct {
+		order ByteOrder
+		bo    binary.AppendByteOrder
+	}{{LittleEndian, binary.LittleEndian}, {BigEndian, binary.BigEndian}} {
+		c := Codec{ByteOrder: tt.order}.withDefaults()
+		got, err := c.AppendFrame([]byte("prefix"), []byte("HELLO"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// struct.pack("i", len(h)) + h + body, with h = json.dumps({"data_size": 5})
+		want := append([]byte("prefix"), frame(tt.bo, `{"data_size": 5}`, "HELLO")...)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%v: AppendFrame = %q, want %q", tt.order, got, want)
+		}
+	}
+}
+
+func TestAppendHeaderExtraFields(t *testing.T) {
+	c := Codec{}.withDefaults()
+	got, err := c.AppendFrame(nil, []byte("ab"), HeaderField{"exit_code", 2}, HeaderField{"truncated", false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := le(`{"data_size": 2, "exit_code": 2, "truncated": false}`, "ab")
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if _, err := c.AppendFrame(nil, nil, HeaderField{"bad", func() {}}); err == nil {
+		t.Fatal("a field that cannot be encoded gave no error")
+	}
+}
+
+func TestAppendErrorFrame(t *testing.T) {
+	c := Codec{}.withDefaults()
+	b := c.AppendErrorFrame(nil, errors.New(`bad "frame"`))
+	f, n, _, err := c.Parse(b)
+	if err != nil || n != len(b) {
+		t.Fatalf("error frame does not parse: n=%d err=%v", n, err)
+	}
+	if want := `{"error": "bad \"frame\"", "data_size": 0}`; string(f.Header) != want {
+		t.Fatalf("header = %s, want %s", f.Header, want)
+	}
+}
+
+func TestReadFrame(t *testing.T) {
+	c := Codec{MaxBodyBytes: 10}.withDefaults()
+	stream := append(le(`{"data_size": 3}`, "abc"), le(`{"data_size": 0}`, "")...)
+	r := bufio.NewReader(bytes.NewReader(stream))
+	for _, want := range []string{"abc", ""} {
+		f, err := c.ReadFrame(r)
+		if err != nil || string(f.Body) != want {
+			t.Fatalf("ReadFrame = %q, %v; want %q", f.Body, err, want)
+		}
+	}
+	if _, err := c.ReadFrame(r); err != io.EOF {
+		t.Fatalf("at the end: err = %v, want io.EOF", err)
+	}
+	cut := le(`{"data_size": 3}`, "ab")
+	if _, err := c.ReadFrame(bufio.NewReader(bytes.NewReader(cut))); err != io.ErrUnexpectedEOF {
+		t.Fatalf("cut frame: err = %v, want io.ErrUnexpectedEOF", err)
+	}
+	big := le(`{"data_size": 11}`, "")
+	if _, err := c.ReadFrame(bufio.NewReader(bytes.NewReader(big))); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("big frame: err = %v, want ErrFrameTooLarge", err)
+	}
+}
+
+func TestUpperASCIIMatchesPythonBytesUpper(t *testing.T) {
+	in := []byte("hello, Wörld! 123 \xff abcxyz")
+	upperASCII(in)
+	if want := "HELLO, WöRLD! 123 \xff ABCXYZ"; string(in) != want {
+		t.Fatalf("got %q, want %q", in, want)
+	}
+}
+
+func TestSizeClass(t *testing.T) {
+	for _, tt := range []struct{ n, class int }{
+		{0, 0}, {1, 0}, {4096, 0}, {4097, 1}, {8192, 1}, {1 << 20, 8}, {64 << 20, 14}, {64<<20 + 1, -1},
+	} {
+		if got := sizeClass(tt.n); got != tt.class {
+			t.Errorf("sizeClass(%d) = %d, want %d", tt.n, got, tt.class)
+		}
+		if tt.class >= 0 {
+			if b := getBuffer(tt.n); len(b.b) < tt.n {
+				t.Errorf("getBuffer(%d) has %d bytes", tt.n, len(b.b))
+			}
+		}
+	}
+}

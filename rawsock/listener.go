@@ -1,0 +1,390 @@
+package rawsock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Config describes a Listener. Validation and defaults happen once, in
+// NewListener, before anything binds.
+type Config struct {
+	// Network is "tcp", "tcp4", "tcp6", "udp", "udp4" or "udp6".
+	Network string
+	// Address is "host:port"; port 0 picks a free port (see Listener.Addr).
+	Address string
+	// Handler serves every request frame. Required.
+	Handler Handler
+	// Request is the framing and limits of frames read from peers.
+	// Default: the zero Codec (JSON header, little-endian, default limits).
+	Request Codec
+	// Response is the framing of frames written to peers. Default: as Request.
+	Response Codec
+	// Stats receives the counters. Default: a new Stats (see Listener.Stats).
+	Stats *Stats
+	// Logger receives errors that no caller sees: failed accepts, failed
+	// writes. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// A Listener serves one socket: it binds it, accepts connections (or
+// reads datagrams) on a goroutine it owns and serves every frame with the
+// Handler. A Listener serves once: after Shutdown or Close, make a new one.
+//
+// The lifecycle follows net/http.Server:
+//   - Start binds synchronously and returns the bind error, if any; Addr
+//     then reports the real address, with the real port when 0 was asked.
+//   - Shutdown closes the socket, so the port refuses at once, closes idle
+//     connections, and waits for the others to finish the frames they hold
+//     and go idle, or for ctx to end; then it returns ctx.Err() and leaves
+//     the rest to Close.
+//   - Close closes the socket and every connection at once and waits for
+//     the listener's goroutines to exit.
+//   - After either, Start returns ErrListenerClosed and Done is closed;
+//     Err returns ErrListenerClosed, or the error that stopped serving.
+type Listener struct {
+	network  string
+	address  string
+	handler  Handler
+	request  Codec
+	response Codec
+	stats    *Stats
+	log      *slog.Logger
+
+	ctx    context.Context    // the requests' context; cancelled by Close
+	cancel context.CancelFunc //
+	quit   chan struct{}      // closed when Shutdown or Close begins
+	done   chan struct{}      // closed when every goroutine has exited
+	err    error              // why serving ended; read after done
+
+	inShutdown atomic.Bool
+
+	mu      sync.Mutex
+	started bool
+	closing bool
+	sock    interface{ Close() error } // net.Listener or *net.UDPConn
+	addr    net.Addr
+	conns   map[*streamConn]struct{}
+	connsWG sync.WaitGroup
+}
+
+// NewListener checks cfg, fills in its defaults and returns a Listener
+// ready to Start.
+func NewListener(cfg Config) (*Listener, error) {
+	switch cfg.Network {
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+	default:
+		return nil, fieldErrorf("transport", "unsupported network %q", cfg.Network)
+	}
+	if cfg.Handler == nil {
+		return nil, fieldErrorf("handler", "no handler")
+	}
+	if cfg.Response == (Codec{}) {
+		cfg.Response = cfg.Request
+	}
+	if cfg.Stats == nil {
+		cfg.Stats = new(Stats)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Listener{
+		network:  cfg.Network,
+		address:  cfg.Address,
+		handler:  cfg.Handler,
+		request:  cfg.Request.withDefaults(),
+		response: cfg.Response.withDefaults(),
+		stats:    cfg.Stats,
+		log:      cfg.Logger.With("network", cfg.Network, "address", cfg.Address),
+		ctx:      ctx,
+		cancel:   cancel,
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		conns:    make(map[*streamConn]struct{}),
+	}, nil
+}
+
+func (l *Listener) isStream() bool { return l.network[:3] == "tcp" }
+
+// Start binds the socket and starts serving it in the background. A bind
+// failure is returned here, wrapping ErrAddrInUse or ErrBind.
+func (l *Listener) Start() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return ErrListenerClosed
+	}
+	if l.started {
+		return errors.New("rawsock: listener already started")
+	}
+	lc := net.ListenConfig{Control: setReuseAddr}
+	if l.isStream() {
+		ln, err := lc.Listen(context.Background(), l.network, l.address)
+		if err != nil {
+			return bindError(l.address, err)
+		}
+		l.sock, l.addr = ln, ln.Addr()
+		l.started = true
+		go l.acceptLoop(ln)
+		return nil
+	}
+	pc, err := lc.ListenPacket(context.Background(), l.network, l.address)
+	if err != nil {
+		return bindError(l.address, err)
+	}
+	udp := pc.(*net.UDPConn)
+	l.sock, l.addr = udp, udp.LocalAddr()
+	l.started = true
+	go l.readPackets(udp)
+	return nil
+}
+
+// setReuseAddr sets SO_REUSEADDR on stream sockets, as the tutorial does,
+// so a stopped listener's port can be bound again at once despite
+// connections in TIME_WAIT. Datagram sockets do not get it: on Linux two
+// UDP sockets that both set it may bind the same port, which would hide a
+// conflict instead of reporting it.
+func setReuseAddr(network, _ string, c syscall.RawConn) error {
+	if network[:3] != "tcp" {
+		return nil
+	}
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+func bindError(address string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: %s", ErrAddrInUse, address)
+	}
+	var sysErr *net.OpError
+	if errors.As(err, &sysErr) && sysErr.Err != nil {
+		err = sysErr.Err
+	}
+	return fmt.Errorf("%w %s: %w", ErrBind, address, err)
+}
+
+// Addr is the bound address, or nil before Start.
+func (l *Listener) Addr() net.Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.addr
+}
+
+// Stats returns the listener's counters.
+func (l *Listener) Stats() *Stats { return l.stats }
+
+// Done is closed when the listener has stopped serving and every goroutine
+// it started has exited.
+func (l *Listener) Done() <-chan struct{} { return l.done }
+
+// Err returns nil while the listener serves; after Done is closed, it
+// returns ErrListenerClosed if the listener was shut down or closed, or
+// the error that made it stop.
+func (l *Listener) Err() error {
+	select {
+	case <-l.done:
+		return l.err
+	default:
+		return nil
+	}
+}
+
+// beginClose marks the listener closing and closes its socket. It reports
+// whether serving had started; when it had not, it finishes the listener.
+func (l *Listener) beginClose() (started bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closing {
+		l.closing = true
+		close(l.quit)
+		if l.sock != nil {
+			_ = l.sock.Close()
+		}
+		if !l.started {
+			l.finish(ErrListenerClosed)
+		}
+	}
+	return l.started
+}
+
+// Shutdown stops the listener gracefully; see the Listener doc comment.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	l.inShutdown.Store(true)
+	l.beginClose()
+	l.closeIdleConns()
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the listener at once; see the Listener doc comment.
+func (l *Listener) Close() error {
+	l.beginClose()
+	l.mu.Lock()
+	for c := range l.conns {
+		_ = c.nc.Close()
+	}
+	l.mu.Unlock()
+	l.cancel()
+	<-l.done
+	return nil
+}
+
+func (l *Listener) closeIdleConns() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		if c.state.CompareAndSwap(connIdle, connClosed) {
+			_ = c.nc.Close()
+		}
+	}
+}
+
+// finish records why serving ended and releases whoever waits on Done.
+// Called once, by the goroutine that served the socket, or by beginClose
+// when there was none.
+func (l *Listener) finish(err error) {
+	l.err = err
+	l.cancel()
+	close(l.done)
+}
+
+// servedErr turns the error that ended an accept or read loop into what
+// Err reports.
+func (l *Listener) servedErr(err error) error {
+	select {
+	case <-l.quit:
+		return ErrListenerClosed
+	default:
+		return err
+	}
+}
+
+// acceptLoop owns the stream socket: it accepts until the socket is
+// closed or fails, then waits for the connections it started.
+func (l *Listener) acceptLoop(ln net.Listener) {
+	var backoff time.Duration
+	var loopErr error
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if isTemporary(err) && !l.quitting() {
+				backoff = nextBackoff(backoff)
+				l.stats.errors.Add(1)
+				l.log.Warn("accept failed; retrying", "error", err, "in", backoff)
+				if l.sleep(backoff) {
+					continue
+				}
+			}
+			loopErr = l.servedErr(err)
+			break
+		}
+		backoff = 0
+		if !l.track(nc) {
+			_ = nc.Close()
+		}
+	}
+	if loopErr != ErrListenerClosed {
+		l.log.Error("listener failed", "error", loopErr)
+		_ = ln.Close()
+		l.mu.Lock()
+		for c := range l.conns {
+			_ = c.nc.Close()
+		}
+		l.mu.Unlock()
+	}
+	l.connsWG.Wait()
+	l.finish(loopErr)
+}
+
+// track registers a new connection and starts serving it, unless the
+// listener is closing.
+func (l *Listener) track(nc net.Conn) bool {
+	c, err := newStreamConn(l, nc)
+	if err != nil {
+		l.log.Warn("cannot serve connection", "error", err)
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return false
+	}
+	l.conns[c] = struct{}{}
+	l.connsWG.Add(1)
+	l.stats.connectionsTotal.Add(1)
+	l.stats.connectionsActive.Add(1)
+	go c.serve()
+	return true
+}
+
+func (l *Listener) untrack(c *streamConn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	l.stats.connectionsActive.Add(-1)
+	l.connsWG.Done()
+}
+
+func (l *Listener) quitting() bool {
+	select {
+	case <-l.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits d, or less if the listener starts closing; it reports
+// whether the full time passed.
+func (l *Listener) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-l.quit:
+		return false
+	}
+}
+
+// nextBackoff is net/http's: 5 ms, doubling, at most 1 s.
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return 5 * time.Millisecond
+	}
+	return min(2*d, time.Second)
+}
+
+// isTemporary reports errors that a later accept or read may not see
+// again: descriptor or buffer exhaustion, a connection reset before it was
+// accepted.
+func isTemporary(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EPROTO, syscall.EPERM,
+		syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EINTR:
+		return true
+	}
+	return false
+}

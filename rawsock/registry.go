@@ -1,0 +1,315 @@
+package rawsock
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// State is a registered listener's lifecycle state.
+type State uint8
+
+// The states.
+const (
+	StateRunning State = iota + 1
+	StateStopped
+	StateFailed
+)
+
+func (s State) String() string {
+	switch s {
+	case StateRunning:
+		return "running"
+	case StateStopped:
+		return "stopped"
+	case StateFailed:
+		return "failed"
+	default:
+		return fmt.Sprintf("state(%d)", uint8(s))
+	}
+}
+
+// Info is a registered listener as it is now.
+type Info struct {
+	Spec Spec
+	// State is derived from the listener itself, so a listener whose
+	// socket failed shows StateFailed without anyone watching it.
+	State State
+	// BoundAddr is the address actually bound, while running.
+	BoundAddr string
+	// Error says why the listener failed, in StateFailed.
+	Error string
+	// StartedAt is when the listener last started serving.
+	StartedAt time.Time
+	Stats     StatsSnapshot
+}
+
+// Registry keeps listeners by id, so they can be created from a Spec,
+// stopped, started again with the same Spec, inspected and deleted. It is
+// safe for concurrent use; operations on one listener are serialized,
+// operations on different listeners are not.
+type Registry struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	closed  bool
+}
+
+// NewRegistry returns an empty Registry. A nil logger means slog.Default().
+func NewRegistry(logger *slog.Logger) *Registry {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Registry{log: logger, entries: make(map[string]*entry)}
+}
+
+// entry is one registered listener.
+type entry struct {
+	spec  Spec
+	stats Stats
+
+	op sync.Mutex // serializes start, stop and delete
+
+	mu        sync.Mutex // guards the fields below
+	ln        *Listener  // nil when stopped
+	failure   string     // why the last start failed
+	startedAt time.Time
+	deleted   bool
+}
+
+// Create validates spec, fills in its defaults and a generated id if it
+// has none, binds the listener and starts it. If the bind fails, nothing
+// is registered.
+func (r *Registry) Create(spec Spec) (Info, error) {
+	spec = spec.withDefaults()
+	if err := spec.Validate(); err != nil {
+		return Info{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return Info{}, ErrListenerClosed
+	}
+	if spec.ID == "" {
+		spec.ID = r.newIDLocked(spec.Transport)
+	} else if _, ok := r.entries[spec.ID]; ok {
+		return Info{}, fmt.Errorf("%w: %s", ErrExists, spec.ID)
+	}
+	e := &entry{spec: spec}
+	// Binding under r.mu keeps a concurrent Create of the same id out; a
+	// bind takes microseconds.
+	if err := e.start(r.log); err != nil {
+		return Info{}, err
+	}
+	r.entries[spec.ID] = e
+	r.log.Info("listener created", "id", spec.ID, "transport", spec.Transport, "address", e.info().BoundAddr)
+	return e.info(), nil
+}
+
+func (r *Registry) newIDLocked(t Transport) string {
+	for {
+		id := fmt.Sprintf("%s-%08x", t, rand.Uint32())
+		if _, ok := r.entries[id]; !ok {
+			return id
+		}
+	}
+}
+
+func (r *Registry) lookup(id string) (*entry, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return e, nil
+}
+
+// Get returns the listener with the given id.
+func (r *Registry) Get(id string) (Info, error) {
+	e, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	return e.info(), nil
+}
+
+// List returns every listener, ordered by id.
+func (r *Registry) List() []Info {
+	r.mu.Lock()
+	entries := make([]*entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		entries = append(entries, e)
+	}
+	r.mu.Unlock()
+	infos := make([]Info, len(entries))
+	for i, e := range entries {
+		infos[i] = e.info()
+	}
+	slices.SortFunc(infos, func(a, b Info) int { return strings.Compare(a.Spec.ID, b.Spec.ID) })
+	return infos
+}
+
+// Start binds a stopped or failed listener again with its Spec. Starting a
+// running listener does nothing. A failed bind leaves it in StateFailed
+// and is returned.
+func (r *Registry) Start(id string) (Info, error) {
+	e, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	e.op.Lock()
+	defer e.op.Unlock()
+	if e.isDeleted() {
+		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if e.info().State != StateRunning {
+		if err := e.start(r.log); err != nil {
+			return e.info(), err
+		}
+		r.log.Info("listener started", "id", id, "address", e.info().BoundAddr)
+	}
+	return e.info(), nil
+}
+
+// Stop closes a listener's socket and connections; the port refuses at
+// once. Stopping a stopped listener does nothing.
+func (r *Registry) Stop(id string) (Info, error) {
+	e, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	e.op.Lock()
+	defer e.op.Unlock()
+	if e.isDeleted() {
+		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if e.stop() {
+		r.log.Info("listener stopped", "id", id)
+	}
+	return e.info(), nil
+}
+
+// Delete stops a listener and forgets it.
+func (r *Registry) Delete(id string) error {
+	r.mu.Lock()
+	e, ok := r.entries[id]
+	delete(r.entries, id)
+	r.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	e.op.Lock()
+	defer e.op.Unlock()
+	e.mu.Lock()
+	e.deleted = true
+	e.mu.Unlock()
+	e.stop()
+	r.log.Info("listener deleted", "id", id)
+	return nil
+}
+
+// Shutdown stops every listener gracefully, all at once, and refuses new
+// ones. When ctx ends first, it closes the rest and returns ctx.Err().
+func (r *Registry) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	entries := make([]*entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		entries = append(entries, e)
+	}
+	r.mu.Unlock()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(entries))
+	for _, e := range entries {
+		wg.Go(func() {
+			e.op.Lock()
+			defer e.op.Unlock()
+			errs <- e.shutdown(ctx)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// start binds the entry's listener. Callers hold e.op, or own e alone.
+func (e *entry) start(log *slog.Logger) error {
+	cfg := e.spec.listenerConfig(&e.stats)
+	cfg.Logger = log.With("listener", e.spec.ID)
+	ln, err := NewListener(cfg)
+	if err == nil {
+		err = ln.Start()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.ln = nil
+		e.failure = err.Error()
+		return err
+	}
+	e.ln, e.failure, e.startedAt = ln, "", time.Now()
+	return nil
+}
+
+// stop closes the entry's listener, if it has one, and reports whether it
+// had. Callers hold e.op.
+func (e *entry) stop() bool {
+	e.mu.Lock()
+	ln := e.ln
+	e.ln, e.failure = nil, ""
+	e.mu.Unlock()
+	if ln == nil {
+		return false
+	}
+	_ = ln.Close()
+	return true
+}
+
+// shutdown drains the entry's listener until ctx ends, then closes it.
+func (e *entry) shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	ln := e.ln
+	e.mu.Unlock()
+	if ln == nil {
+		return nil
+	}
+	err := ln.Shutdown(ctx)
+	_ = ln.Close()
+	return err
+}
+
+func (e *entry) isDeleted() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.deleted
+}
+
+func (e *entry) info() Info {
+	e.mu.Lock()
+	ln, failure, startedAt := e.ln, e.failure, e.startedAt
+	e.mu.Unlock()
+	info := Info{Spec: e.spec, State: StateStopped, StartedAt: startedAt, Stats: e.stats.Snapshot()}
+	switch {
+	case ln != nil && ln.Err() == nil:
+		info.State = StateRunning
+		info.BoundAddr = ln.Addr().String()
+	case ln != nil && ln.Err() != ErrListenerClosed:
+		info.State, info.Error = StateFailed, ln.Err().Error()
+	case failure != "":
+		info.State, info.Error = StateFailed, failure
+	}
+	return info
+}

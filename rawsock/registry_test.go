@@ -1,0 +1,177 @@
+package rawsock
+
+import (
+	"context"
+	"errors"
+	"net"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func newTestRegistry(t *testing.T) *Registry {
+	t.Helper()
+	r := NewRegistry(nil)
+	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+	return r
+}
+
+func TestRegistryLifecycle(t *testing.T) {
+	r := newTestRegistry(t)
+	info, err := r.Create(Spec{ID: "up", Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerUpper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != StateRunning || strings.HasSuffix(info.BoundAddr, ":0") || info.StartedAt.IsZero() {
+		t.Fatalf("created: %+v", info)
+	}
+	want := FramingSpec{Request: FramingJSONHeader, Response: FramingJSONHeader, ByteOrder: LittleEndian}
+	if info.Spec.Framing != want {
+		t.Fatalf("framing defaults = %+v, want %+v", info.Spec.Framing, want)
+	}
+	addr := info.BoundAddr
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	stopped, err := r.Stop("up")
+	if err != nil || stopped.State != StateStopped || stopped.BoundAddr != "" {
+		t.Fatalf("Stop = %+v, %v", stopped, err)
+	}
+	if _, err := net.Dial("tcp", addr); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial a stopped listener: %v, want refused", err)
+	}
+	if again, err := r.Stop("up"); err != nil || again.State != StateStopped {
+		t.Fatalf("second Stop = %+v, %v; want a no-op", again, err)
+	}
+
+	started, err := r.Start("up")
+	if err != nil || started.State != StateRunning {
+		t.Fatalf("Start = %+v, %v", started, err)
+	}
+	if again, err := r.Start("up"); err != nil || again.BoundAddr != started.BoundAddr {
+		t.Fatalf("second Start = %+v, %v; want a no-op", again, err)
+	}
+	if list := r.List(); len(list) != 1 || list[0].Spec.ID != "up" {
+		t.Fatalf("List = %+v", list)
+	}
+
+	if err := r.Delete("up"); err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"Get":    func() error { _, err := r.Get("up"); return err },
+		"Stop":   func() error { _, err := r.Stop("up"); return err },
+		"Start":  func() error { _, err := r.Start("up"); return err },
+		"Delete": func() error { return r.Delete("up") },
+	} {
+		if err := call(); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s after Delete = %v, want ErrNotFound", name, err)
+		}
+	}
+}
+
+func TestRegistryConflicts(t *testing.T) {
+	r := newTestRegistry(t)
+	first, err := r.Create(Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Create(Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate id: %v, want ErrExists", err)
+	}
+	_, err = r.Create(Spec{ID: "b", Transport: TransportUDP, Address: first.BoundAddr})
+	if !errors.Is(err, ErrAddrInUse) {
+		t.Fatalf("used address: %v, want ErrAddrInUse", err)
+	}
+	if _, err := r.Get("b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a listener that could not bind was registered: %v", err)
+	}
+
+}
+
+func TestRegistryStartFailsWhenPortTaken(t *testing.T) {
+	r := newTestRegistry(t)
+	probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.LocalAddr().String()
+	_ = probe.Close()
+	if _, err := r.Create(Spec{ID: "fixed", Transport: TransportUDP, Address: port}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Stop("fixed"); err != nil {
+		t.Fatal(err)
+	}
+	squatter, err := net.ListenPacket("udp", port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+	info, err := r.Start("fixed")
+	if !errors.Is(err, ErrAddrInUse) || info.State != StateFailed || !strings.Contains(info.Error, port) {
+		t.Fatalf("Start on a taken port = %+v, %v; want StateFailed and ErrAddrInUse", info, err)
+	}
+	_ = squatter.Close()
+	if info, err := r.Start("fixed"); err != nil || info.State != StateRunning || info.Error != "" {
+		t.Fatalf("Start once the port is free = %+v, %v", info, err)
+	}
+}
+
+func TestRegistryGeneratesIDs(t *testing.T) {
+	r := newTestRegistry(t)
+	seen := map[string]bool{}
+	for range 20 {
+		info, err := r.Create(Spec{Transport: TransportTCP, Address: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`^tcp-[0-9a-f]{8}$`).MatchString(info.Spec.ID) || seen[info.Spec.ID] {
+			t.Fatalf("generated id %q", info.Spec.ID)
+		}
+		seen[info.Spec.ID] = true
+		if err := ValidateID(info.Spec.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSpecValidation(t *testing.T) {
+	ok := Spec{Transport: TransportTCP, Address: "127.0.0.1:0"}
+	tests := []struct {
+		name  string
+		edit  func(*Spec)
+		field string
+	}{
+		{"uppercase id", func(s *Spec) { s.ID = "Upper" }, "id"},
+		{"id with a slash", func(s *Spec) { s.ID = "a/b" }, "id"},
+		{"id too long", func(s *Spec) { s.ID = strings.Repeat("a", 64) }, "id"},
+		{"no transport", func(s *Spec) { s.Transport = "" }, "transport"},
+		{"unknown transport", func(s *Spec) { s.Transport = "sctp" }, "transport"},
+		{"no address", func(s *Spec) { s.Address = "" }, "address"},
+		{"no port", func(s *Spec) { s.Address = "127.0.0.1" }, "address"},
+		{"port out of range", func(s *Spec) { s.Address = "127.0.0.1:65536" }, "address"},
+		{"port not a number", func(s *Spec) { s.Address = "127.0.0.1:http" }, "address"},
+		{"unknown handler", func(s *Spec) { s.Handler = "exec" }, "handler"},
+		{"unknown request framing", func(s *Spec) { s.Framing.Request = 9 }, "framing.request"},
+		{"unknown response framing", func(s *Spec) { s.Framing.Response = 9 }, "framing.response"},
+		{"unknown byte order", func(s *Spec) { s.Framing.ByteOrder = 9 }, "framing.byteOrder"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ok
+			tt.edit(&s)
+			var fe *FieldError
+			if err := s.withDefaults().Validate(); !errors.As(err, &fe) || fe.Field != tt.field {
+				t.Fatalf("Validate = %v, want a FieldError on %s", err, tt.field)
+			}
+		})
+	}
+	if err := (Spec{ID: strings.Repeat("a-9", 21), Transport: TransportUDP, Address: "[::1]:0"}).withDefaults().Validate(); err != nil {
+		t.Fatalf("valid spec: %v", err)
+	}
+}

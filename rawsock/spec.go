@@ -1,0 +1,157 @@
+package rawsock
+
+import (
+	"net"
+	"strconv"
+)
+
+// Transport is the socket type of a Spec.
+type Transport string
+
+// The transports.
+const (
+	TransportTCP Transport = "tcp"
+	TransportUDP Transport = "udp"
+)
+
+// HandlerKind names a built-in Handler in a Spec.
+type HandlerKind string
+
+// The built-in handlers.
+const (
+	HandlerEcho  HandlerKind = "echo"
+	HandlerUpper HandlerKind = "upper"
+)
+
+// builtinHandlers maps each HandlerKind to its Handler.
+var builtinHandlers = map[HandlerKind]Handler{
+	HandlerEcho:  Echo{},
+	HandlerUpper: Upper{},
+}
+
+// MaxIDLength bounds a listener id.
+const MaxIDLength = 63
+
+// Spec is what a Registry needs to build, and rebuild, a listener. The
+// zero values of Handler and Framing's fields mean their defaults;
+// Registry.Create fills them in, so that what it reports is explicit.
+type Spec struct {
+	// ID names the listener: lowercase letters, digits and '-', at most 63
+	// characters. Generated when empty.
+	ID string
+	// Transport is the socket type. Required.
+	Transport Transport
+	// Address is "host:port". Required; port 0 picks a free port.
+	Address string
+	// Handler serves the frames. Default: HandlerEcho.
+	Handler HandlerKind
+	// Framing is the wire format. Default: JSON header both ways,
+	// little-endian.
+	Framing FramingSpec
+}
+
+// FramingSpec is the wire format of a Spec.
+type FramingSpec struct {
+	// Request framing. Default: FramingJSONHeader.
+	Request Framing
+	// Response framing. Default: FramingJSONHeader.
+	Response Framing
+	// ByteOrder of the length fields of both. Default: LittleEndian.
+	ByteOrder ByteOrder
+}
+
+// withDefaults returns s with every defaulted field filled in.
+func (s Spec) withDefaults() Spec {
+	if s.Handler == "" {
+		s.Handler = HandlerEcho
+	}
+	if s.Framing.Request == 0 {
+		s.Framing.Request = FramingJSONHeader
+	}
+	if s.Framing.Response == 0 {
+		s.Framing.Response = FramingJSONHeader
+	}
+	if s.Framing.ByteOrder == 0 {
+		s.Framing.ByteOrder = LittleEndian
+	}
+	return s
+}
+
+// Validate checks every field of s, defaults applied, and returns a
+// *FieldError naming the first bad one. An empty ID is valid.
+func (s Spec) Validate() error {
+	if s.ID != "" {
+		if err := ValidateID(s.ID); err != nil {
+			return err
+		}
+	}
+	switch s.Transport {
+	case TransportTCP, TransportUDP:
+	case "":
+		return fieldErrorf("transport", "required")
+	default:
+		return fieldErrorf("transport", "unsupported transport %q", s.Transport)
+	}
+	if err := validateHostPort(s.Address); err != nil {
+		return err
+	}
+	if _, ok := builtinHandlers[s.Handler]; !ok {
+		return fieldErrorf("handler", "unsupported handler %q", s.Handler)
+	}
+	for _, f := range []struct {
+		name string
+		v    Framing
+	}{{"framing.request", s.Framing.Request}, {"framing.response", s.Framing.Response}} {
+		if f.v != FramingJSONHeader {
+			return fieldErrorf(f.name, "unsupported framing %s", f.v)
+		}
+	}
+	if s.Framing.ByteOrder != LittleEndian && s.Framing.ByteOrder != BigEndian {
+		return fieldErrorf("framing.byteOrder", "unsupported byte order %s", s.Framing.ByteOrder)
+	}
+	return nil
+}
+
+// ValidateID checks a listener id: 1 to 63 lowercase letters, digits and
+// '-'.
+func ValidateID(id string) error {
+	if id == "" {
+		return fieldErrorf("id", "required")
+	}
+	if len(id) > MaxIDLength {
+		return fieldErrorf("id", "%d characters, more than %d", len(id), MaxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return fieldErrorf("id", "%q has %q: only lowercase letters, digits and '-' are allowed", id, c)
+		}
+	}
+	return nil
+}
+
+func validateHostPort(address string) error {
+	if address == "" {
+		return fieldErrorf("address", "required, as host:port, e.g. 127.0.0.1:0")
+	}
+	_, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return fieldErrorf("address", "%q is not host:port", address)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fieldErrorf("address", "port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// listenerConfig turns a valid spec into the Config of a Listener.
+func (s Spec) listenerConfig(stats *Stats) Config {
+	return Config{
+		Network:  string(s.Transport),
+		Address:  s.Address,
+		Handler:  builtinHandlers[s.Handler],
+		Request:  Codec{Framing: s.Framing.Request, ByteOrder: s.Framing.ByteOrder},
+		Response: Codec{Framing: s.Framing.Response, ByteOrder: s.Framing.ByteOrder},
+		Stats:    stats,
+	}
+}

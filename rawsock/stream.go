@@ -1,0 +1,305 @@
+package rawsock
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Sizes of a stream connection's pooled buffers.
+const (
+	// readBufSize is the read buffer a connection takes when bytes arrive;
+	// it doubles, up to the frame being read, for larger frames.
+	readBufSize = 4 << 10
+	// writeBufSize is the buffer replies gather in until the connection
+	// has no more buffered requests to serve.
+	writeBufSize = 4 << 10
+)
+
+// Connection states, for Shutdown: an idle connection holds no partial
+// frame and may be closed; the connection and Shutdown race for it with
+// compare-and-swap, so a frame that arrives is either served or never read.
+const (
+	connActive int32 = iota
+	connIdle
+	connClosed
+)
+
+var errDraining = errors.New("listener draining")
+
+// streamConn serves one stream connection. Its goroutine owns the read
+// side; Reply may be called from other goroutines and takes wmu.
+type streamConn struct {
+	l     *Listener
+	nc    net.Conn
+	rc    syscall.RawConn
+	state atomic.Int32
+
+	// Read side, owned by serve.
+	rbuf     *buffer // nil while idle: bytes rbuf.b[r:w] are not yet served
+	r, w     int
+	need     int // bytes rbuf.b[r:] must hold for the next frame to be whole
+	readN    int
+	readErr  error
+	readFunc func(fd uintptr) bool
+	rcnt     counters
+	req      Request
+
+	// Write side.
+	wmu    sync.Mutex
+	wbuf   *buffer // nil when nothing is pending
+	werr   error
+	wcnt   counters
+	hdr    [64]byte
+	iov    [3][]byte
+	cancel context.CancelFunc
+}
+
+func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("connection has no file descriptor")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(l.ctx)
+	c := &streamConn{l: l, nc: nc, rc: rc, need: lengthSize, cancel: cancel}
+	c.readFunc = c.readReady
+	c.req = Request{ctx: ctx, remote: nc.RemoteAddr(), local: nc.LocalAddr()}
+	return c, nil
+}
+
+// serve reads and serves frames until the peer leaves, a frame is bad, a
+// write fails or the listener closes the connection.
+func (c *streamConn) serve() {
+	defer c.finish()
+	for {
+		if err := c.serveBuffered(); err != nil {
+			c.rcnt.errors++
+			c.writeErrorFrame(err)
+			return
+		}
+		if c.flush() != nil {
+			return
+		}
+		c.l.stats.add(&c.rcnt)
+		if c.r == c.w && c.l.inShutdown.Load() {
+			return
+		}
+		c.makeRoom()
+		if err := c.read(); err != nil {
+			if c.r != c.w && !errors.Is(err, net.ErrClosed) {
+				c.rcnt.errors++ // the peer left in the middle of a frame
+			}
+			return
+		}
+	}
+}
+
+// serveBuffered serves every whole frame in the read buffer, in order.
+func (c *streamConn) serveBuffered() error {
+	for c.w-c.r >= c.need {
+		f, n, need, err := c.l.request.Parse(c.rbuf.b[c.r:c.w])
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			c.need = need
+			return nil
+		}
+		c.rcnt.framesIn++
+		c.req.Header, c.req.Body = f.Header, f.Body
+		c.l.handler.ServeFrame(c, &c.req)
+		c.req.Header, c.req.Body = nil, nil
+		c.r += n
+		c.need = lengthSize
+	}
+	return nil
+}
+
+// makeRoom makes the read buffer able to take the rest of the next frame:
+// it moves a partial frame to the front, or doubles the buffer when the
+// frame outgrows it. Growth follows the bytes that arrive, never the size
+// a header declares.
+func (c *streamConn) makeRoom() {
+	if c.rbuf == nil {
+		return
+	}
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		return
+	}
+	b := c.rbuf.b
+	if c.r > 0 && c.need > len(b)-c.r {
+		c.w = copy(b, b[c.r:c.w])
+		c.r = 0
+	}
+	if c.w == len(b) {
+		grown := getBuffer(min(c.need, 2*len(b)))
+		copy(grown.b, b[:c.w])
+		putBuffer(c.rbuf)
+		c.rbuf = grown
+	}
+}
+
+// read reads once into the buffer. While it waits for bytes with no
+// partial frame held, the connection gives its buffer back to the pool
+// and counts as idle.
+func (c *streamConn) read() error {
+	if err := c.rc.Read(c.readFunc); err != nil {
+		return err
+	}
+	if c.readErr != nil {
+		return c.readErr
+	}
+	c.w += c.readN
+	c.rcnt.bytesIn += uint64(c.readN)
+	return nil
+}
+
+// readReady is the callback of RawConn.Read: it returns false to wait for
+// the socket to become readable, true when it has a result.
+func (c *streamConn) readReady(fd uintptr) bool {
+	if c.state.Load() == connIdle && !c.state.CompareAndSwap(connIdle, connActive) {
+		c.readErr = errDraining // Shutdown closed this idle connection
+		return true
+	}
+	if c.rbuf == nil {
+		c.rbuf = getBuffer(readBufSize)
+	}
+	var n int
+	var err error
+	for {
+		n, err = syscall.Read(int(fd), c.rbuf.b[c.w:])
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err == syscall.EAGAIN {
+		if c.r == c.w {
+			putBuffer(c.rbuf)
+			c.rbuf, c.r, c.w = nil, 0, 0
+			c.state.Store(connIdle)
+			if c.l.inShutdown.Load() && c.state.CompareAndSwap(connIdle, connActive) {
+				c.readErr = errDraining
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case err != nil:
+		c.readN, c.readErr = 0, err
+	case n == 0:
+		c.readN, c.readErr = 0, io.EOF
+	default:
+		c.readN, c.readErr = n, nil
+	}
+	return true
+}
+
+// Reply implements ResponseWriter. Small replies gather in the write
+// buffer until the connection has served what it has read; a reply too
+// large for the buffer goes out at once, with what was pending, in one
+// writev.
+func (c *streamConn) Reply(body []byte, extra ...HeaderField) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return c.werr
+	}
+	hdr, err := c.l.response.AppendHeader(c.hdr[:0], len(body), extra...)
+	if err != nil {
+		return err
+	}
+	if c.wbuf == nil {
+		c.wbuf = getBuffer(writeBufSize)
+		c.wbuf.b = c.wbuf.b[:0]
+	}
+	size := len(hdr) + len(body)
+	c.wcnt.framesOut++
+	c.wcnt.bytesOut += uint64(size)
+	if len(c.wbuf.b)+size > cap(c.wbuf.b) {
+		if size > cap(c.wbuf.b) {
+			return c.writeLocked(hdr, body)
+		}
+		if err := c.writeLocked(); err != nil {
+			return err
+		}
+	}
+	c.wbuf.b = append(c.wbuf.b, hdr...)
+	c.wbuf.b = append(c.wbuf.b, body...)
+	return nil
+}
+
+// writeLocked writes what is pending followed by more, in one writev.
+func (c *streamConn) writeLocked(more ...[]byte) error {
+	bufs := net.Buffers(c.iov[:0])
+	if c.wbuf != nil && len(c.wbuf.b) > 0 {
+		bufs = append(bufs, c.wbuf.b)
+	}
+	bufs = append(bufs, more...)
+	_, err := bufs.WriteTo(c.nc)
+	c.iov = [3][]byte{} // do not pin the caller's body
+	if c.wbuf != nil {
+		c.wbuf.b = c.wbuf.b[:0]
+	}
+	if err != nil {
+		c.werr = err
+		c.wcnt.errors++
+		_ = c.nc.Close()
+	}
+	return err
+}
+
+// flush writes the pending replies and gives the write buffer back.
+func (c *streamConn) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	var err error
+	if c.wbuf != nil {
+		if len(c.wbuf.b) > 0 {
+			err = c.writeLocked()
+		}
+		putBuffer(c.wbuf)
+		c.wbuf = nil
+	}
+	c.l.stats.add(&c.wcnt)
+	if err == nil {
+		err = c.werr
+	}
+	return err
+}
+
+// writeErrorFrame tells the peer why its connection is being closed.
+func (c *streamConn) writeErrorFrame(cause error) {
+	c.wmu.Lock()
+	if c.werr == nil {
+		frame := c.l.response.AppendErrorFrame(c.hdr[:0], cause)
+		c.wcnt.framesOut++
+		c.wcnt.bytesOut += uint64(len(frame))
+		_ = c.writeLocked(frame)
+	}
+	c.wmu.Unlock()
+	_ = c.flush()
+}
+
+func (c *streamConn) finish() {
+	c.cancel()
+	_ = c.nc.Close()
+	c.state.Store(connClosed)
+	if c.rbuf != nil {
+		putBuffer(c.rbuf)
+		c.rbuf = nil
+	}
+	c.l.stats.add(&c.rcnt)
+	c.l.untrack(c)
+}
+
+var _ ResponseWriter = (*streamConn)(nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -80,6 +81,7 @@ type entry struct {
 	ln        *Listener  // nil when stopped
 	failure   string     // why the last start failed
 	startedAt time.Time
+	lastBound string // the address the listener last bound
 	deleted   bool
 }
 
@@ -245,13 +247,25 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// start binds the entry's listener. Callers hold e.op, or own e alone.
+// start binds the entry's listener. A spec that asks for port 0 gets the
+// port it had before, when it had one and it is still free, so clients of
+// a stopped and started listener find it where it was. Callers hold e.op,
+// or own e alone.
 func (e *entry) start(log *slog.Logger) error {
 	cfg := e.spec.listenerConfig(&e.stats)
 	cfg.Logger = log.With("listener", e.spec.ID)
-	ln, err := NewListener(cfg)
-	if err == nil {
-		err = ln.Start()
+	e.mu.Lock()
+	previous := e.lastBound
+	e.mu.Unlock()
+	var ln *Listener
+	var err error
+	if previous != "" && asksAnyPort(e.spec.Address) {
+		again := cfg
+		again.Address = previous
+		ln, err = bindListener(again)
+	}
+	if ln == nil {
+		ln, err = bindListener(cfg)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -260,8 +274,25 @@ func (e *entry) start(log *slog.Logger) error {
 		e.failure = err.Error()
 		return err
 	}
-	e.ln, e.failure, e.startedAt = ln, "", time.Now()
+	e.ln, e.failure, e.startedAt, e.lastBound = ln, "", time.Now(), ln.Addr().String()
 	return nil
+}
+
+func bindListener(cfg Config) (*Listener, error) {
+	ln, err := NewListener(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ln.Start(); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+func asksAnyPort(address string) bool {
+	_, port, err := net.SplitHostPort(address)
+	return err == nil && port == "0"
 }
 
 // stop closes the entry's listener, if it has one, and reports whether it

@@ -49,8 +49,8 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 
 	started, err := r.Start("up")
-	if err != nil || started.State != StateRunning {
-		t.Fatalf("Start = %+v, %v", started, err)
+	if err != nil || started.State != StateRunning || started.BoundAddr != addr {
+		t.Fatalf("Start = %+v, %v; want running on %s again", started, err, addr)
 	}
 	if again, err := r.Start("up"); err != nil || again.BoundAddr != started.BoundAddr {
 		t.Fatalf("second Start = %+v, %v; want a no-op", again, err)
@@ -119,6 +119,28 @@ func TestRegistryStartFailsWhenPortTaken(t *testing.T) {
 	_ = squatter.Close()
 	if info, err := r.Start("fixed"); err != nil || info.State != StateRunning || info.Error != "" {
 		t.Fatalf("Start once the port is free = %+v, %v", info, err)
+	}
+}
+
+// TestRegistryPortZeroMovesWhenTaken: a port-0 listener whose old port
+// was taken while it was stopped starts on another free port.
+func TestRegistryPortZeroMovesWhenTaken(t *testing.T) {
+	r := newTestRegistry(t)
+	info, err := r.Create(Spec{ID: "any", Transport: TransportTCP, Address: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Stop("any"); err != nil {
+		t.Fatal(err)
+	}
+	squatter, err := net.Listen("tcp", info.BoundAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+	again, err := r.Start("any")
+	if err != nil || again.State != StateRunning || again.BoundAddr == info.BoundAddr {
+		t.Fatalf("Start = %+v, %v; want running on another port than %s", again, err, info.BoundAddr)
 	}
 }
 

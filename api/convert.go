@@ -1,0 +1,117 @@
+package api
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+	"github.com/sockplane/sockplane/rawsock"
+)
+
+// Each enum table pairs a protobuf value with its rawsock value; the
+// UNSPECIFIED values map to rawsock's zero value, which means "default".
+var (
+	transports = map[sockplanev1.Transport]rawsock.Transport{
+		sockplanev1.Transport_TRANSPORT_UNSPECIFIED: "",
+		sockplanev1.Transport_TRANSPORT_TCP:         rawsock.TransportTCP,
+		sockplanev1.Transport_TRANSPORT_UDP:         rawsock.TransportUDP,
+	}
+	handlers = map[sockplanev1.Handler]rawsock.HandlerKind{
+		sockplanev1.Handler_HANDLER_UNSPECIFIED: "",
+		sockplanev1.Handler_HANDLER_ECHO:        rawsock.HandlerEcho,
+		sockplanev1.Handler_HANDLER_UPPER:       rawsock.HandlerUpper,
+	}
+	framings = map[sockplanev1.Framing]rawsock.Framing{
+		sockplanev1.Framing_FRAMING_UNSPECIFIED: 0,
+		sockplanev1.Framing_FRAMING_JSON_HEADER: rawsock.FramingJSONHeader,
+	}
+	byteOrders = map[sockplanev1.ByteOrder]rawsock.ByteOrder{
+		sockplanev1.ByteOrder_BYTE_ORDER_UNSPECIFIED:   0,
+		sockplanev1.ByteOrder_BYTE_ORDER_LITTLE_ENDIAN: rawsock.LittleEndian,
+		sockplanev1.ByteOrder_BYTE_ORDER_BIG_ENDIAN:    rawsock.BigEndian,
+	}
+	states = map[rawsock.State]sockplanev1.State{
+		rawsock.StateRunning: sockplanev1.State_STATE_RUNNING,
+		rawsock.StateStopped: sockplanev1.State_STATE_STOPPED,
+		rawsock.StateFailed:  sockplanev1.State_STATE_FAILED,
+	}
+)
+
+// lookup converts one enum value, or reports the field it came from.
+func lookup[K comparable, V any](table map[K]V, k K, field string) (V, error) {
+	v, ok := table[k]
+	if !ok {
+		return v, &rawsock.FieldError{Field: field, Reason: fmt.Sprintf("unknown value %v", k)}
+	}
+	return v, nil
+}
+
+// reverse finds the protobuf value of a rawsock value.
+func reverse[K, V comparable](table map[K]V, v V) K {
+	for k, tv := range table {
+		if tv == v {
+			return k
+		}
+	}
+	var zero K
+	return zero
+}
+
+// specFromProto converts a Listener to create. Output-only fields are
+// ignored.
+func specFromProto(l *sockplanev1.Listener) (rawsock.Spec, error) {
+	spec := rawsock.Spec{ID: l.GetId(), Address: l.GetAddress()}
+	var err error
+	if spec.Transport, err = lookup(transports, l.GetTransport(), "transport"); err != nil {
+		return spec, err
+	}
+	if spec.Handler, err = lookup(handlers, l.GetHandler(), "handler"); err != nil {
+		return spec, err
+	}
+	f := l.GetFraming()
+	if spec.Framing.Request, err = lookup(framings, f.GetRequest(), "framing.request"); err != nil {
+		return spec, err
+	}
+	if spec.Framing.Response, err = lookup(framings, f.GetResponse(), "framing.response"); err != nil {
+		return spec, err
+	}
+	if spec.Framing.ByteOrder, err = lookup(byteOrders, f.GetByteOrder(), "framing.byteOrder"); err != nil {
+		return spec, err
+	}
+	return spec, nil
+}
+
+// listenerToProto converts a registered listener for a reply.
+func listenerToProto(info rawsock.Info) *sockplanev1.Listener {
+	s := info.Spec
+	l := &sockplanev1.Listener{
+		Id:        s.ID,
+		Transport: reverse(transports, s.Transport),
+		Address:   s.Address,
+		Handler:   reverse(handlers, s.Handler),
+		Framing: &sockplanev1.FramingConfig{
+			Request:   reverse(framings, s.Framing.Request),
+			Response:  reverse(framings, s.Framing.Response),
+			ByteOrder: reverse(byteOrders, s.Framing.ByteOrder),
+		},
+		Status: &sockplanev1.ListenerStatus{
+			State:        states[info.State],
+			BoundAddress: info.BoundAddr,
+			Error:        info.Error,
+			Stats: &sockplanev1.ListenerStats{
+				ConnectionsActive: info.Stats.ConnectionsActive,
+				ConnectionsTotal:  info.Stats.ConnectionsTotal,
+				FramesIn:          info.Stats.FramesIn,
+				FramesOut:         info.Stats.FramesOut,
+				BytesIn:           info.Stats.BytesIn,
+				BytesOut:          info.Stats.BytesOut,
+				Errors:            info.Stats.Errors,
+			},
+		},
+	}
+	if !info.StartedAt.IsZero() {
+		l.Status.StartedAt = timestamppb.New(info.StartedAt)
+	}
+	return l
+}

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"context"
+
+	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+	"github.com/sockplane/sockplane/rawsock"
+)
+
+// ListenerService implements sockplane.v1.ListenerService over a
+// rawsock.Registry.
+type ListenerService struct {
+	sockplanev1.UnimplementedListenerServiceServer
+	reg *rawsock.Registry
+}
+
+// NewListenerService returns the service for reg.
+func NewListenerService(reg *rawsock.Registry) *ListenerService {
+	return &ListenerService{reg: reg}
+}
+
+var _ sockplanev1.ListenerServiceServer = (*ListenerService)(nil)
+
+// CreateListener implements sockplane.v1.ListenerService.
+func (s *ListenerService) CreateListener(_ context.Context, req *sockplanev1.CreateListenerRequest) (*sockplanev1.CreateListenerResponse, error) {
+	if req.GetListener() == nil {
+		return nil, invalidArgument("listener", "required")
+	}
+	spec, err := specFromProto(req.GetListener())
+	if err != nil {
+		return nil, toStatus(err, "listener.")
+	}
+	info, err := s.reg.Create(spec)
+	if err != nil {
+		return nil, toStatus(err, "listener.")
+	}
+	return &sockplanev1.CreateListenerResponse{Listener: listenerToProto(info)}, nil
+}
+
+// GetListener implements sockplane.v1.ListenerService.
+func (s *ListenerService) GetListener(_ context.Context, req *sockplanev1.GetListenerRequest) (*sockplanev1.GetListenerResponse, error) {
+	info, err := byID(req.GetId(), s.reg.Get)
+	if err != nil {
+		return nil, err
+	}
+	return &sockplanev1.GetListenerResponse{Listener: listenerToProto(info)}, nil
+}
+
+// ListListeners implements sockplane.v1.ListenerService.
+func (s *ListenerService) ListListeners(context.Context, *sockplanev1.ListListenersRequest) (*sockplanev1.ListListenersResponse, error) {
+	infos := s.reg.List()
+	resp := &sockplanev1.ListListenersResponse{Listeners: make([]*sockplanev1.Listener, len(infos))}
+	for i, info := range infos {
+		resp.Listeners[i] = listenerToProto(info)
+	}
+	return resp, nil
+}
+
+// StopListener implements sockplane.v1.ListenerService.
+func (s *ListenerService) StopListener(_ context.Context, req *sockplanev1.StopListenerRequest) (*sockplanev1.StopListenerResponse, error) {
+	info, err := byID(req.GetId(), s.reg.Stop)
+	if err != nil {
+		return nil, err
+	}
+	return &sockplanev1.StopListenerResponse{Listener: listenerToProto(info)}, nil
+}
+
+// StartListener implements sockplane.v1.ListenerService.
+func (s *ListenerService) StartListener(_ context.Context, req *sockplanev1.StartListenerRequest) (*sockplanev1.StartListenerResponse, error) {
+	info, err := byID(req.GetId(), s.reg.Start)
+	if err != nil {
+		return nil, err
+	}
+	return &sockplanev1.StartListenerResponse{Listener: listenerToProto(info)}, nil
+}
+
+// DeleteListener implements sockplane.v1.ListenerService.
+func (s *ListenerService) DeleteListener(_ context.Context, req *sockplanev1.DeleteListenerRequest) (*sockplanev1.DeleteListenerResponse, error) {
+	if err := rawsock.ValidateID(req.GetId()); err != nil {
+		return nil, toStatus(err, "")
+	}
+	if err := s.reg.Delete(req.GetId()); err != nil {
+		return nil, toStatus(err, "")
+	}
+	return &sockplanev1.DeleteListenerResponse{}, nil
+}
+
+// byID validates id and runs a registry operation on it.
+func byID(id string, op func(string) (rawsock.Info, error)) (rawsock.Info, error) {
+	if err := rawsock.ValidateID(id); err != nil {
+		return rawsock.Info{}, toStatus(err, "")
+	}
+	info, err := op(id)
+	return info, toStatus(err, "")
+}

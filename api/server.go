@@ -1,0 +1,48 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+	"github.com/sockplane/sockplane/rawsock"
+)
+
+// RegisterGRPC registers the listener service, gRPC health checking and
+// server reflection on s, so grpcurl works with no .proto files at hand.
+// The returned health server reports SERVING until the caller says
+// otherwise (Shutdown).
+func RegisterGRPC(s *grpc.Server, reg *rawsock.Registry) *health.Server {
+	sockplanev1.RegisterListenerServiceServer(s, NewListenerService(reg))
+	hs := health.NewServer()
+	hs.SetServingStatus(sockplanev1.ListenerService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s, hs)
+	reflection.Register(s)
+	return hs
+}
+
+// NewGateway returns the REST handler: every request becomes a gRPC call
+// on conn. JSON is protojson's, lowerCamelCase; replies show default
+// values (a counter at 0 is "0", not absent); a request body with a field
+// the API does not have is refused with INVALID_ARGUMENT (HTTP 400) naming
+// it, instead of being silently dropped as the gateway does by default.
+func NewGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	)
+	if err := sockplanev1.RegisterListenerServiceHandler(ctx, mux, conn); err != nil {
+		return nil, fmt.Errorf("register gateway: %w", err)
+	}
+	return mux, nil
+}

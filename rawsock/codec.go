@@ -148,8 +148,8 @@ func (c *Codec) headerLength(prefix []byte) (int, error) {
 	if n <= 0 {
 		return 0, fmt.Errorf("%w: header length %d", ErrMalformedFrame, n)
 	}
-	if int(n) > c.MaxHeaderBytes {
-		return 0, fmt.Errorf("%w: header length %d exceeds the limit of %d bytes", ErrFrameTooLarge, n, c.MaxHeaderBytes)
+	if limit := orDefault(c.MaxHeaderBytes, DefaultMaxHeaderBytes); int(n) > limit {
+		return 0, fmt.Errorf("%w: header length %d exceeds the limit of %d bytes", ErrFrameTooLarge, n, limit)
 	}
 	return int(n), nil
 }
@@ -160,10 +160,17 @@ func (c *Codec) bodyLength(header []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if size > int64(c.MaxBodyBytes) {
-		return 0, fmt.Errorf("%w: data_size %d exceeds the limit of %d bytes", ErrFrameTooLarge, size, c.MaxBodyBytes)
+	if limit := orDefault(c.MaxBodyBytes, DefaultMaxBodyBytes); size > int64(limit) {
+		return 0, fmt.Errorf("%w: data_size %d exceeds the limit of %d bytes", ErrFrameTooLarge, size, limit)
 	}
 	return int(size), nil
+}
+
+func orDefault(limit, def int) int {
+	if limit <= 0 {
+		return def
+	}
+	return limit
 }
 
 // ParseDatagram decodes a datagram that must hold exactly one frame.

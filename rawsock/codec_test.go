@@ -126,6 +126,25 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestZeroCodec: the zero Codec is the tutorial's framing with the
+// default limits, without withDefaults.
+func TestZeroCodec(t *testing.T) {
+	var c Codec
+	b, err := c.AppendFrame(nil, []byte("hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, le(`{"data_size": 2}`, "hi")) {
+		t.Fatalf("AppendFrame = %q", b)
+	}
+	if f, err := c.ReadFrame(bufio.NewReader(bytes.NewReader(b))); err != nil || string(f.Body) != "hi" {
+		t.Fatalf("ReadFrame = %q, %v", f.Body, err)
+	}
+	if _, _, _, err := c.Parse(le(`{"data_size": 4194305}`, "")); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("a body over the default limit: %v", err)
+	}
+}
+
 func TestParseDatagram(t *testing.T) {
 	c := Codec{}.withDefaults()
 	ok := le(`{"data_size": 2}`, "hi")

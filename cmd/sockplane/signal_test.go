@@ -105,4 +105,3 @@ func waitForServing(t *testing.T, logs *bufio.Reader) (httpAddr string) {
 	}
 	return ""
 }
-

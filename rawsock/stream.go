@@ -55,7 +55,8 @@ type streamConn struct {
 	werr   error
 	wcnt   counters
 	hdr    [64]byte
-	iov    [3][]byte
+	iov    [3][]byte   // backing array of bufs
+	bufs   net.Buffers // kept here: on the stack, WriteTo would move it to the heap
 	cancel context.CancelFunc
 }
 
@@ -240,13 +241,13 @@ func (c *streamConn) Reply(body []byte, extra ...HeaderField) error {
 
 // writeLocked writes what is pending followed by more, in one writev.
 func (c *streamConn) writeLocked(more ...[]byte) error {
-	bufs := net.Buffers(c.iov[:0])
+	c.bufs = c.iov[:0]
 	if c.wbuf != nil && len(c.wbuf.b) > 0 {
-		bufs = append(bufs, c.wbuf.b)
+		c.bufs = append(c.bufs, c.wbuf.b)
 	}
-	bufs = append(bufs, more...)
-	_, err := bufs.WriteTo(c.nc)
-	c.iov = [3][]byte{} // do not pin the caller's body
+	c.bufs = append(c.bufs, more...)
+	_, err := c.bufs.WriteTo(c.nc)
+	c.iov, c.bufs = [3][]byte{}, nil // do not pin the caller's body
 	if c.wbuf != nil {
 		c.wbuf.b = c.wbuf.b[:0]
 	}

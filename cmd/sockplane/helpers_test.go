@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -127,10 +126,4 @@ func roundTrip(t *testing.T, network, addr, body string) (string, error) {
 	}
 	f, err := codec.ReadFrame(bufio.NewReader(conn))
 	return string(f.Body), err
-}
-
-func mustJSON(v any) string {
-	var b bytes.Buffer
-	_ = json.NewEncoder(&b).Encode(v)
-	return strings.TrimSpace(b.String())
 }

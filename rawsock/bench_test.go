@@ -1,0 +1,117 @@
+package rawsock
+
+import (
+	"io"
+	"net"
+	"testing"
+)
+
+func BenchmarkParse(b *testing.B) {
+	c := Codec{}.withDefaults()
+	for _, bc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"canonical", le(`{"data_size": 64}`, string(make([]byte, 64)))},
+		{"other-header", le(`{"file": "a.txt", "data_size": 64}`, string(make([]byte, 64)))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.frame)))
+			for b.Loop() {
+				if _, n, _, err := c.Parse(bc.frame); n != len(bc.frame) || err != nil {
+					b.Fatal(n, err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkAppendFrame(b *testing.B) {
+	c := Codec{}.withDefaults()
+	body := make([]byte, 64)
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = c.AppendFrame(buf[:0], body)
+	}
+}
+
+// BenchmarkTCPEcho measures a 64-byte echo through a real loopback
+// connection: one request in flight (ping-pong), or 64 pipelined. The
+// client reuses its buffers, so the allocations reported are the
+// server's.
+func BenchmarkTCPEcho(b *testing.B) {
+	for _, depth := range []int{1, 64} {
+		b.Run(map[int]string{1: "pingpong", 64: "pipelined64"}[depth], func(b *testing.B) {
+			ln := startListener(b, Config{})
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			frame, _ := ln.response.AppendFrame(nil, make([]byte, 64))
+			batch := make([]byte, 0, depth*len(frame))
+			for range depth {
+				batch = append(batch, frame...)
+			}
+			reply := make([]byte, len(batch))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frame)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i += depth {
+				if _, err := conn.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(conn, reply); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkUDPEcho(b *testing.B) {
+	ln := startListener(b, Config{Network: "udp"})
+	conn, err := net.Dial("udp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	frame, _ := ln.response.AppendFrame(nil, make([]byte, 64))
+	reply := make([]byte, 2*len(frame))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if _, err := conn.Write(frame); err != nil {
+			b.Fatal(err)
+		}
+		if n, err := conn.Read(reply); err != nil || n != len(frame) {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+// BenchmarkTCPEchoLarge echoes 1 MiB frames on one connection.
+func BenchmarkTCPEchoLarge(b *testing.B) {
+	ln := startListener(b, Config{})
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	frame, _ := ln.response.AppendFrame(nil, make([]byte, 1<<20))
+	reply := make([]byte, len(frame))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		errc := make(chan error, 1)
+		go func() { _, err := conn.Write(frame); errc <- err }()
+		if _, err := io.ReadFull(conn, reply); err != nil {
+			b.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -22,7 +22,7 @@ var errorCodes = []struct {
 	{rawsock.ErrExists, codes.AlreadyExists},
 	{rawsock.ErrAddrInUse, codes.AlreadyExists},
 	{rawsock.ErrBind, codes.FailedPrecondition},
-	{rawsock.ErrListenerClosed, codes.Unavailable}, // the daemon is shutting down
+	{rawsock.ErrShuttingDown, codes.Unavailable},
 }
 
 // toStatus turns an error of the domain into a gRPC status error. field

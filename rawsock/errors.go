@@ -12,6 +12,9 @@ var (
 	// Close, and by Listener.Err once the listener stopped on request.
 	ErrListenerClosed = errors.New("rawsock: listener closed")
 
+	// ErrShuttingDown is returned by a Registry after Shutdown.
+	ErrShuttingDown = errors.New("shutting down: no new listeners")
+
 	// ErrNotFound means no listener has the given id.
 	ErrNotFound = errors.New("listener not found")
 	// ErrExists means a listener with the given id exists already.

@@ -286,7 +286,7 @@ func (l *Listener) acceptLoop(ln net.Listener) {
 		if err != nil {
 			if isTemporary(err) && !l.quitting() {
 				backoff = nextBackoff(backoff)
-				l.stats.errors.Add(1)
+				l.stats.listenerErrors.Add(1)
 				l.log.Warn("accept failed; retrying", "error", err, "in", backoff)
 				if l.sleep(backoff) {
 					continue
@@ -327,6 +327,7 @@ func (l *Listener) track(nc net.Conn) bool {
 		return false
 	}
 	l.conns[c] = struct{}{}
+	l.stats.attach(&c.cnt)
 	l.connsWG.Add(1)
 	l.stats.connectionsTotal.Add(1)
 	l.stats.connectionsActive.Add(1)
@@ -338,6 +339,7 @@ func (l *Listener) untrack(c *streamConn) {
 	l.mu.Lock()
 	delete(l.conns, c)
 	l.mu.Unlock()
+	l.stats.detach(&c.cnt)
 	l.stats.connectionsActive.Add(-1)
 	l.connsWG.Done()
 }

@@ -32,7 +32,10 @@ func (l *Listener) readPackets(pc *net.UDPConn) {
 		out: make([]byte, 0, maxDatagram),
 		req: Request{ctx: l.ctx, local: pc.LocalAddr()},
 	}
-	l.finish(p.serve())
+	l.stats.attach(&p.cnt)
+	err := p.serve()
+	l.stats.detach(&p.cnt)
+	l.finish(err)
 }
 
 func (p *packetConn) serve() error {
@@ -45,8 +48,7 @@ func (p *packetConn) serve() error {
 			}
 			// A datagram socket has no fatal read errors on Linux, only
 			// transient ones (ICMP errors, memory pressure): count, retry.
-			p.cnt.errors++
-			p.l.stats.add(&p.cnt)
+			p.cnt.errors.Add(1)
 			backoff = nextBackoff(backoff)
 			p.l.log.Warn("read failed; retrying", "error", err, "in", backoff)
 			if !p.l.sleep(backoff) {
@@ -55,9 +57,8 @@ func (p *packetConn) serve() error {
 			continue
 		}
 		backoff = 0
-		p.cnt.bytesIn += uint64(n)
+		p.cnt.bytesIn.Add(uint64(n))
 		p.serveDatagram(p.in[:n], peer)
-		p.l.stats.add(&p.cnt)
 	}
 }
 
@@ -65,10 +66,10 @@ func (p *packetConn) serveDatagram(b []byte, peer netip.AddrPort) {
 	f, err := p.l.request.ParseDatagram(b)
 	if err != nil {
 		// A datagram's sender may be forged: never answer a bad one.
-		p.cnt.errors++
+		p.cnt.errors.Add(1)
 		return
 	}
-	p.cnt.framesIn++
+	p.cnt.framesIn.Add(1)
 	p.peer = peer
 	p.req.Header, p.req.Body, p.req.peer = f.Header, f.Body, peer
 	p.l.handler.ServeFrame(p, &p.req)
@@ -82,12 +83,12 @@ func (p *packetConn) Reply(body []byte, extra ...HeaderField) error {
 		return err
 	}
 	p.out = out[:0]
+	p.cnt.framesOut.Add(1)
+	p.cnt.bytesOut.Add(uint64(len(out)))
 	if _, err := p.pc.WriteToUDPAddrPort(out, p.peer); err != nil {
-		p.cnt.errors++
+		p.cnt.errors.Add(1)
 		return err
 	}
-	p.cnt.framesOut++
-	p.cnt.bytesOut += uint64(len(out))
 	return nil
 }
 

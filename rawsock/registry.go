@@ -96,7 +96,7 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return Info{}, ErrListenerClosed
+		return Info{}, ErrShuttingDown
 	}
 	if spec.ID == "" {
 		spec.ID = r.newIDLocked(spec.Transport)

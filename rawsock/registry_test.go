@@ -144,6 +144,16 @@ func TestRegistryPortZeroMovesWhenTaken(t *testing.T) {
 	}
 }
 
+func TestRegistryRefusesAfterShutdown(t *testing.T) {
+	r := NewRegistry(nil)
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Create(Spec{Transport: TransportTCP, Address: "127.0.0.1:0"}); !errors.Is(err, ErrShuttingDown) {
+		t.Fatalf("Create after Shutdown = %v, want ErrShuttingDown", err)
+	}
+}
+
 func TestRegistryGeneratesIDs(t *testing.T) {
 	r := newTestRegistry(t)
 	seen := map[string]bool{}

@@ -1,18 +1,27 @@
 package rawsock
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
-// Stats are a listener's live counters. They are updated with atomics by
-// the serving goroutines and may be read at any time. A Registry keeps one
-// Stats per listener across stop and start.
+// Stats are a listener's live counters, safe to read at any time. A
+// Registry keeps one Stats per listener across stop and start.
+//
+// Each connection (and each datagram socket) counts into counters of its
+// own, with uncontended atomics, at the moment things happen: bytes in
+// when read, a frame in before its handler runs, a frame out before it is
+// written. So a peer that has a reply in hand always finds it counted. A
+// Snapshot adds the counters of live connections to the totals of closed
+// ones.
 type Stats struct {
 	connectionsActive atomic.Int64
 	connectionsTotal  atomic.Uint64
-	framesIn          atomic.Uint64
-	framesOut         atomic.Uint64
-	bytesIn           atomic.Uint64
-	bytesOut          atomic.Uint64
-	errors            atomic.Uint64
+	listenerErrors    atomic.Uint64 // failed accepts and socket reads
+
+	mu     sync.Mutex
+	closed totals                 // folded in from detached counters
+	live   map[*counters]struct{} // attached counters
 }
 
 // StatsSnapshot is a copy of Stats at one moment.
@@ -26,45 +35,57 @@ type StatsSnapshot struct {
 	Errors            uint64
 }
 
-// Snapshot reads every counter.
-func (s *Stats) Snapshot() StatsSnapshot {
-	active := s.connectionsActive.Load()
-	if active < 0 {
-		active = 0
-	}
-	return StatsSnapshot{
-		ConnectionsActive: uint64(active),
-		ConnectionsTotal:  s.connectionsTotal.Load(),
-		FramesIn:          s.framesIn.Load(),
-		FramesOut:         s.framesOut.Load(),
-		BytesIn:           s.bytesIn.Load(),
-		BytesOut:          s.bytesOut.Load(),
-		Errors:            s.errors.Load(),
-	}
+// counters are one connection's or datagram socket's tallies.
+type counters struct {
+	framesIn, framesOut, bytesIn, bytesOut, errors atomic.Uint64
 }
 
-// counters are a serving goroutine's tallies since it last published
-// them: it publishes once per read batch, not once per frame, so
-// concurrent connections do not fight over the shared cache lines.
-type counters struct {
+type totals struct {
 	framesIn, framesOut, bytesIn, bytesOut, errors uint64
 }
 
-func (s *Stats) add(c *counters) {
-	if c.framesIn != 0 {
-		s.framesIn.Add(c.framesIn)
+func (t *totals) add(c *counters) {
+	t.framesIn += c.framesIn.Load()
+	t.framesOut += c.framesOut.Load()
+	t.bytesIn += c.bytesIn.Load()
+	t.bytesOut += c.bytesOut.Load()
+	t.errors += c.errors.Load()
+}
+
+// attach makes c count in the listener's totals.
+func (s *Stats) attach(c *counters) {
+	s.mu.Lock()
+	if s.live == nil {
+		s.live = make(map[*counters]struct{})
 	}
-	if c.framesOut != 0 {
-		s.framesOut.Add(c.framesOut)
+	s.live[c] = struct{}{}
+	s.mu.Unlock()
+}
+
+// detach folds c into the totals of closed connections; c must not
+// count anything afterwards.
+func (s *Stats) detach(c *counters) {
+	s.mu.Lock()
+	s.closed.add(c)
+	delete(s.live, c)
+	s.mu.Unlock()
+}
+
+// Snapshot reads every counter.
+func (s *Stats) Snapshot() StatsSnapshot {
+	s.mu.Lock()
+	t := s.closed
+	for c := range s.live {
+		t.add(c)
 	}
-	if c.bytesIn != 0 {
-		s.bytesIn.Add(c.bytesIn)
+	s.mu.Unlock()
+	return StatsSnapshot{
+		ConnectionsActive: uint64(max(s.connectionsActive.Load(), 0)),
+		ConnectionsTotal:  s.connectionsTotal.Load(),
+		FramesIn:          t.framesIn,
+		FramesOut:         t.framesOut,
+		BytesIn:           t.bytesIn,
+		BytesOut:          t.bytesOut,
+		Errors:            t.errors + s.listenerErrors.Load(),
 	}
-	if c.bytesOut != 0 {
-		s.bytesOut.Add(c.bytesOut)
-	}
-	if c.errors != 0 {
-		s.errors.Add(c.errors)
-	}
-	*c = counters{}
 }

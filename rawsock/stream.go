@@ -46,14 +46,13 @@ type streamConn struct {
 	readN    int
 	readErr  error
 	readFunc func(fd uintptr) bool
-	rcnt     counters
 	req      Request
+	cnt      counters
 
 	// Write side.
 	wmu    sync.Mutex
 	wbuf   *buffer // nil when nothing is pending
 	werr   error
-	wcnt   counters
 	hdr    [64]byte
 	iov    [3][]byte   // backing array of bufs
 	bufs   net.Buffers // kept here: on the stack, WriteTo would move it to the heap
@@ -82,21 +81,20 @@ func (c *streamConn) serve() {
 	defer c.finish()
 	for {
 		if err := c.serveBuffered(); err != nil {
-			c.rcnt.errors++
+			c.cnt.errors.Add(1)
 			c.writeErrorFrame(err)
 			return
 		}
 		if c.flush() != nil {
 			return
 		}
-		c.l.stats.add(&c.rcnt)
 		if c.r == c.w && c.l.inShutdown.Load() {
 			return
 		}
 		c.makeRoom()
 		if err := c.read(); err != nil {
 			if c.r != c.w && !errors.Is(err, net.ErrClosed) {
-				c.rcnt.errors++ // the peer left in the middle of a frame
+				c.cnt.errors.Add(1) // the peer left in the middle of a frame
 			}
 			return
 		}
@@ -114,7 +112,7 @@ func (c *streamConn) serveBuffered() error {
 			c.need = need
 			return nil
 		}
-		c.rcnt.framesIn++
+		c.cnt.framesIn.Add(1)
 		c.req.Header, c.req.Body = f.Header, f.Body
 		c.l.handler.ServeFrame(c, &c.req)
 		c.req.Header, c.req.Body = nil, nil
@@ -160,7 +158,7 @@ func (c *streamConn) read() error {
 		return c.readErr
 	}
 	c.w += c.readN
-	c.rcnt.bytesIn += uint64(c.readN)
+	c.cnt.bytesIn.Add(uint64(c.readN))
 	return nil
 }
 
@@ -224,8 +222,8 @@ func (c *streamConn) Reply(body []byte, extra ...HeaderField) error {
 		c.wbuf.b = c.wbuf.b[:0]
 	}
 	size := len(hdr) + len(body)
-	c.wcnt.framesOut++
-	c.wcnt.bytesOut += uint64(size)
+	c.cnt.framesOut.Add(1)
+	c.cnt.bytesOut.Add(uint64(size))
 	if len(c.wbuf.b)+size > cap(c.wbuf.b) {
 		if size > cap(c.wbuf.b) {
 			return c.writeLocked(hdr, body)
@@ -253,7 +251,7 @@ func (c *streamConn) writeLocked(more ...[]byte) error {
 	}
 	if err != nil {
 		c.werr = err
-		c.wcnt.errors++
+		c.cnt.errors.Add(1)
 		_ = c.nc.Close()
 	}
 	return err
@@ -271,7 +269,6 @@ func (c *streamConn) flush() error {
 		putBuffer(c.wbuf)
 		c.wbuf = nil
 	}
-	c.l.stats.add(&c.wcnt)
 	if err == nil {
 		err = c.werr
 	}
@@ -283,8 +280,8 @@ func (c *streamConn) writeErrorFrame(cause error) {
 	c.wmu.Lock()
 	if c.werr == nil {
 		frame := c.l.response.AppendErrorFrame(c.hdr[:0], cause)
-		c.wcnt.framesOut++
-		c.wcnt.bytesOut += uint64(len(frame))
+		c.cnt.framesOut.Add(1)
+		c.cnt.bytesOut.Add(uint64(len(frame)))
 		_ = c.writeLocked(frame)
 	}
 	c.wmu.Unlock()
@@ -299,7 +296,6 @@ func (c *streamConn) finish() {
 		putBuffer(c.rbuf)
 		c.rbuf = nil
 	}
-	c.l.stats.add(&c.rcnt)
 	c.l.untrack(c)
 }
 

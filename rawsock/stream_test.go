@@ -74,7 +74,7 @@ func TestTCPPipelined(t *testing.T) {
 			t.Fatalf("reply %d = %q, want %q", i, got, want)
 		}
 	}
-	waitFor(t, "counters", func() bool { return ln.Stats().Snapshot().FramesOut == n })
+	// Counted before they were written: no waiting.
 	if s := ln.Stats().Snapshot(); s.FramesIn != n || s.BytesIn != uint64(len(batch)) || s.BytesOut != uint64(len(batch)) || s.Errors != 0 {
 		t.Fatalf("stats = %+v, want %d frames and %d bytes each way", s, n, len(batch))
 	}
@@ -167,7 +167,9 @@ func TestTCPBadFrames(t *testing.T) {
 			if _, err := c.br.ReadByte(); err != io.EOF {
 				t.Fatalf("after the error frame: %v, want EOF", err)
 			}
-			waitFor(t, "error count", func() bool { return ln.Stats().Snapshot().Errors == uint64(i+1) })
+			if got := ln.Stats().Snapshot().Errors; got != uint64(i+1) {
+				t.Fatalf("errors = %d after the error frame, want %d", got, i+1)
+			}
 			if got := bystander.roundTrip("still here"); got != "STILL HERE" {
 				t.Fatalf("bystander got %q", got)
 			}

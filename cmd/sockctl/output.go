@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+)
+
+// outputFormat is how the listeners commands print what the daemon sent.
+type outputFormat uint8
+
+// The output formats.
+const (
+	// outputTable is one aligned row per listener, for people.
+	outputTable outputFormat = iota + 1
+	// outputJSON is the REST API's JSON: protojson, lowerCamelCase, with
+	// default values.
+	outputJSON
+)
+
+// jsonOptions match the REST gateway's marshaler (api.NewGateway), so
+// `sockctl -o json` and curl print the same objects.
+var jsonOptions = protojson.MarshalOptions{EmitDefaultValues: true}
+
+// printer prints replies of the daemon in the chosen format.
+type printer struct {
+	w      io.Writer
+	format outputFormat
+}
+
+// listeners prints listeners as one table, or as one JSON object each.
+func (p printer) listeners(ls ...*sockplanev1.Listener) error {
+	if p.format == outputJSON {
+		for _, l := range ls {
+			if err := writeJSON(p.w, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return writeTable(p.w, ls)
+}
+
+// list prints a ListListeners reply: a table, or {"listeners": [...]}.
+func (p printer) list(resp *sockplanev1.ListListenersResponse) error {
+	if p.format == outputJSON {
+		return writeJSON(p.w, resp)
+	}
+	return writeTable(p.w, resp.GetListeners())
+}
+
+// deleted reports a deleted listener: a line, or the REST API's reply to
+// a DELETE, {}.
+func (p printer) deleted(id string, resp *sockplanev1.DeleteListenerResponse) error {
+	if p.format == outputJSON {
+		return writeJSON(p.w, resp)
+	}
+	_, err := fmt.Fprintf(p.w, "deleted %s\n", id)
+	return err
+}
+
+// writeJSON writes m as JSON indented by two spaces, and a newline.
+// protojson adds spaces at random, on purpose, so that nobody depends on
+// its bytes; json.Indent lays them out again, so the same message always
+// prints the same.
+func writeJSON(w io.Writer, m proto.Message) error {
+	b, err := jsonOptions.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode json: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		return fmt.Errorf("indent json: %w", err)
+	}
+	buf.WriteByte('\n')
+	_, err = buf.WriteTo(w)
+	return err
+}
+
+// tableHeader names the columns of writeTable.
+var tableHeader = []string{"ID", "TRANSPORT", "HANDLER", "STATE", "ADDRESS", "CONNS", "FRAMES IN/OUT", "ERRORS"}
+
+// writeTable writes a header and one row per listener. ADDRESS is the
+// bound address while running, else the requested one; CONNS counts the
+// connections open now.
+func writeTable(w io.Writer, ls []*sockplanev1.Listener) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(tableHeader, "\t"))
+	for _, l := range ls {
+		stats := l.GetStatus().GetStats()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%d\n",
+			l.GetId(),
+			displayName(transportNames, l.GetTransport()),
+			displayName(handlerNames, l.GetHandler()),
+			displayName(stateNames, l.GetStatus().GetState()),
+			listenerAddress(l),
+			stats.GetConnectionsActive(),
+			stats.GetFramesIn(), stats.GetFramesOut(),
+			stats.GetErrors(),
+		)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+// listenerAddress is where a listener can be reached: the bound address
+// while it has one, else the address it asks for, else "-".
+func listenerAddress(l *sockplanev1.Listener) string {
+	if a := l.GetStatus().GetBoundAddress(); a != "" {
+		return a
+	}
+	if a := l.GetAddress(); a != "" {
+		return a
+	}
+	return "-"
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+)
+
+// daemonClient is a connection to the daemon's gRPC API.
+type daemonClient struct {
+	conn    *grpc.ClientConn
+	ls      sockplanev1.ListenerServiceClient
+	server  string        // the daemon's address, for error messages
+	timeout time.Duration // bounds each call
+}
+
+// dialDaemon returns a client of the daemon at server. gRPC connects on
+// the first call, so an unreachable daemon shows up as that call's error.
+func dialDaemon(server string, timeout time.Duration) (*daemonClient, error) {
+	conn, err := grpc.NewClient(server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("--server %q: %w", server, err)
+	}
+	return &daemonClient{
+		conn:    conn,
+		ls:      sockplanev1.NewListenerServiceClient(conn),
+		server:  server,
+		timeout: timeout,
+	}, nil
+}
+
+// Close closes the connection.
+func (d *daemonClient) Close() error { return d.conn.Close() }
+
+// call makes one call of d within d.timeout and turns a failure into an
+// *rpcError.
+func call[Req, Resp any](ctx context.Context, d *daemonClient, rpc func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	resp, err := rpc(ctx, req)
+	if err != nil {
+		return resp, d.describe(err)
+	}
+	return resp, nil
+}
+
+// rpcError is a failed call told in words, without gRPC's "rpc error:
+// code = ... desc =" wrapping. It keeps the status, so status.Code works
+// on it.
+type rpcError struct {
+	msg string
+	st  *status.Status
+}
+
+func (e *rpcError) Error() string { return e.msg }
+
+// GRPCStatus returns the status the daemon sent.
+func (e *rpcError) GRPCStatus() *status.Status { return e.st }
+
+// describe turns the error of a call into an *rpcError. The daemon's
+// messages for the errors a user causes ("listener not found: x",
+// "invalid listener.address: ...") stand alone; other codes are named.
+func (d *daemonClient) describe(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	var msg string
+	switch st.Code() {
+	case codes.NotFound, codes.AlreadyExists, codes.InvalidArgument, codes.FailedPrecondition:
+		msg = st.Message()
+	case codes.Unavailable:
+		msg = fmt.Sprintf("daemon at %s unavailable: %s", d.server, st.Message())
+	case codes.DeadlineExceeded:
+		msg = fmt.Sprintf("no answer from the daemon at %s within %v", d.server, d.timeout)
+	default:
+		msg = codeWords(st.Code()) + ": " + st.Message()
+	}
+	return &rpcError{msg: msg, st: st}
+}
+
+// codeWords spells a code in lowercase words: "resource exhausted".
+func codeWords(c codes.Code) string {
+	var b strings.Builder
+	for i, r := range c.String() {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

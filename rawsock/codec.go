@@ -19,12 +19,23 @@ const (
 	// header length, a UTF-8 JSON header object holding "data_size", then
 	// data_size body bytes.
 	FramingJSONHeader Framing = iota + 1
+	// FramingLengthPrefixed is the tutorial's earlier form: a 4-byte body
+	// length, then the body.
+	FramingLengthPrefixed
+	// FramingRaw has no framing at all: on a stream, what one read returns
+	// is one message, as the tutorial's server's recv(1024); on a datagram
+	// socket, one datagram is one message. Replies are the bare body.
+	FramingRaw
 )
 
 func (f Framing) String() string {
 	switch f {
 	case FramingJSONHeader:
 		return "json-header"
+	case FramingLengthPrefixed:
+		return "length-prefixed"
+	case FramingRaw:
+		return "raw"
 	default:
 		return "framing(" + strconv.Itoa(int(f)) + ")"
 	}
@@ -104,7 +115,11 @@ type Frame struct {
 	Body   []byte
 }
 
-func (c *Codec) order() binary.ByteOrder {
+// order returns both binary.ByteOrder and binary.AppendByteOrder.
+func (c *Codec) order() interface {
+	binary.ByteOrder
+	binary.AppendByteOrder
+} {
 	if c.ByteOrder == BigEndian {
 		return binary.BigEndian
 	}
@@ -119,6 +134,26 @@ func (c *Codec) order() binary.ByteOrder {
 // framing or the limits gives an error wrapping ErrMalformedFrame or
 // ErrFrameTooLarge; Parse never allocates what a frame declares.
 func (c *Codec) Parse(buf []byte) (f Frame, n, need int, err error) {
+	switch c.Framing {
+	case FramingRaw:
+		if len(buf) == 0 {
+			return Frame{}, 0, 1, nil
+		}
+		return Frame{Body: buf[:len(buf):len(buf)]}, len(buf), 0, nil
+	case FramingLengthPrefixed:
+		if len(buf) < lengthSize {
+			return Frame{}, 0, lengthSize, nil
+		}
+		size, err := c.bodyLengthPrefix(buf)
+		if err != nil {
+			return Frame{}, 0, 0, err
+		}
+		end := lengthSize + size
+		if len(buf) < end {
+			return Frame{}, 0, end, nil
+		}
+		return Frame{Body: buf[lengthSize:end:end]}, end, 0, nil
+	}
 	if len(buf) < lengthSize {
 		return Frame{}, 0, lengthSize, nil
 	}
@@ -142,6 +177,14 @@ func (c *Codec) Parse(buf []byte) (f Frame, n, need int, err error) {
 	return Frame{Header: header, Body: buf[bodyStart:end:end]}, end, 0, nil
 }
 
+// minFrame is the fewest bytes that can hold a frame, or its length.
+func (c *Codec) minFrame() int {
+	if c.Framing == FramingRaw {
+		return 1
+	}
+	return lengthSize
+}
+
 // headerLength reads and checks the 4-byte header length at prefix[0:4].
 func (c *Codec) headerLength(prefix []byte) (int, error) {
 	n := int32(c.order().Uint32(prefix))
@@ -154,12 +197,26 @@ func (c *Codec) headerLength(prefix []byte) (int, error) {
 	return int(n), nil
 }
 
+// bodyLengthPrefix reads and checks the 4-byte body length of a
+// length-prefixed frame at prefix[0:4].
+func (c *Codec) bodyLengthPrefix(prefix []byte) (int, error) {
+	n := int32(c.order().Uint32(prefix))
+	if n < 0 {
+		return 0, fmt.Errorf("%w: negative body length %d", ErrMalformedFrame, n)
+	}
+	return c.checkBodySize(int64(n))
+}
+
 // bodyLength reads data_size from a JSON header and checks it.
 func (c *Codec) bodyLength(header []byte) (int, error) {
 	size, err := parseDataSize(header)
 	if err != nil {
 		return 0, err
 	}
+	return c.checkBodySize(size)
+}
+
+func (c *Codec) checkBodySize(size int64) (int, error) {
 	if limit := orDefault(c.MaxBodyBytes, DefaultMaxBodyBytes); size > int64(limit) {
 		return 0, fmt.Errorf("%w: data_size %d exceeds the limit of %d bytes", ErrFrameTooLarge, size, limit)
 	}
@@ -175,6 +232,9 @@ func orDefault(limit, def int) int {
 
 // ParseDatagram decodes a datagram that must hold exactly one frame.
 func (c *Codec) ParseDatagram(b []byte) (Frame, error) {
+	if c.Framing == FramingRaw {
+		return Frame{Body: b}, nil // an empty datagram is an empty message
+	}
 	f, n, _, err := c.Parse(b)
 	switch {
 	case err != nil:
@@ -255,9 +315,17 @@ type HeaderField struct {
 
 // AppendHeader appends the length prefix and JSON header of a frame whose
 // body has bodyLen bytes; the body itself is not appended, so a large one
-// can be written from where it is. The header is what Python's json.dumps
-// writes: {"data_size": N} and any extra fields after it.
+// can be written from where it is. The JSON header is what Python's
+// json.dumps writes: {"data_size": N} and any extra fields after it. The
+// other framings have no place for extra fields: a length-prefixed frame
+// gets only its length, a raw one nothing.
 func (c *Codec) AppendHeader(dst []byte, bodyLen int, extra ...HeaderField) ([]byte, error) {
+	switch c.Framing {
+	case FramingRaw:
+		return dst, nil
+	case FramingLengthPrefixed:
+		return c.order().AppendUint32(dst, uint32(bodyLen)), nil
+	}
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = append(dst, `{"data_size": `...)
@@ -287,8 +355,14 @@ func (c *Codec) AppendFrame(dst, body []byte, extra ...HeaderField) ([]byte, err
 }
 
 // AppendErrorFrame appends the frame a listener sends before it closes a
-// connection on a bad frame: {"error": "...", "data_size": 0}.
+// connection on a bad frame: {"error": "...", "data_size": 0}. Only the
+// JSON header framing can say what went wrong; with the others nothing is
+// appended, since any bytes would read as a reply, and the connection is
+// just closed.
 func (c *Codec) AppendErrorFrame(dst []byte, cause error) []byte {
+	if c.Framing != FramingJSONHeader && c.Framing != 0 {
+		return dst
+	}
 	start := len(dst)
 	msg, _ := json.Marshal(cause.Error()) // a string always encodes
 	dst = append(dst, 0, 0, 0, 0)
@@ -301,7 +375,31 @@ func (c *Codec) AppendErrorFrame(dst []byte, cause error) []byte {
 
 // ReadFrame reads one frame from r, for clients. It checks the limits
 // before it allocates, and returns io.EOF only when r ends between frames.
+// A raw frame is what one read returns, as with the tutorial's recv.
 func (c *Codec) ReadFrame(r *bufio.Reader) (Frame, error) {
+	switch c.Framing {
+	case FramingRaw:
+		buf := make([]byte, max(r.Size(), 64<<10))
+		n, err := r.Read(buf)
+		if n > 0 {
+			return Frame{Body: buf[:n]}, nil
+		}
+		return Frame{}, err
+	case FramingLengthPrefixed:
+		var prefix [lengthSize]byte
+		if _, err := io.ReadFull(r, prefix[:]); err != nil {
+			return Frame{}, err
+		}
+		size, err := c.bodyLengthPrefix(prefix[:])
+		if err != nil {
+			return Frame{}, err
+		}
+		body := make([]byte, size)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return Frame{}, unexpectedEOF(err)
+		}
+		return Frame{Body: body}, nil
+	}
 	var prefix [lengthSize]byte
 	if _, err := io.ReadFull(r, prefix[:]); err != nil {
 		return Frame{}, err

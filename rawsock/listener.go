@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"sync"
@@ -15,10 +16,15 @@ import (
 // Config describes a Listener. Validation and defaults happen once, in
 // NewListener, before anything binds.
 type Config struct {
-	// Network is "tcp", "tcp4", "tcp6", "udp", "udp4" or "udp6".
+	// Network is "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix"
+	// (stream) or "unixgram" (datagram).
 	Network string
-	// Address is "host:port"; port 0 picks a free port (see Listener.Addr).
+	// Address is "host:port" for IP networks, where port 0 picks a free
+	// port (see Listener.Addr); a filesystem path for Unix ones, or
+	// "@name" for a Linux abstract socket.
 	Address string
+	// UnixMode is the mode of a Unix socket file. Default: 0600.
+	UnixMode fs.FileMode
 	// Handler serves every request frame. Required.
 	Handler Handler
 	// Request is the framing and limits of frames read from peers.
@@ -56,6 +62,7 @@ type Listener struct {
 	response Codec
 	stats    *Stats
 	log      *slog.Logger
+	unixMode fs.FileMode
 
 	ctx    context.Context    // the requests' context; cancelled by Close
 	cancel context.CancelFunc //
@@ -68,7 +75,8 @@ type Listener struct {
 	mu      sync.Mutex
 	started bool
 	closing bool
-	sock    interface{ Close() error } // net.Listener or *net.UDPConn
+	sock    interface{ Close() error } // net.Listener or the datagram socket
+	file    *unixSocketFile            // the Unix socket file, removed on close
 	addr    net.Addr
 	conns   map[*streamConn]struct{}
 	connsWG sync.WaitGroup
@@ -78,7 +86,7 @@ type Listener struct {
 // ready to Start.
 func NewListener(cfg Config) (*Listener, error) {
 	switch cfg.Network {
-	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix", "unixgram":
 	default:
 		return nil, fieldErrorf("transport", "unsupported network %q", cfg.Network)
 	}
@@ -94,6 +102,9 @@ func NewListener(cfg Config) (*Listener, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.UnixMode == 0 {
+		cfg.UnixMode = DefaultUnixMode
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Listener{
 		network:  cfg.Network,
@@ -102,6 +113,7 @@ func NewListener(cfg Config) (*Listener, error) {
 		request:  cfg.Request.withDefaults(),
 		response: cfg.Response.withDefaults(),
 		stats:    cfg.Stats,
+		unixMode: cfg.UnixMode,
 		log:      cfg.Logger.With("network", cfg.Network, "address", cfg.Address),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -111,7 +123,9 @@ func NewListener(cfg Config) (*Listener, error) {
 	}, nil
 }
 
-func (l *Listener) isStream() bool { return l.network[:3] == "tcp" }
+func (l *Listener) isStream() bool { return l.network == "unix" || l.network[:3] == "tcp" }
+
+func (l *Listener) isUnix() bool { return l.network == "unix" || l.network == "unixgram" }
 
 // Start binds the socket and starts serving it in the background. A bind
 // failure is returned here, wrapping ErrAddrInUse or ErrBind.
@@ -124,26 +138,51 @@ func (l *Listener) Start() error {
 	if l.started {
 		return errors.New("rawsock: listener already started")
 	}
+	if l.isUnix() {
+		if err := prepareUnixPath(l.network, l.address); err != nil {
+			return err
+		}
+	}
+	sock, addr, err := l.bind()
+	if err != nil {
+		return bindError(l.address, err)
+	}
+	if l.isUnix() {
+		if l.file, err = claimUnixSocketFile(l.address, l.unixMode); err != nil {
+			_ = sock.Close()
+			return err
+		}
+	}
+	l.sock, l.addr = sock, addr
+	l.started = true
+	switch s := sock.(type) {
+	case net.Listener:
+		go l.acceptLoop(s)
+	case net.PacketConn:
+		go l.readPackets(s)
+	}
+	return nil
+}
+
+// bind creates the socket: a net.Listener for streams, a net.PacketConn
+// for datagrams.
+func (l *Listener) bind() (interface{ Close() error }, net.Addr, error) {
 	lc := net.ListenConfig{Control: setReuseAddr}
 	if l.isStream() {
 		ln, err := lc.Listen(context.Background(), l.network, l.address)
 		if err != nil {
-			return bindError(l.address, err)
+			return nil, nil, err
 		}
-		l.sock, l.addr = ln, ln.Addr()
-		l.started = true
-		go l.acceptLoop(ln)
-		return nil
+		if ul, ok := ln.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(false) // l.file.remove does it, if the file is still ours
+		}
+		return ln, ln.Addr(), nil
 	}
 	pc, err := lc.ListenPacket(context.Background(), l.network, l.address)
 	if err != nil {
-		return bindError(l.address, err)
+		return nil, nil, err
 	}
-	udp := pc.(*net.UDPConn)
-	l.sock, l.addr = udp, udp.LocalAddr()
-	l.started = true
-	go l.readPackets(udp)
-	return nil
+	return pc, pc.LocalAddr(), nil
 }
 
 // setReuseAddr sets SO_REUSEADDR on stream sockets, as the tutorial does,
@@ -212,6 +251,7 @@ func (l *Listener) beginClose() (started bool) {
 		close(l.quit)
 		if l.sock != nil {
 			_ = l.sock.Close()
+			l.file.remove()
 		}
 		if !l.started {
 			l.finish(ErrListenerClosed)
@@ -303,6 +343,9 @@ func (l *Listener) acceptLoop(ln net.Listener) {
 	if loopErr != ErrListenerClosed {
 		l.log.Error("listener failed", "error", loopErr)
 		_ = ln.Close()
+		l.mu.Lock()
+		l.file.remove()
+		l.mu.Unlock()
 		l.mu.Lock()
 		for c := range l.conns {
 			_ = c.nc.Close()

@@ -7,30 +7,41 @@ import (
 	"time"
 )
 
-// maxDatagram is the largest UDP payload; the read buffer holds one.
+// maxDatagram is the largest datagram payload; the read buffer holds one.
 const maxDatagram = 64 << 10
+
+// errUnnamedPeer is a reply to a unixgram sender that bound no path.
+var errUnnamedPeer = errors.New("the sender's socket has no name to reply to")
 
 // packetConn serves a datagram socket on one goroutine: each datagram is
 // one frame, served in arrival order; replies go to the sender. It is its
-// own ResponseWriter, so serving a datagram allocates nothing.
+// own ResponseWriter, so serving a UDP datagram allocates nothing.
 type packetConn struct {
 	l    *Listener
-	pc   *net.UDPConn
+	udp  *net.UDPConn  // one of udp
+	unix *net.UnixConn // and unix is set
 	in   []byte
 	out  []byte
-	peer netip.AddrPort
 	cnt  counters
 	req  Request
+
+	peer     netip.AddrPort // the UDP sender being served
+	unixPeer *net.UnixAddr  // the unixgram sender being served
 }
 
 // readPackets owns the datagram socket until it is closed.
-func (l *Listener) readPackets(pc *net.UDPConn) {
+func (l *Listener) readPackets(pc net.PacketConn) {
 	p := &packetConn{
 		l:   l,
-		pc:  pc,
 		in:  make([]byte, maxDatagram),
 		out: make([]byte, 0, maxDatagram),
 		req: Request{ctx: l.ctx, local: pc.LocalAddr()},
+	}
+	switch c := pc.(type) {
+	case *net.UDPConn:
+		p.udp = c
+	case *net.UnixConn:
+		p.unix = c
 	}
 	l.stats.attach(&p.cnt)
 	err := p.serve()
@@ -41,7 +52,7 @@ func (l *Listener) readPackets(pc *net.UDPConn) {
 func (p *packetConn) serve() error {
 	var backoff time.Duration
 	for {
-		n, peer, err := p.pc.ReadFromUDPAddrPort(p.in)
+		n, err := p.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || p.l.quitting() {
 				return ErrListenerClosed
@@ -58,11 +69,28 @@ func (p *packetConn) serve() error {
 		}
 		backoff = 0
 		p.cnt.bytesIn.Add(uint64(n))
-		p.serveDatagram(p.in[:n], peer)
+		p.serveDatagram(p.in[:n])
 	}
 }
 
-func (p *packetConn) serveDatagram(b []byte, peer netip.AddrPort) {
+// read receives one datagram and remembers its sender.
+func (p *packetConn) read() (int, error) {
+	if p.udp != nil {
+		n, peer, err := p.udp.ReadFromUDPAddrPort(p.in)
+		p.peer = peer
+		p.req.peer = peer
+		return n, err
+	}
+	n, peer, err := p.unix.ReadFromUnix(p.in)
+	p.unixPeer = peer
+	p.req.remote = nil
+	if peer != nil {
+		p.req.remote = peer
+	}
+	return n, err
+}
+
+func (p *packetConn) serveDatagram(b []byte) {
 	f, err := p.l.request.ParseDatagram(b)
 	if err != nil {
 		// A datagram's sender may be forged: never answer a bad one.
@@ -70,8 +98,7 @@ func (p *packetConn) serveDatagram(b []byte, peer netip.AddrPort) {
 		return
 	}
 	p.cnt.framesIn.Add(1)
-	p.peer = peer
-	p.req.Header, p.req.Body, p.req.peer = f.Header, f.Body, peer
+	p.req.Header, p.req.Body = f.Header, f.Body
 	p.l.handler.ServeFrame(p, &p.req)
 	p.req.Header, p.req.Body = nil, nil
 }
@@ -85,11 +112,17 @@ func (p *packetConn) Reply(body []byte, extra ...HeaderField) error {
 	p.out = out[:0]
 	p.cnt.framesOut.Add(1)
 	p.cnt.bytesOut.Add(uint64(len(out)))
-	if _, err := p.pc.WriteToUDPAddrPort(out, p.peer); err != nil {
-		p.cnt.errors.Add(1)
-		return err
+	if p.udp != nil {
+		_, err = p.udp.WriteToUDPAddrPort(out, p.peer)
+	} else if p.unixPeer == nil || p.unixPeer.Name == "" {
+		err = errUnnamedPeer
+	} else {
+		_, err = p.unix.WriteToUnix(out, p.unixPeer)
 	}
-	return nil
+	if err != nil {
+		p.cnt.errors.Add(1)
+	}
+	return err
 }
 
 var _ ResponseWriter = (*packetConn)(nil)

@@ -3,6 +3,7 @@ package rawsock
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"regexp"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 func newTestRegistry(t *testing.T) *Registry {
 	t.Helper()
-	r := NewRegistry(nil)
+	r := NewRegistry(slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
 	return r
 }
@@ -145,7 +146,7 @@ func TestRegistryPortZeroMovesWhenTaken(t *testing.T) {
 }
 
 func TestRegistryRefusesAfterShutdown(t *testing.T) {
-	r := NewRegistry(nil)
+	r := NewRegistry(slog.New(slog.DiscardHandler))
 	if err := r.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
-	c := &streamConn{l: l, nc: nc, rc: rc, need: lengthSize, cancel: cancel}
+	c := &streamConn{l: l, nc: nc, rc: rc, need: l.request.minFrame(), cancel: cancel}
 	c.readFunc = c.readReady
 	c.req = Request{ctx: ctx, remote: nc.RemoteAddr(), local: nc.LocalAddr()}
 	return c, nil
@@ -117,7 +117,7 @@ func (c *streamConn) serveBuffered() error {
 		c.l.handler.ServeFrame(c, &c.req)
 		c.req.Header, c.req.Body = nil, nil
 		c.r += n
-		c.need = lengthSize
+		c.need = c.l.request.minFrame()
 	}
 	return nil
 }

@@ -2,7 +2,10 @@ package api
 
 import (
 	"fmt"
+	"io/fs"
+	"strconv"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
@@ -16,15 +19,20 @@ var (
 		sockplanev1.Transport_TRANSPORT_UNSPECIFIED: "",
 		sockplanev1.Transport_TRANSPORT_TCP:         rawsock.TransportTCP,
 		sockplanev1.Transport_TRANSPORT_UDP:         rawsock.TransportUDP,
+		sockplanev1.Transport_TRANSPORT_UNIX:        rawsock.TransportUnix,
+		sockplanev1.Transport_TRANSPORT_UNIXGRAM:    rawsock.TransportUnixgram,
 	}
 	handlers = map[sockplanev1.Handler]rawsock.HandlerKind{
 		sockplanev1.Handler_HANDLER_UNSPECIFIED: "",
 		sockplanev1.Handler_HANDLER_ECHO:        rawsock.HandlerEcho,
 		sockplanev1.Handler_HANDLER_UPPER:       rawsock.HandlerUpper,
+		sockplanev1.Handler_HANDLER_EXEC:        rawsock.HandlerExec,
 	}
 	framings = map[sockplanev1.Framing]rawsock.Framing{
-		sockplanev1.Framing_FRAMING_UNSPECIFIED: 0,
-		sockplanev1.Framing_FRAMING_JSON_HEADER: rawsock.FramingJSONHeader,
+		sockplanev1.Framing_FRAMING_UNSPECIFIED:     0,
+		sockplanev1.Framing_FRAMING_JSON_HEADER:     rawsock.FramingJSONHeader,
+		sockplanev1.Framing_FRAMING_LENGTH_PREFIXED: rawsock.FramingLengthPrefixed,
+		sockplanev1.Framing_FRAMING_RAW:             rawsock.FramingRaw,
 	}
 	byteOrders = map[sockplanev1.ByteOrder]rawsock.ByteOrder{
 		sockplanev1.ByteOrder_BYTE_ORDER_UNSPECIFIED:   0,
@@ -79,7 +87,35 @@ func specFromProto(l *sockplanev1.Listener) (rawsock.Spec, error) {
 	if spec.Framing.ByteOrder, err = lookup(byteOrders, f.GetByteOrder(), "framing.byteOrder"); err != nil {
 		return spec, err
 	}
+	if spec.UnixMode, err = parseUnixMode(l.GetUnixMode()); err != nil {
+		return spec, err
+	}
+	if e := l.GetExec(); e != nil {
+		spec.Exec = rawsock.ExecSpec{
+			Allow:          e.GetAllow(),
+			Timeout:        e.GetTimeout().AsDuration(),
+			MaxOutputBytes: int(e.GetMaxOutputBytes()),
+			MaxConcurrent:  int(e.GetMaxConcurrent()),
+			WorkingDir:     e.GetWorkingDir(),
+		}
+		if e.GetTimeout() != nil && (e.GetTimeout().CheckValid() != nil || spec.Exec.Timeout <= 0) {
+			return spec, &rawsock.FieldError{Field: "exec.timeout", Reason: "must be a positive duration, e.g. \"5s\""}
+		}
+	}
 	return spec, nil
+}
+
+// parseUnixMode reads an octal mode such as "0660" or "660"; empty means
+// the default.
+func parseUnixMode(s string) (fs.FileMode, error) {
+	if s == "" {
+		return 0, nil
+	}
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, &rawsock.FieldError{Field: "unixMode", Reason: fmt.Sprintf("%q is not an octal permission mode such as \"0660\"", s)}
+	}
+	return fs.FileMode(m), nil
 }
 
 // listenerToProto converts a registered listener for a reply.
@@ -112,6 +148,19 @@ func listenerToProto(info rawsock.Info) *sockplanev1.Listener {
 	}
 	if !info.StartedAt.IsZero() {
 		l.Status.StartedAt = timestamppb.New(info.StartedAt)
+	}
+	if s.UnixMode != 0 {
+		mode := fmt.Sprintf("%04o", uint32(s.UnixMode))
+		l.UnixMode = &mode
+	}
+	if s.Handler == rawsock.HandlerExec {
+		l.Exec = &sockplanev1.ExecOptions{
+			Allow:          s.Exec.Allow,
+			Timeout:        durationpb.New(s.Exec.Timeout),
+			MaxOutputBytes: uint32(s.Exec.MaxOutputBytes),
+			MaxConcurrent:  uint32(s.Exec.MaxConcurrent),
+			WorkingDir:     s.Exec.WorkingDir,
+		}
 	}
 	return l
 }

@@ -22,6 +22,7 @@ var errorCodes = []struct {
 	{rawsock.ErrExists, codes.AlreadyExists},
 	{rawsock.ErrAddrInUse, codes.AlreadyExists},
 	{rawsock.ErrBind, codes.FailedPrecondition},
+	{rawsock.ErrExecDisabled, codes.FailedPrecondition},
 	{rawsock.ErrShuttingDown, codes.Unavailable},
 }
 

@@ -55,7 +55,8 @@ type Info struct {
 // safe for concurrent use; operations on one listener are serialized,
 // operations on different listeners are not.
 type Registry struct {
-	log *slog.Logger
+	log       *slog.Logger
+	execAllow []string // programs the exec handler may run; none: exec is off
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -63,11 +64,15 @@ type Registry struct {
 }
 
 // NewRegistry returns an empty Registry. A nil logger means slog.Default().
-func NewRegistry(logger *slog.Logger) *Registry {
+func NewRegistry(logger *slog.Logger, opts ...RegistryOption) *Registry {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Registry{log: logger, entries: make(map[string]*entry)}
+	r := &Registry{log: logger, entries: make(map[string]*entry)}
+	for _, opt := range opts {
+		opt(r)
+	}
+	return r
 }
 
 // entry is one registered listener.
@@ -91,6 +96,10 @@ type entry struct {
 func (r *Registry) Create(spec Spec) (Info, error) {
 	spec = spec.withDefaults()
 	if err := spec.Validate(); err != nil {
+		return Info{}, err
+	}
+	spec, err := r.withExecDefaults(spec)
+	if err != nil {
 		return Info{}, err
 	}
 	r.mu.Lock()
@@ -252,13 +261,18 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 // a stopped and started listener find it where it was. Callers hold e.op,
 // or own e alone.
 func (e *entry) start(log *slog.Logger) error {
-	cfg := e.spec.listenerConfig(&e.stats)
+	cfg, err := e.spec.listenerConfig(&e.stats)
+	if err != nil {
+		e.mu.Lock()
+		e.ln, e.failure = nil, err.Error()
+		e.mu.Unlock()
+		return err
+	}
 	cfg.Logger = log.With("listener", e.spec.ID)
 	e.mu.Lock()
 	previous := e.lastBound
 	e.mu.Unlock()
 	var ln *Listener
-	var err error
 	if previous != "" && asksAnyPort(e.spec.Address) {
 		again := cfg
 		again.Address = previous

@@ -3,8 +3,11 @@ package rawsock
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -155,6 +158,35 @@ func TestRegistryRefusesAfterShutdown(t *testing.T) {
 	}
 }
 
+func TestRegistryUnixStopStartSamePath(t *testing.T) {
+	r := newTestRegistry(t)
+	path := filepath.Join(t.TempDir(), "r.sock")
+	info, err := r.Create(Spec{ID: "u", Transport: TransportUnix, Address: path, Handler: HandlerUpper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Spec.UnixMode != DefaultUnixMode || info.BoundAddr != path {
+		t.Fatalf("created %+v", info)
+	}
+	for range 3 {
+		if _, err := r.Stop("u"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("socket file of a stopped listener: %v", err)
+		}
+		if info, err := r.Start("u"); err != nil || info.BoundAddr != path {
+			t.Fatalf("Start = %+v, %v", info, err)
+		}
+	}
+	if err := r.Delete("u"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("socket file of a deleted listener: %v", err)
+	}
+}
+
 func TestRegistryGeneratesIDs(t *testing.T) {
 	r := newTestRegistry(t)
 	seen := map[string]bool{}
@@ -189,10 +221,15 @@ func TestSpecValidation(t *testing.T) {
 		{"no port", func(s *Spec) { s.Address = "127.0.0.1" }, "address"},
 		{"port out of range", func(s *Spec) { s.Address = "127.0.0.1:65536" }, "address"},
 		{"port not a number", func(s *Spec) { s.Address = "127.0.0.1:http" }, "address"},
-		{"unknown handler", func(s *Spec) { s.Handler = "exec" }, "handler"},
+		{"unknown handler", func(s *Spec) { s.Handler = "frobnicate" }, "handler"},
 		{"unknown request framing", func(s *Spec) { s.Framing.Request = 9 }, "framing.request"},
 		{"unknown response framing", func(s *Spec) { s.Framing.Response = 9 }, "framing.response"},
 		{"unknown byte order", func(s *Spec) { s.Framing.ByteOrder = 9 }, "framing.byteOrder"},
+		{"unix mode on tcp", func(s *Spec) { s.UnixMode = 0o600 }, "unixMode"},
+		{"unix without a path", func(s *Spec) { s.Transport, s.Address = TransportUnix, "" }, "address"},
+		{"unix path too long", func(s *Spec) { s.Transport, s.Address = TransportUnix, "/"+strings.Repeat("a", 107) }, "address"},
+		{"unix path with NUL", func(s *Spec) { s.Transport, s.Address = TransportUnixgram, "/tmp/a\x00b" }, "address"},
+		{"unix mode beyond permissions", func(s *Spec) { s.Transport, s.Address, s.UnixMode = TransportUnix, "/tmp/x.sock", 0o4755 }, "unixMode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,10 @@
 package rawsock
 
 import (
+	"io/fs"
 	"net"
 	"strconv"
+	"strings"
 )
 
 // Transport is the socket type of a Spec.
@@ -10,9 +12,17 @@ type Transport string
 
 // The transports.
 const (
-	TransportTCP Transport = "tcp"
-	TransportUDP Transport = "udp"
+	TransportTCP      Transport = "tcp"
+	TransportUDP      Transport = "udp"
+	TransportUnix     Transport = "unix"     // stream socket on a filesystem path
+	TransportUnixgram Transport = "unixgram" // datagram socket on a filesystem path
 )
+
+// IsDatagram reports transports where one datagram is one message.
+func (t Transport) IsDatagram() bool { return t == TransportUDP || t == TransportUnixgram }
+
+// IsUnix reports transports bound to a filesystem path.
+func (t Transport) IsUnix() bool { return t == TransportUnix || t == TransportUnixgram }
 
 // HandlerKind names a built-in Handler in a Spec.
 type HandlerKind string
@@ -41,13 +51,20 @@ type Spec struct {
 	ID string
 	// Transport is the socket type. Required.
 	Transport Transport
-	// Address is "host:port". Required; port 0 picks a free port.
+	// Address is "host:port" for TCP and UDP, where port 0 picks a free
+	// port; a filesystem path (or a Linux abstract "@name") for the Unix
+	// transports. Required.
 	Address string
+	// UnixMode is the mode of a Unix socket file. Default: 0600 for the
+	// Unix transports; must be zero for the others.
+	UnixMode fs.FileMode
 	// Handler serves the frames. Default: HandlerEcho.
 	Handler HandlerKind
 	// Framing is the wire format. Default: JSON header both ways,
 	// little-endian.
 	Framing FramingSpec
+	// Exec configures the exec handler; zero for the other handlers.
+	Exec ExecSpec
 }
 
 // FramingSpec is the wire format of a Spec.
@@ -74,6 +91,9 @@ func (s Spec) withDefaults() Spec {
 	if s.Framing.ByteOrder == 0 {
 		s.Framing.ByteOrder = LittleEndian
 	}
+	if s.Transport.IsUnix() && s.UnixMode == 0 {
+		s.UnixMode = DefaultUnixMode
+	}
 	return s
 }
 
@@ -87,22 +107,34 @@ func (s Spec) Validate() error {
 	}
 	switch s.Transport {
 	case TransportTCP, TransportUDP:
+		if err := validateHostPort(s.Address); err != nil {
+			return err
+		}
+		if s.UnixMode != 0 {
+			return fieldErrorf("unixMode", "only for the Unix transports")
+		}
+	case TransportUnix, TransportUnixgram:
+		if err := validateUnixPath(s.Address); err != nil {
+			return err
+		}
+		if s.UnixMode&^fs.ModePerm != 0 {
+			return fieldErrorf("unixMode", "%#o is not a permission mode (0 to 0777)", uint32(s.UnixMode))
+		}
 	case "":
 		return fieldErrorf("transport", "required")
 	default:
 		return fieldErrorf("transport", "unsupported transport %q", s.Transport)
 	}
-	if err := validateHostPort(s.Address); err != nil {
-		return err
-	}
-	if _, ok := builtinHandlers[s.Handler]; !ok {
+	if _, ok := builtinHandlers[s.Handler]; !ok && s.Handler != HandlerExec {
 		return fieldErrorf("handler", "unsupported handler %q", s.Handler)
 	}
 	for _, f := range []struct {
 		name string
 		v    Framing
 	}{{"framing.request", s.Framing.Request}, {"framing.response", s.Framing.Response}} {
-		if f.v != FramingJSONHeader {
+		switch f.v {
+		case FramingJSONHeader, FramingLengthPrefixed, FramingRaw:
+		default:
 			return fieldErrorf(f.name, "unsupported framing %s", f.v)
 		}
 	}
@@ -144,14 +176,31 @@ func validateHostPort(address string) error {
 	return nil
 }
 
+func validateUnixPath(path string) error {
+	switch {
+	case path == "":
+		return fieldErrorf("address", "required: a socket file path, e.g. /tmp/sockplane.sock")
+	case len(path) > maxUnixPath:
+		return fieldErrorf("address", "path of %d bytes, more than a Unix socket address holds (%d)", len(path), maxUnixPath)
+	case strings.IndexByte(path, 0) >= 0:
+		return fieldErrorf("address", "path holds a NUL byte")
+	}
+	return nil
+}
+
 // listenerConfig turns a valid spec into the Config of a Listener.
-func (s Spec) listenerConfig(stats *Stats) Config {
+func (s Spec) listenerConfig(stats *Stats) (Config, error) {
+	h, err := s.handler()
+	if err != nil {
+		return Config{}, err
+	}
 	return Config{
 		Network:  string(s.Transport),
 		Address:  s.Address,
-		Handler:  builtinHandlers[s.Handler],
+		UnixMode: s.UnixMode,
+		Handler:  h,
 		Request:  Codec{Framing: s.Framing.Request, ByteOrder: s.Framing.ByteOrder},
 		Response: Codec{Framing: s.Framing.Response, ByteOrder: s.Framing.ByteOrder},
 		Stats:    stats,
-	}
+	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -35,7 +36,7 @@ type daemon struct {
 // newDaemon binds both API ports, so a port in use is reported at once
 // and port 0 resolves to a real port before anyone asks.
 func newDaemon(opts options, log *slog.Logger) (*daemon, error) {
-	d := &daemon{opts: opts, log: log, reg: rawsock.NewRegistry(log)}
+	d := &daemon{opts: opts, log: log, reg: rawsock.NewRegistry(log, rawsock.WithExecAllow(opts.execAllow))}
 	var err error
 	if d.grpcLn, err = net.Listen("tcp", opts.grpcAddr); err != nil {
 		return nil, fmt.Errorf("--grpc-addr: %w", err)
@@ -73,6 +74,12 @@ func (d *daemon) httpAddr() string { return d.httpLn.Addr().String() }
 // shuts everything down within opts.shutdownTimeout.
 func (d *daemon) serve(ctx context.Context) error {
 	d.log.Info("sockplane serving", "grpc", d.grpcAddr(), "http", d.httpAddr())
+	if len(d.opts.execAllow) > 0 {
+		d.log.Warn("the exec handler is on: exec listeners run these programs for their clients", "programs", d.opts.execAllow)
+		if risky := commandRunners(d.opts.execAllow); len(risky) > 0 {
+			d.log.Warn("these allowed programs can run any other program, so the allow list does not bound what clients run", "programs", risky)
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := d.grpc.Serve(d.grpcLn); err != nil {
@@ -127,4 +134,18 @@ func (d *daemon) shutdown() error {
 	}
 	d.log.Info("shutdown complete")
 	return nil
+}
+
+// commandRunners picks out the programs that run other programs given as
+// arguments: allowing one of them allows everything.
+func commandRunners(programs []string) []string {
+	var risky []string
+	for _, p := range programs {
+		switch filepath.Base(p) {
+		case "sh", "bash", "dash", "zsh", "ksh", "fish", "busybox", "env", "xargs", "find", "awk", "gawk", "mawk",
+			"perl", "python", "python3", "ruby", "node", "lua", "sudo", "su", "nohup", "nice", "timeout", "setsid", "script", "ssh", "docker":
+			risky = append(risky, p)
+		}
+	}
+	return risky
 }

@@ -155,3 +155,10 @@ func TestGRPCLifecycle(t *testing.T) {
 		t.Fatalf("get after delete: %v", err)
 	}
 }
+
+func TestCommandRunners(t *testing.T) {
+	got := commandRunners([]string{"ls", "/bin/sh", "echo", "env", "date", "/usr/bin/find"})
+	if want := []string{"/bin/sh", "env", "/usr/bin/find"}; !slices.Equal(got, want) {
+		t.Fatalf("commandRunners = %v, want %v", got, want)
+	}
+}

@@ -24,10 +24,14 @@ const testTimeout = 10 * time.Second
 
 // startDaemon runs the daemon in-process on 127.0.0.1:0 ports; when the
 // test ends it cancels the daemon's context, as a signal would, and
-// checks that the daemon shut down cleanly.
-func startDaemon(t *testing.T) *daemon {
+// checks that the daemon shut down cleanly. edits, if any, change the
+// options first (e.g. to set execAllow).
+func startDaemon(t *testing.T, edits ...func(*options)) *daemon {
 	t.Helper()
 	opts := options{grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second}
+	for _, edit := range edits {
+		edit(&opts)
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d, err := newDaemon(opts, logger)
 	if err != nil {

@@ -22,6 +22,9 @@ type options struct {
 	logLevel string
 	// logFormat is text or json. Default: text.
 	logFormat string
+	// execAllow lists the programs exec listeners may run. Default: none,
+	// which leaves the exec handler off.
+	execAllow []string
 }
 
 func newCommand(serve func(options) error) *cobra.Command {
@@ -44,6 +47,7 @@ such as {"data_size": N}, then N bytes.`,
 	f.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take before connections are cut")
 	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
+	f.StringSliceVar(&opts.execAllow, "exec-allow", nil, "programs exec listeners may run, e.g. ls,echo,uname,date (default: none; the exec handler is off)")
 	return cmd
 }
 

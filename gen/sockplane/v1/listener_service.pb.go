@@ -9,6 +9,7 @@ package sockplanev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -31,6 +32,13 @@ const (
 	Transport_TRANSPORT_TCP Transport = 1
 	// A UDP datagram socket: one datagram holds one frame.
 	Transport_TRANSPORT_UDP Transport = 2
+	// A Unix-domain stream socket (AF_UNIX, SOCK_STREAM) on a filesystem
+	// path. A stale socket file is replaced; a live socket or another kind
+	// of file at the path is refused. The file is removed on stop.
+	Transport_TRANSPORT_UNIX Transport = 3
+	// A Unix-domain datagram socket (AF_UNIX, SOCK_DGRAM). Replies go to
+	// the sender's bound path.
+	Transport_TRANSPORT_UNIXGRAM Transport = 4
 )
 
 // Enum value maps for Transport.
@@ -39,11 +47,15 @@ var (
 		0: "TRANSPORT_UNSPECIFIED",
 		1: "TRANSPORT_TCP",
 		2: "TRANSPORT_UDP",
+		3: "TRANSPORT_UNIX",
+		4: "TRANSPORT_UNIXGRAM",
 	}
 	Transport_value = map[string]int32{
 		"TRANSPORT_UNSPECIFIED": 0,
 		"TRANSPORT_TCP":         1,
 		"TRANSPORT_UDP":         2,
+		"TRANSPORT_UNIX":        3,
+		"TRANSPORT_UNIXGRAM":    4,
 	}
 )
 
@@ -83,6 +95,12 @@ const (
 	Handler_HANDLER_ECHO Handler = 1
 	// Reply with the body's ASCII letters uppercased, as Python's bytes.upper().
 	Handler_HANDLER_UPPER Handler = 2
+	// The tutorial's remote-command server, made safe: the body is split
+	// into argv like shell words but no shell runs; argv[0] must be allowed
+	// by the daemon's --exec-allow (and exec.allow). The reply's body is
+	// stdout then stderr; its JSON header adds exit_code, stdout_size,
+	// stderr_size, truncated and timed_out. Stream transports only.
+	Handler_HANDLER_EXEC Handler = 3
 )
 
 // Enum value maps for Handler.
@@ -91,11 +109,13 @@ var (
 		0: "HANDLER_UNSPECIFIED",
 		1: "HANDLER_ECHO",
 		2: "HANDLER_UPPER",
+		3: "HANDLER_EXEC",
 	}
 	Handler_value = map[string]int32{
 		"HANDLER_UNSPECIFIED": 0,
 		"HANDLER_ECHO":        1,
 		"HANDLER_UPPER":       2,
+		"HANDLER_EXEC":        3,
 	}
 )
 
@@ -134,6 +154,12 @@ const (
 	// A 4-byte header length, the UTF-8 JSON header object with "data_size",
 	// then data_size body bytes.
 	Framing_FRAMING_JSON_HEADER Framing = 1
+	// A 4-byte body length, then the body: the tutorial's earlier form.
+	Framing_FRAMING_LENGTH_PREFIXED Framing = 2
+	// No framing: on a stream, what one read returns is one message (the
+	// tutorial's recv(1024)); on a datagram socket, one datagram. Replies
+	// are the bare body.
+	Framing_FRAMING_RAW Framing = 3
 )
 
 // Enum value maps for Framing.
@@ -141,10 +167,14 @@ var (
 	Framing_name = map[int32]string{
 		0: "FRAMING_UNSPECIFIED",
 		1: "FRAMING_JSON_HEADER",
+		2: "FRAMING_LENGTH_PREFIXED",
+		3: "FRAMING_RAW",
 	}
 	Framing_value = map[string]int32{
-		"FRAMING_UNSPECIFIED": 0,
-		"FRAMING_JSON_HEADER": 1,
+		"FRAMING_UNSPECIFIED":     0,
+		"FRAMING_JSON_HEADER":     1,
+		"FRAMING_LENGTH_PREFIXED": 2,
+		"FRAMING_RAW":             3,
 	}
 )
 
@@ -292,14 +322,21 @@ type Listener struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Socket type. Required.
 	Transport Transport `protobuf:"varint,2,opt,name=transport,proto3,enum=sockplane.v1.Transport" json:"transport,omitempty"`
-	// Address to bind, "host:port". Port 0 asks the kernel for a free port;
-	// status.bound_address then holds the real one. Required.
+	// Address to bind. TCP and UDP: "host:port", where port 0 asks the
+	// kernel for a free port and status.bound_address then holds the real
+	// one. Unix transports: a filesystem path, or "@name" for a Linux
+	// abstract socket. Required.
 	Address string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
 	// What the listener does with each frame. Default: HANDLER_ECHO.
 	Handler Handler `protobuf:"varint,4,opt,name=handler,proto3,enum=sockplane.v1.Handler" json:"handler,omitempty"`
 	// Wire format of requests and responses. Default: JSON header framing,
 	// little-endian lengths.
 	Framing *FramingConfig `protobuf:"bytes,5,opt,name=framing,proto3" json:"framing,omitempty"`
+	// Mode of the socket file of a Unix transport, in octal, e.g. "0660".
+	// Default: "0600". Must be empty for TCP and UDP.
+	UnixMode *string `protobuf:"bytes,6,opt,name=unix_mode,json=unixMode,proto3,oneof" json:"unix_mode,omitempty"`
+	// Options of HANDLER_EXEC; must be empty for the other handlers.
+	Exec *ExecOptions `protobuf:"bytes,7,opt,name=exec,proto3" json:"exec,omitempty"`
 	// Output only: live state. Ignored on create.
 	Status        *ListenerStatus `protobuf:"bytes,15,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -371,11 +408,110 @@ func (x *Listener) GetFraming() *FramingConfig {
 	return nil
 }
 
+func (x *Listener) GetUnixMode() string {
+	if x != nil && x.UnixMode != nil {
+		return *x.UnixMode
+	}
+	return ""
+}
+
+func (x *Listener) GetExec() *ExecOptions {
+	if x != nil {
+		return x.Exec
+	}
+	return nil
+}
+
 func (x *Listener) GetStatus() *ListenerStatus {
 	if x != nil {
 		return x.Status
 	}
 	return nil
+}
+
+// ExecOptions tune HANDLER_EXEC. Create fills in every default.
+type ExecOptions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Programs this listener may run: a subset of the daemon's
+	// --exec-allow. Default: all of those.
+	Allow []string `protobuf:"bytes,1,rep,name=allow,proto3" json:"allow,omitempty"`
+	// Bound on one run; on expiry the whole process group is killed.
+	// Default: 5s.
+	Timeout *durationpb.Duration `protobuf:"bytes,2,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// Bytes kept of stdout and of stderr, each; the rest is counted and
+	// dropped, and the reply says truncated. Default: 65536.
+	MaxOutputBytes uint32 `protobuf:"varint,3,opt,name=max_output_bytes,json=maxOutputBytes,proto3" json:"max_output_bytes,omitempty"`
+	// Runs at once on this listener; more wait. Default: 4.
+	MaxConcurrent uint32 `protobuf:"varint,4,opt,name=max_concurrent,json=maxConcurrent,proto3" json:"max_concurrent,omitempty"`
+	// Working directory of the commands. Default: the daemon's.
+	WorkingDir    string `protobuf:"bytes,5,opt,name=working_dir,json=workingDir,proto3" json:"working_dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecOptions) Reset() {
+	*x = ExecOptions{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecOptions) ProtoMessage() {}
+
+func (x *ExecOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecOptions.ProtoReflect.Descriptor instead.
+func (*ExecOptions) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ExecOptions) GetAllow() []string {
+	if x != nil {
+		return x.Allow
+	}
+	return nil
+}
+
+func (x *ExecOptions) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *ExecOptions) GetMaxOutputBytes() uint32 {
+	if x != nil {
+		return x.MaxOutputBytes
+	}
+	return 0
+}
+
+func (x *ExecOptions) GetMaxConcurrent() uint32 {
+	if x != nil {
+		return x.MaxConcurrent
+	}
+	return 0
+}
+
+func (x *ExecOptions) GetWorkingDir() string {
+	if x != nil {
+		return x.WorkingDir
+	}
+	return ""
 }
 
 // FramingConfig is the wire format of a listener's requests and responses.
@@ -393,7 +529,7 @@ type FramingConfig struct {
 
 func (x *FramingConfig) Reset() {
 	*x = FramingConfig{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +541,7 @@ func (x *FramingConfig) String() string {
 func (*FramingConfig) ProtoMessage() {}
 
 func (x *FramingConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +554,7 @@ func (x *FramingConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FramingConfig.ProtoReflect.Descriptor instead.
 func (*FramingConfig) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *FramingConfig) GetRequest() Framing {
@@ -462,7 +598,7 @@ type ListenerStatus struct {
 
 func (x *ListenerStatus) Reset() {
 	*x = ListenerStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +610,7 @@ func (x *ListenerStatus) String() string {
 func (*ListenerStatus) ProtoMessage() {}
 
 func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +623,7 @@ func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStatus.ProtoReflect.Descriptor instead.
 func (*ListenerStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListenerStatus) GetState() State {
@@ -548,7 +684,7 @@ type ListenerStats struct {
 
 func (x *ListenerStats) Reset() {
 	*x = ListenerStats{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +696,7 @@ func (x *ListenerStats) String() string {
 func (*ListenerStats) ProtoMessage() {}
 
 func (x *ListenerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +709,7 @@ func (x *ListenerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStats.ProtoReflect.Descriptor instead.
 func (*ListenerStats) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListenerStats) GetConnectionsActive() uint64 {
@@ -636,7 +772,7 @@ type CreateListenerRequest struct {
 
 func (x *CreateListenerRequest) Reset() {
 	*x = CreateListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +784,7 @@ func (x *CreateListenerRequest) String() string {
 func (*CreateListenerRequest) ProtoMessage() {}
 
 func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +797,7 @@ func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerRequest.ProtoReflect.Descriptor instead.
 func (*CreateListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateListenerRequest) GetListener() *Listener {
@@ -682,7 +818,7 @@ type CreateListenerResponse struct {
 
 func (x *CreateListenerResponse) Reset() {
 	*x = CreateListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +830,7 @@ func (x *CreateListenerResponse) String() string {
 func (*CreateListenerResponse) ProtoMessage() {}
 
 func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +843,7 @@ func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerResponse.ProtoReflect.Descriptor instead.
 func (*CreateListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateListenerResponse) GetListener() *Listener {
@@ -728,7 +864,7 @@ type GetListenerRequest struct {
 
 func (x *GetListenerRequest) Reset() {
 	*x = GetListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +876,7 @@ func (x *GetListenerRequest) String() string {
 func (*GetListenerRequest) ProtoMessage() {}
 
 func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +889,7 @@ func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerRequest.ProtoReflect.Descriptor instead.
 func (*GetListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetListenerRequest) GetId() string {
@@ -774,7 +910,7 @@ type GetListenerResponse struct {
 
 func (x *GetListenerResponse) Reset() {
 	*x = GetListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +922,7 @@ func (x *GetListenerResponse) String() string {
 func (*GetListenerResponse) ProtoMessage() {}
 
 func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +935,7 @@ func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerResponse.ProtoReflect.Descriptor instead.
 func (*GetListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetListenerResponse) GetListener() *Listener {
@@ -818,7 +954,7 @@ type ListListenersRequest struct {
 
 func (x *ListListenersRequest) Reset() {
 	*x = ListListenersRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +966,7 @@ func (x *ListListenersRequest) String() string {
 func (*ListListenersRequest) ProtoMessage() {}
 
 func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +979,7 @@ func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersRequest.ProtoReflect.Descriptor instead.
 func (*ListListenersRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
 }
 
 // ListListenersResponse is the output of ListListeners.
@@ -857,7 +993,7 @@ type ListListenersResponse struct {
 
 func (x *ListListenersResponse) Reset() {
 	*x = ListListenersResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +1005,7 @@ func (x *ListListenersResponse) String() string {
 func (*ListListenersResponse) ProtoMessage() {}
 
 func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +1018,7 @@ func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersResponse.ProtoReflect.Descriptor instead.
 func (*ListListenersResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListListenersResponse) GetListeners() []*Listener {
@@ -903,7 +1039,7 @@ type StopListenerRequest struct {
 
 func (x *StopListenerRequest) Reset() {
 	*x = StopListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1051,7 @@ func (x *StopListenerRequest) String() string {
 func (*StopListenerRequest) ProtoMessage() {}
 
 func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1064,7 @@ func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerRequest.ProtoReflect.Descriptor instead.
 func (*StopListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StopListenerRequest) GetId() string {
@@ -949,7 +1085,7 @@ type StopListenerResponse struct {
 
 func (x *StopListenerResponse) Reset() {
 	*x = StopListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1097,7 @@ func (x *StopListenerResponse) String() string {
 func (*StopListenerResponse) ProtoMessage() {}
 
 func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1110,7 @@ func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerResponse.ProtoReflect.Descriptor instead.
 func (*StopListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StopListenerResponse) GetListener() *Listener {
@@ -995,7 +1131,7 @@ type StartListenerRequest struct {
 
 func (x *StartListenerRequest) Reset() {
 	*x = StartListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1143,7 @@ func (x *StartListenerRequest) String() string {
 func (*StartListenerRequest) ProtoMessage() {}
 
 func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1156,7 @@ func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerRequest.ProtoReflect.Descriptor instead.
 func (*StartListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartListenerRequest) GetId() string {
@@ -1041,7 +1177,7 @@ type StartListenerResponse struct {
 
 func (x *StartListenerResponse) Reset() {
 	*x = StartListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1189,7 @@ func (x *StartListenerResponse) String() string {
 func (*StartListenerResponse) ProtoMessage() {}
 
 func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1202,7 @@ func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerResponse.ProtoReflect.Descriptor instead.
 func (*StartListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartListenerResponse) GetListener() *Listener {
@@ -1087,7 +1223,7 @@ type DeleteListenerRequest struct {
 
 func (x *DeleteListenerRequest) Reset() {
 	*x = DeleteListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1235,7 @@ func (x *DeleteListenerRequest) String() string {
 func (*DeleteListenerRequest) ProtoMessage() {}
 
 func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1248,7 @@ func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteListenerRequest) GetId() string {
@@ -1131,7 +1267,7 @@ type DeleteListenerResponse struct {
 
 func (x *DeleteListenerResponse) Reset() {
 	*x = DeleteListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1279,7 @@ func (x *DeleteListenerResponse) String() string {
 func (*DeleteListenerResponse) ProtoMessage() {}
 
 func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,21 +1292,32 @@ func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerResponse.ProtoReflect.Descriptor instead.
 func (*DeleteListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
 }
 
 var File_sockplane_v1_listener_service_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
-	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x02\n" +
+	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x02\n" +
 	"\bListener\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\ttransport\x18\x02 \x01(\x0e2\x17.sockplane.v1.TransportR\ttransport\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12/\n" +
 	"\ahandler\x18\x04 \x01(\x0e2\x15.sockplane.v1.HandlerR\ahandler\x125\n" +
-	"\aframing\x18\x05 \x01(\v2\x1b.sockplane.v1.FramingConfigR\aframing\x124\n" +
-	"\x06status\x18\x0f \x01(\v2\x1c.sockplane.v1.ListenerStatusR\x06status\"\xab\x01\n" +
+	"\aframing\x18\x05 \x01(\v2\x1b.sockplane.v1.FramingConfigR\aframing\x12 \n" +
+	"\tunix_mode\x18\x06 \x01(\tH\x00R\bunixMode\x88\x01\x01\x12-\n" +
+	"\x04exec\x18\a \x01(\v2\x19.sockplane.v1.ExecOptionsR\x04exec\x124\n" +
+	"\x06status\x18\x0f \x01(\v2\x1c.sockplane.v1.ListenerStatusR\x06statusB\f\n" +
+	"\n" +
+	"_unix_mode\"\xca\x01\n" +
+	"\vExecOptions\x12\x14\n" +
+	"\x05allow\x18\x01 \x03(\tR\x05allow\x123\n" +
+	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12(\n" +
+	"\x10max_output_bytes\x18\x03 \x01(\rR\x0emaxOutputBytes\x12%\n" +
+	"\x0emax_concurrent\x18\x04 \x01(\rR\rmaxConcurrent\x12\x1f\n" +
+	"\vworking_dir\x18\x05 \x01(\tR\n" +
+	"workingDir\"\xab\x01\n" +
 	"\rFramingConfig\x12/\n" +
 	"\arequest\x18\x01 \x01(\x0e2\x15.sockplane.v1.FramingR\arequest\x121\n" +
 	"\bresponse\x18\x02 \x01(\x0e2\x15.sockplane.v1.FramingR\bresponse\x126\n" +
@@ -1213,18 +1360,23 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"'\n" +
 	"\x15DeleteListenerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
-	"\x16DeleteListenerResponse*L\n" +
+	"\x16DeleteListenerResponse*x\n" +
 	"\tTransport\x12\x19\n" +
 	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTRANSPORT_TCP\x10\x01\x12\x11\n" +
-	"\rTRANSPORT_UDP\x10\x02*G\n" +
+	"\rTRANSPORT_UDP\x10\x02\x12\x12\n" +
+	"\x0eTRANSPORT_UNIX\x10\x03\x12\x16\n" +
+	"\x12TRANSPORT_UNIXGRAM\x10\x04*Y\n" +
 	"\aHandler\x12\x17\n" +
 	"\x13HANDLER_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fHANDLER_ECHO\x10\x01\x12\x11\n" +
-	"\rHANDLER_UPPER\x10\x02*;\n" +
+	"\rHANDLER_UPPER\x10\x02\x12\x10\n" +
+	"\fHANDLER_EXEC\x10\x03*i\n" +
 	"\aFraming\x12\x17\n" +
 	"\x13FRAMING_UNSPECIFIED\x10\x00\x12\x17\n" +
-	"\x13FRAMING_JSON_HEADER\x10\x01*`\n" +
+	"\x13FRAMING_JSON_HEADER\x10\x01\x12\x1b\n" +
+	"\x17FRAMING_LENGTH_PREFIXED\x10\x02\x12\x0f\n" +
+	"\vFRAMING_RAW\x10\x03*`\n" +
 	"\tByteOrder\x12\x1a\n" +
 	"\x16BYTE_ORDER_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18BYTE_ORDER_LITTLE_ENDIAN\x10\x01\x12\x19\n" +
@@ -1255,7 +1407,7 @@ func file_sockplane_v1_listener_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_sockplane_v1_listener_service_proto_goTypes = []any{
 	(Transport)(0),                 // 0: sockplane.v1.Transport
 	(Handler)(0),                   // 1: sockplane.v1.Handler
@@ -1263,57 +1415,61 @@ var file_sockplane_v1_listener_service_proto_goTypes = []any{
 	(ByteOrder)(0),                 // 3: sockplane.v1.ByteOrder
 	(State)(0),                     // 4: sockplane.v1.State
 	(*Listener)(nil),               // 5: sockplane.v1.Listener
-	(*FramingConfig)(nil),          // 6: sockplane.v1.FramingConfig
-	(*ListenerStatus)(nil),         // 7: sockplane.v1.ListenerStatus
-	(*ListenerStats)(nil),          // 8: sockplane.v1.ListenerStats
-	(*CreateListenerRequest)(nil),  // 9: sockplane.v1.CreateListenerRequest
-	(*CreateListenerResponse)(nil), // 10: sockplane.v1.CreateListenerResponse
-	(*GetListenerRequest)(nil),     // 11: sockplane.v1.GetListenerRequest
-	(*GetListenerResponse)(nil),    // 12: sockplane.v1.GetListenerResponse
-	(*ListListenersRequest)(nil),   // 13: sockplane.v1.ListListenersRequest
-	(*ListListenersResponse)(nil),  // 14: sockplane.v1.ListListenersResponse
-	(*StopListenerRequest)(nil),    // 15: sockplane.v1.StopListenerRequest
-	(*StopListenerResponse)(nil),   // 16: sockplane.v1.StopListenerResponse
-	(*StartListenerRequest)(nil),   // 17: sockplane.v1.StartListenerRequest
-	(*StartListenerResponse)(nil),  // 18: sockplane.v1.StartListenerResponse
-	(*DeleteListenerRequest)(nil),  // 19: sockplane.v1.DeleteListenerRequest
-	(*DeleteListenerResponse)(nil), // 20: sockplane.v1.DeleteListenerResponse
-	(*timestamppb.Timestamp)(nil),  // 21: google.protobuf.Timestamp
+	(*ExecOptions)(nil),            // 6: sockplane.v1.ExecOptions
+	(*FramingConfig)(nil),          // 7: sockplane.v1.FramingConfig
+	(*ListenerStatus)(nil),         // 8: sockplane.v1.ListenerStatus
+	(*ListenerStats)(nil),          // 9: sockplane.v1.ListenerStats
+	(*CreateListenerRequest)(nil),  // 10: sockplane.v1.CreateListenerRequest
+	(*CreateListenerResponse)(nil), // 11: sockplane.v1.CreateListenerResponse
+	(*GetListenerRequest)(nil),     // 12: sockplane.v1.GetListenerRequest
+	(*GetListenerResponse)(nil),    // 13: sockplane.v1.GetListenerResponse
+	(*ListListenersRequest)(nil),   // 14: sockplane.v1.ListListenersRequest
+	(*ListListenersResponse)(nil),  // 15: sockplane.v1.ListListenersResponse
+	(*StopListenerRequest)(nil),    // 16: sockplane.v1.StopListenerRequest
+	(*StopListenerResponse)(nil),   // 17: sockplane.v1.StopListenerResponse
+	(*StartListenerRequest)(nil),   // 18: sockplane.v1.StartListenerRequest
+	(*StartListenerResponse)(nil),  // 19: sockplane.v1.StartListenerResponse
+	(*DeleteListenerRequest)(nil),  // 20: sockplane.v1.DeleteListenerRequest
+	(*DeleteListenerResponse)(nil), // 21: sockplane.v1.DeleteListenerResponse
+	(*durationpb.Duration)(nil),    // 22: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
 }
 var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	0,  // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
 	1,  // 1: sockplane.v1.Listener.handler:type_name -> sockplane.v1.Handler
-	6,  // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
-	7,  // 3: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
-	2,  // 4: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
-	2,  // 5: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
-	3,  // 6: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
-	4,  // 7: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
-	21, // 8: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
-	8,  // 9: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
-	5,  // 10: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	5,  // 11: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	5,  // 12: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
-	5,  // 13: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
-	5,  // 14: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
-	5,  // 15: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 16: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
-	11, // 17: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
-	13, // 18: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
-	15, // 19: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
-	17, // 20: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
-	19, // 21: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
-	10, // 22: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
-	12, // 23: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
-	14, // 24: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
-	16, // 25: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
-	18, // 26: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
-	20, // 27: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
-	22, // [22:28] is the sub-list for method output_type
-	16, // [16:22] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	7,  // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
+	6,  // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
+	8,  // 4: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
+	22, // 5: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
+	2,  // 6: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
+	2,  // 7: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
+	3,  // 8: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
+	4,  // 9: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
+	23, // 10: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
+	9,  // 11: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
+	5,  // 12: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	5,  // 13: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	5,  // 14: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
+	5,  // 15: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
+	5,  // 16: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
+	5,  // 17: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
+	10, // 18: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
+	12, // 19: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
+	14, // 20: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
+	16, // 21: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
+	18, // 22: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
+	20, // 23: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
+	11, // 24: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
+	13, // 25: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
+	15, // 26: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
+	17, // 27: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
+	19, // 28: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
+	21, // 29: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_listener_service_proto_init() }
@@ -1321,13 +1477,14 @@ func file_sockplane_v1_listener_service_proto_init() {
 	if File_sockplane_v1_listener_service_proto != nil {
 		return
 	}
+	file_sockplane_v1_listener_service_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sockplane_v1_listener_service_proto_rawDesc), len(file_sockplane_v1_listener_service_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

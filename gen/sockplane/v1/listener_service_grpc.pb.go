@@ -32,8 +32,9 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // ListenerService starts, stops and inspects raw socket listeners at run
-// time. Each listener speaks the framed-header protocol: a 4-byte header
-// length, a UTF-8 JSON header such as {"data_size": N}, then N body bytes.
+// time: TCP, UDP and Unix-domain. Each listener speaks the framed-header
+// protocol by default: a 4-byte header length, a UTF-8 JSON header such as
+// {"data_size": N}, then N body bytes.
 //
 // The REST mapping of every RPC is declared in listener_service_http.yaml
 // beside this file (the googleapis annotations are not available offline).
@@ -129,8 +130,9 @@ func (c *listenerServiceClient) DeleteListener(ctx context.Context, in *DeleteLi
 // for forward compatibility.
 //
 // ListenerService starts, stops and inspects raw socket listeners at run
-// time. Each listener speaks the framed-header protocol: a 4-byte header
-// length, a UTF-8 JSON header such as {"data_size": N}, then N body bytes.
+// time: TCP, UDP and Unix-domain. Each listener speaks the framed-header
+// protocol by default: a 4-byte header length, a UTF-8 JSON header such as
+// {"data_size": N}, then N body bytes.
 //
 // The REST mapping of every RPC is declared in listener_service_http.yaml
 // beside this file (the googleapis annotations are not available offline).

@@ -4,7 +4,12 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
+
+// benchDeadline bounds a benchmark's connection, so a bug fails the run
+// instead of hanging it.
+const benchDeadline = 2 * time.Minute
 
 func BenchmarkParse(b *testing.B) {
 	c := Codec{}.withDefaults()
@@ -50,6 +55,7 @@ func BenchmarkTCPEcho(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(benchDeadline))
 			frame, _ := ln.response.AppendFrame(nil, make([]byte, 64))
 			batch := make([]byte, 0, depth*len(frame))
 			for range depth {
@@ -78,6 +84,7 @@ func BenchmarkUDPEcho(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(benchDeadline))
 	frame, _ := ln.response.AppendFrame(nil, make([]byte, 64))
 	reply := make([]byte, 2*len(frame))
 	b.ReportAllocs()
@@ -100,6 +107,7 @@ func BenchmarkTCPEchoLarge(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(benchDeadline))
 	frame, _ := ln.response.AppendFrame(nil, make([]byte, 1<<20))
 	reply := make([]byte, len(frame))
 	b.ReportAllocs()

@@ -4,11 +4,15 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 )
 
 // maxDatagram is the largest datagram payload; the read buffer holds one.
 const maxDatagram = 64 << 10
+
+// errDatagramTooLarge is a datagram larger than maxDatagram: dropped.
+var errDatagramTooLarge = errors.New("datagram larger than 64 KiB")
 
 // errUnnamedPeer is a reply to a unixgram sender that bound no path.
 var errUnnamedPeer = errors.New("the sender's socket has no name to reply to")
@@ -53,6 +57,11 @@ func (p *packetConn) serve() error {
 	var backoff time.Duration
 	for {
 		n, err := p.read()
+		if err == errDatagramTooLarge {
+			p.cnt.bytesIn.Add(uint64(n))
+			p.cnt.errors.Add(1)
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || p.l.quitting() {
 				return ErrListenerClosed
@@ -81,7 +90,12 @@ func (p *packetConn) read() (int, error) {
 		p.req.peer = peer
 		return n, err
 	}
-	n, peer, err := p.unix.ReadFromUnix(p.in)
+	// A Unix datagram can be larger than the buffer; MSG_TRUNC tells, and
+	// a cut datagram must not be served as if it were whole.
+	n, _, flags, peer, err := p.unix.ReadMsgUnix(p.in, nil)
+	if err == nil && flags&syscall.MSG_TRUNC != 0 {
+		err = errDatagramTooLarge
+	}
 	p.unixPeer = peer
 	p.req.remote = nil
 	if peer != nil {

@@ -190,3 +190,23 @@ func TestUnixgram(t *testing.T) {
 		t.Fatalf("send to a closed unixgram listener: %v, want refused", err)
 	}
 }
+
+// TestUnixgramTooLarge: a raw datagram larger than the read buffer is
+// dropped and counted, never served cut short.
+func TestUnixgramTooLarge(t *testing.T) {
+	path := socketPath(t)
+	ln := startListener(t, Config{Network: "unixgram", Address: path, Request: Codec{Framing: FramingRaw}})
+	client, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "c.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server := &net.UnixAddr{Name: path, Net: "unixgram"}
+	if _, err := client.WriteToUnix(make([]byte, 100_000), server); err != nil {
+		t.Fatalf("send a 100 kB datagram: %v", err)
+	}
+	waitFor(t, "the datagram to be counted", func() bool { return ln.Stats().Snapshot().Errors == 1 })
+	if s := ln.Stats().Snapshot(); s.FramesIn != 0 || s.FramesOut != 0 || s.BytesIn != maxDatagram {
+		t.Fatalf("stats %+v: want nothing served", s)
+	}
+}

@@ -20,13 +20,18 @@ var (
 	transportNames = []enumName[sockplanev1.Transport]{
 		{"tcp", sockplanev1.Transport_TRANSPORT_TCP},
 		{"udp", sockplanev1.Transport_TRANSPORT_UDP},
+		{"unix", sockplanev1.Transport_TRANSPORT_UNIX},
+		{"unixgram", sockplanev1.Transport_TRANSPORT_UNIXGRAM},
 	}
 	handlerNames = []enumName[sockplanev1.Handler]{
 		{"echo", sockplanev1.Handler_HANDLER_ECHO},
 		{"upper", sockplanev1.Handler_HANDLER_UPPER},
+		{"exec", sockplanev1.Handler_HANDLER_EXEC},
 	}
 	framingNames = []enumName[sockplanev1.Framing]{
 		{"json", sockplanev1.Framing_FRAMING_JSON_HEADER},
+		{"length", sockplanev1.Framing_FRAMING_LENGTH_PREFIXED},
+		{"raw", sockplanev1.Framing_FRAMING_RAW},
 	}
 	protoByteOrderNames = []enumName[sockplanev1.ByteOrder]{
 		{"little", sockplanev1.ByteOrder_BYTE_ORDER_LITTLE_ENDIAN},
@@ -37,8 +42,16 @@ var (
 		{"stopped", sockplanev1.State_STATE_STOPPED},
 		{"failed", sockplanev1.State_STATE_FAILED},
 	}
-	// byteOrderNames are the byte orders of send and chat, which frame
-	// messages themselves with a rawsock.Codec.
+	// codecFramingNames and byteOrderNames are the framings and byte
+	// orders of send and chat, which frame messages themselves with a
+	// rawsock.Codec. The names are those of framingNames and
+	// protoByteOrderNames, so a listener created with --framing raw is
+	// talked to with --framing raw.
+	codecFramingNames = []enumName[rawsock.Framing]{
+		{"json", rawsock.FramingJSONHeader},
+		{"length", rawsock.FramingLengthPrefixed},
+		{"raw", rawsock.FramingRaw},
+	}
 	byteOrderNames = []enumName[rawsock.ByteOrder]{
 		{"little", rawsock.LittleEndian},
 		{"big", rawsock.BigEndian},

@@ -28,9 +28,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // newRegistry returns a registry whose listeners are shut down when the
 // test ends.
-func newRegistry(tb testing.TB) *rawsock.Registry {
+func newRegistry(tb testing.TB, opts ...rawsock.RegistryOption) *rawsock.Registry {
 	tb.Helper()
-	reg := rawsock.NewRegistry(slog.New(slog.DiscardHandler))
+	reg := rawsock.NewRegistry(slog.New(slog.DiscardHandler), opts...)
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()
@@ -41,11 +41,11 @@ func newRegistry(tb testing.TB) *rawsock.Registry {
 	return reg
 }
 
-// startDaemon serves the gRPC API over a new registry on 127.0.0.1:0 and
-// returns the API's address and the registry.
-func startDaemon(tb testing.TB) (string, *rawsock.Registry) {
+// startDaemon serves the gRPC API over a new registry with opts on
+// 127.0.0.1:0 and returns the API's address and the registry.
+func startDaemon(tb testing.TB, opts ...rawsock.RegistryOption) (string, *rawsock.Registry) {
 	tb.Helper()
-	reg := newRegistry(tb)
+	reg := newRegistry(tb, opts...)
 	s := grpc.NewServer()
 	api.RegisterGRPC(s, reg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

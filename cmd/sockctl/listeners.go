@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 )
@@ -50,25 +53,59 @@ func newListenersCmd(o *daemonOptions) *cobra.Command {
 	return cmd
 }
 
+// execFlags are the flags of create that fill in ExecOptions.
+var execFlags = []string{"exec-allow", "exec-timeout", "exec-max-output", "exec-max-concurrent", "exec-dir"}
+
 func newCreateCmd(o *daemonOptions) *cobra.Command {
 	var (
-		id        string
-		address   string
-		transport = newEnumFlag(transportNames, "")
-		handler   = newEnumFlag(handlerNames, "echo")
-		framing   = newEnumFlag(framingNames, "json")
-		byteOrder = newEnumFlag(protoByteOrderNames, "little")
+		id              string
+		address         string
+		unixMode        string
+		transport       = newEnumFlag(transportNames, "")
+		handler         = newEnumFlag(handlerNames, "echo")
+		framing         = newEnumFlag(framingNames, "json")
+		requestFraming  = newEnumFlag(framingNames, "")
+		responseFraming = newEnumFlag(framingNames, "")
+		byteOrder       = newEnumFlag(protoByteOrderNames, "little")
+		execOpts        sockplanev1.ExecOptions
+		execTimeout     time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "create --transport tcp|udp [flags]",
+		Use:   "create --transport tcp|udp|unix|unixgram [flags]",
 		Short: "Bind a new listener and start serving it",
 		Long: `Create binds a new listener and starts serving it. The bind happens before
 the command returns: an address in use fails it and nothing is created.
-With port 0 the kernel picks a free port; ADDRESS shows the real one.`,
+With port 0 the kernel picks a free port; ADDRESS shows the real one.
+
+The unix and unixgram transports bind a socket file at the --address PATH, on
+the daemon's host (a relative path is relative to the daemon's working
+directory), with mode --unix-mode.
+
+--framing sets the framing of requests and replies; --request-framing and
+--response-framing override it for one direction. A listener with
+--request-framing raw --response-framing json is the tutorial's command
+server: the client sends the bare command and reads a JSON-header reply.
+
+The exec handler runs the command each request holds, split into words
+without a shell; the daemon must run with --exec-allow, and --exec-allow here
+narrows that list for this listener. It is refused on udp and unixgram.`,
 		Example: `  sockctl listeners create --transport tcp --address 127.0.0.1:9000 --handler upper
-  sockctl listeners create --id dns-like --transport udp --byte-order big -o json`,
+  sockctl listeners create --id dns-like --transport udp --byte-order big -o json
+  sockctl listeners create --transport unix --address /tmp/shout.sock --unix-mode 0660 --handler upper
+  sockctl listeners create --transport tcp --handler exec --request-framing raw --exec-allow uname,date --exec-timeout 2s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			unix := transport.value == sockplanev1.Transport_TRANSPORT_UNIX || transport.value == sockplanev1.Transport_TRANSPORT_UNIXGRAM
+			switch {
+			case address == "" && unix:
+				return fmt.Errorf("--address PATH is required with --transport %s", transport.name)
+			case address == "":
+				address = "127.0.0.1:0"
+			}
+			if f.Changed("unix-mode") && !unix {
+				return fmt.Errorf("--unix-mode is only for --transport unix and unixgram")
+			}
 			l := &sockplanev1.Listener{
 				Id:        id,
 				Transport: transport.value,
@@ -79,6 +116,24 @@ With port 0 the kernel picks a free port; ADDRESS shows the real one.`,
 					Response:  framing.value,
 					ByteOrder: byteOrder.value,
 				},
+			}
+			if requestFraming.name != "" {
+				l.Framing.Request = requestFraming.value
+			}
+			if responseFraming.name != "" {
+				l.Framing.Response = responseFraming.value
+			}
+			if f.Changed("unix-mode") {
+				l.UnixMode = &unixMode
+			}
+			if slices.ContainsFunc(execFlags, f.Changed) {
+				if handler.value != sockplanev1.Handler_HANDLER_EXEC {
+					return fmt.Errorf("--%s is only for --handler exec", execFlags[slices.IndexFunc(execFlags, f.Changed)])
+				}
+				l.Exec = &execOpts
+				if f.Changed("exec-timeout") {
+					l.Exec.Timeout = durationpb.New(execTimeout)
+				}
 			}
 			return o.withDaemon(cmd, func(ctx context.Context, d *daemonClient, p printer) error {
 				resp, err := call(ctx, d, d.ls.CreateListener, &sockplanev1.CreateListenerRequest{Listener: l})
@@ -92,10 +147,18 @@ With port 0 the kernel picks a free port; ADDRESS shows the real one.`,
 	f := cmd.Flags()
 	f.StringVar(&id, "id", "", "listener `ID`: lowercase letters, digits and '-' (default: generated, e.g. tcp-5f0c1a2b)")
 	f.Var(transport, "transport", "socket type (required)")
-	f.StringVar(&address, "address", "127.0.0.1:0", "bind to `HOST:PORT`; port 0 picks a free port")
-	f.Var(handler, "handler", "what to reply: echo the body, or upper-case its ASCII letters")
-	f.Var(framing, "framing", "framing of requests and responses; json: 4-byte length, JSON header, body")
+	f.StringVar(&address, "address", "", "bind to `ADDRESS`: HOST:PORT for tcp and udp, where port 0 picks a free port (default 127.0.0.1:0); a socket file PATH for unix and unixgram (required)")
+	f.StringVar(&unixMode, "unix-mode", "", "octal `MODE` of a unix or unixgram socket file, e.g. 0660 (default 0600)")
+	f.Var(handler, "handler", "what to reply: echo the body, upper-case its ASCII letters, or run it as a command (exec)")
+	f.Var(framing, "framing", "framing of requests and replies: json (4-byte length, JSON header, body), length (4-byte length, body) or raw (none)")
+	f.Var(requestFraming, "request-framing", "framing of requests (default: --framing)")
+	f.Var(responseFraming, "response-framing", "framing of replies (default: --framing)")
 	f.Var(byteOrder, "byte-order", "byte order of the 4-byte lengths")
+	f.StringSliceVar(&execOpts.Allow, "exec-allow", nil, "exec: `PROGRAMS` this listener may run, a subset of the daemon's --exec-allow (default: all of those)")
+	f.DurationVar(&execTimeout, "exec-timeout", 0, "exec: bound on one run; the process group is killed then (default 5s)")
+	f.Uint32Var(&execOpts.MaxOutputBytes, "exec-max-output", 0, "exec: `BYTES` kept of stdout and of stderr, each; the reply says truncated when more came (default 65536)")
+	f.Uint32Var(&execOpts.MaxConcurrent, "exec-max-concurrent", 0, "exec: `N` runs at once on this listener; more wait (default 4)")
+	f.StringVar(&execOpts.WorkingDir, "exec-dir", "", "exec: working `DIR` of the commands, on the daemon's host (default: the daemon's)")
 	_ = cmd.MarkFlagRequired("transport") // the flag exists
 	return cmd
 }

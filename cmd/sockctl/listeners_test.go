@@ -1,7 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,9 +15,11 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+	"github.com/sockplane/sockplane/rawsock"
 )
 
 // unmarshal parses protojson output into m.
@@ -159,9 +166,16 @@ func TestCreateRejectsBadFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--transport", "sctp"}, []string{`"sctp"`, "--transport", "tcp, udp"}},
-		{[]string{"--transport", "tcp", "--handler", "rot13"}, []string{`"rot13"`, "--handler", "echo, upper"}},
-		{[]string{"--transport", "tcp", "--framing", "length"}, []string{"--framing", "json"}},
+		{[]string{"--transport", "sctp"}, []string{`"sctp"`, "--transport", "tcp, udp, unix, unixgram"}},
+		{[]string{"--transport", "tcp", "--handler", "rot13"}, []string{`"rot13"`, "--handler", "echo, upper, exec"}},
+		{[]string{"--transport", "tcp", "--framing", "xml"}, []string{"--framing", "json, length, raw"}},
+		{[]string{"--transport", "tcp", "--response-framing", "xml"}, []string{"--response-framing", "json, length, raw"}},
+		{[]string{"--transport", "unix"}, []string{"--address PATH is required with --transport unix"}},
+		{[]string{"--transport", "unixgram"}, []string{"--address PATH is required with --transport unixgram"}},
+		{[]string{"--transport", "tcp", "--unix-mode", "0660"}, []string{"--unix-mode is only for --transport unix and unixgram"}},
+		{[]string{"--transport", "tcp", "--exec-timeout", "1s"}, []string{"--exec-timeout is only for --handler exec"}},
+		{[]string{"--transport", "tcp", "--handler", "upper", "--exec-allow", "ls"}, []string{"--exec-allow is only for --handler exec"}},
+		{[]string{"--transport", "tcp", "--handler", "exec", "--exec-max-output", "-1"}, []string{"--exec-max-output"}},
 		{[]string{"--transport", "tcp", "--byte-order", "middle"}, []string{"--byte-order", "little, big"}},
 		{[]string{"--transport", "tcp", "-o", "yaml"}, []string{"--output", "table, json"}},
 		{nil, []string{`"transport"`, "not set"}},
@@ -208,7 +222,7 @@ func TestDaemonUnreachable(t *testing.T) {
 }
 
 // goldenListeners are fixed listeners for the golden files: one of each
-// state, and one with every field unset.
+// state, transport and handler, and one with every field unset.
 func goldenListeners() []*sockplanev1.Listener {
 	stats := func(conns, in, out, errs uint64) *sockplanev1.ListenerStats {
 		return &sockplanev1.ListenerStats{ConnectionsActive: conns, FramesIn: in, FramesOut: out, Errors: errs}
@@ -229,6 +243,40 @@ func goldenListeners() []*sockplanev1.Listener {
 		{
 			Id: "broken", Transport: sockplanev1.Transport_TRANSPORT_TCP, Address: "10.9.9.9:80",
 			Status: &sockplanev1.ListenerStatus{State: sockplanev1.State_STATE_FAILED, Error: "cannot bind address"},
+		},
+		{
+			Id: "shout", Transport: sockplanev1.Transport_TRANSPORT_UNIX, Address: "/run/sockplane/shout.sock",
+			Handler: sockplanev1.Handler_HANDLER_UPPER, UnixMode: proto.String("0660"),
+			Framing: &sockplanev1.FramingConfig{
+				Request:   sockplanev1.Framing_FRAMING_RAW,
+				Response:  sockplanev1.Framing_FRAMING_RAW,
+				ByteOrder: sockplanev1.ByteOrder_BYTE_ORDER_LITTLE_ENDIAN,
+			},
+			Status: &sockplanev1.ListenerStatus{
+				State: sockplanev1.State_STATE_RUNNING, BoundAddress: "/run/sockplane/shout.sock", Stats: stats(1, 3, 3, 0),
+			},
+		},
+		{
+			// A path with a space is quoted in the table, to stay one column.
+			Id: "dgram-sock", Transport: sockplanev1.Transport_TRANSPORT_UNIXGRAM, Address: "/tmp/my sockets/d.sock",
+			Handler: sockplanev1.Handler_HANDLER_ECHO, UnixMode: proto.String("0600"),
+			Status: &sockplanev1.ListenerStatus{State: sockplanev1.State_STATE_STOPPED, Stats: stats(0, 2, 2, 0)},
+		},
+		{
+			Id: "cmd", Transport: sockplanev1.Transport_TRANSPORT_TCP, Address: "127.0.0.1:9000",
+			Handler: sockplanev1.Handler_HANDLER_EXEC,
+			Framing: &sockplanev1.FramingConfig{
+				Request:   sockplanev1.Framing_FRAMING_RAW,
+				Response:  sockplanev1.Framing_FRAMING_JSON_HEADER,
+				ByteOrder: sockplanev1.ByteOrder_BYTE_ORDER_LITTLE_ENDIAN,
+			},
+			Exec: &sockplanev1.ExecOptions{
+				Allow: []string{"uname", "date"}, Timeout: durationpb.New(5 * time.Second),
+				MaxOutputBytes: 65536, MaxConcurrent: 4,
+			},
+			Status: &sockplanev1.ListenerStatus{
+				State: sockplanev1.State_STATE_RUNNING, BoundAddress: "127.0.0.1:9000", Stats: stats(1, 4, 4, 0),
+			},
 		},
 		{Id: "bare"}, // every field unset
 	}
@@ -275,4 +323,82 @@ func TestJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "json.golden", b.String())
+}
+
+// TestCreateUnix creates Unix stream and datagram listeners from the
+// command line and talks to them through their socket files.
+func TestCreateUnix(t *testing.T) {
+	t.Parallel()
+	server, _ := startDaemon(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		transport, flag string
+	}{
+		{"unix", "--unix"},
+		{"unixgram", "--unixgram"},
+	} {
+		path := filepath.Join(dir, tc.transport+".sock")
+		out := mustSockctl(t, "listeners", "create", "--server", server, "--id", tc.transport,
+			"--transport", tc.transport, "--address", path, "--unix-mode", "0660", "--handler", "upper", "--framing", "raw")
+		if r := row(t, out, tc.transport); strings.Join(r[1:5], " ") != tc.transport+" upper running "+path {
+			t.Errorf("create --transport %s:\n%s", tc.transport, out)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o660 {
+			t.Errorf("socket file %s: %v, %v; want a socket with mode 0660", path, fi, err)
+		}
+		if out := mustSockctl(t, "send", "--framing", "raw", tc.flag, path, "hello", "world"); out != "HELLO\nWORLD\n" {
+			t.Errorf("send %s: %q", tc.flag, out)
+		}
+		var l sockplanev1.Listener
+		unmarshal(t, mustSockctl(t, "listeners", "get", tc.transport, "-o", "json", "--server", server), &l)
+		if l.GetUnixMode() != "0660" || l.GetFraming().GetRequest() != sockplanev1.Framing_FRAMING_RAW ||
+			l.GetFraming().GetResponse() != sockplanev1.Framing_FRAMING_RAW {
+			t.Errorf("get %s: %v", tc.transport, &l)
+		}
+	}
+}
+
+// TestCreateExec creates the tutorial's command server from the command
+// line, every exec option set, and talks to it as the tutorial's client
+// does: the bare command in, a JSON-header reply out.
+func TestCreateExec(t *testing.T) {
+	t.Parallel()
+	echo, err := exec.LookPath("echo")
+	if err != nil {
+		t.Skip("no echo program in PATH: cannot run the exec handler")
+	}
+	server, _ := startDaemon(t, rawsock.WithExecAllow([]string{"echo", "true"}))
+	dir := t.TempDir()
+	out := mustSockctl(t, "listeners", "create", "--server", server, "-o", "json", "--id", "cmd",
+		"--transport", "tcp", "--handler", "exec", "--request-framing", "raw",
+		"--exec-allow", "echo", "--exec-timeout", "2s", "--exec-max-output", "1000", "--exec-max-concurrent", "2", "--exec-dir", dir)
+	var l sockplanev1.Listener
+	unmarshal(t, out, &l)
+	e := l.GetExec()
+	if l.GetHandler() != sockplanev1.Handler_HANDLER_EXEC || strings.Join(e.GetAllow(), ",") != "echo" ||
+		e.GetTimeout().AsDuration() != 2*time.Second || e.GetMaxOutputBytes() != 1000 || e.GetMaxConcurrent() != 2 || e.GetWorkingDir() != dir {
+		t.Errorf("created %v", &l)
+	}
+	if l.GetFraming().GetRequest() != sockplanev1.Framing_FRAMING_RAW || l.GetFraming().GetResponse() != sockplanev1.Framing_FRAMING_JSON_HEADER {
+		t.Errorf("framing %v, want raw requests and JSON-header replies", l.GetFraming())
+	}
+	addr := l.GetStatus().GetBoundAddress()
+
+	// No shell runs: the ; and what follows are echo's arguments.
+	if out := mustSockctl(t, "send", "--request-framing", "raw", addr, "echo hello", "echo a; rm -rf x"); out != "hello\n\na; rm -rf x\n\n" {
+		t.Errorf("send: %q (echo is %s)", out, echo)
+	}
+	out, _, err = sockctl(t, "echo hi\ntrue\n", "chat", "--request-framing", "raw", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// true is allowed by the daemon but not by this listener: the reply
+	// says so, with the shell's exit code for a command not found.
+	refusal := "sockplane: true: not allowed (allowed: echo)\n"
+	want := `>>> {"data_size": 3, "exit_code": 0, "stdout_size": 3, "stderr_size": 0, "truncated": false, "timed_out": false}` + "\nhi\n\n" +
+		fmt.Sprintf(`>>> {"data_size": %d, "exit_code": 127, "stdout_size": 0, "stderr_size": %[1]d, "truncated": false, "timed_out": false}`, len(refusal)) +
+		"\n" + refusal + "\n>>> \n"
+	if out != want {
+		t.Errorf("chat:\n%s\nwant:\n%s", out, want)
+	}
 }

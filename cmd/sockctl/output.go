@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -114,13 +117,21 @@ func writeTable(w io.Writer, ls []*sockplanev1.Listener) error {
 }
 
 // listenerAddress is where a listener can be reached: the bound address
-// while it has one, else the address it asks for, else "-".
+// while it has one, else the address it asks for, else "-". A Unix socket
+// path that holds spaces or bytes a terminal would not show as they are
+// is quoted, Go-style, so that it stays one column and can be pasted
+// back.
 func listenerAddress(l *sockplanev1.Listener) string {
-	if a := l.GetStatus().GetBoundAddress(); a != "" {
-		return a
+	a := l.GetStatus().GetBoundAddress()
+	if a == "" {
+		a = l.GetAddress()
 	}
-	if a := l.GetAddress(); a != "" {
-		return a
+	switch {
+	case a == "":
+		return "-"
+	case !utf8.ValidString(a) || strings.HasPrefix(a, `"`) ||
+		strings.ContainsFunc(a, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }):
+		return strconv.Quote(a)
 	}
-	return "-"
+	return a
 }

@@ -9,28 +9,37 @@ import (
 func newSendCmd() *cobra.Command {
 	var o frameOptions
 	cmd := &cobra.Command{
-		Use:   "send ADDR MSG...",
-		Short: "Send each MSG to a listener as one frame and print each reply",
-		Long: `Send connects to the listener at ADDR, sends each MSG as one frame (a 4-byte
-header length, the JSON header {"data_size": N}, N bytes), waits for the reply
-frame and prints its body on a line of its own. A reply that carries an error
-in its header fails the command.`,
+		Use:   "send (ADDR | --unix PATH | --unixgram PATH) MSG...",
+		Short: "Send each MSG to a listener as one message and print each reply",
+		Long: `Send connects to a listener, sends each MSG as one message in the request
+framing, waits for the reply and prints its body on a line of its own (only
+the body: chat shows the reply's header too). A reply that carries an error
+in its JSON header fails the command.
+
+` + frameFlagsHelp,
 		Example: `  sockctl send 127.0.0.1:9000 hello world
-  sockctl send --udp --byte-order big 127.0.0.1:9001 ping`,
-		Args: cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.dial(cmd.Context(), args[0])
+  sockctl send --udp --byte-order big 127.0.0.1:9001 ping
+  sockctl send --unix /tmp/shout.sock hello
+  sockctl send --framing raw --unixgram /tmp/dgram.sock hello
+  sockctl send --request-framing raw --response-framing json 127.0.0.1:9002 'uname -a'`,
+		Args: o.positionalArgs(true),
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			c, msgs, err := o.dial(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer func() {
+				if cerr := c.Close(); err == nil {
+					err = cerr
+				}
+			}()
 			out := cmd.OutOrStdout()
-			for _, msg := range args[1:] {
+			for _, msg := range msgs {
 				reply, err := c.roundTrip([]byte(msg))
 				if err != nil {
 					return err
 				}
-				if _, err := fmt.Fprintf(out, "%s\n", reply); err != nil {
+				if _, err := fmt.Fprintf(out, "%s\n", reply.Body); err != nil {
 					return err
 				}
 			}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"errors"
+	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/sockplane/sockplane/rawsock"
 )
@@ -26,27 +30,133 @@ func startRawListener(tb testing.TB, cfg rawsock.Config) string {
 	return ln.Addr().String()
 }
 
-func TestSend(t *testing.T) {
-	t.Parallel()
-	reg := newRegistry(t)
-	for _, tc := range []struct {
+// listenerArgs are the arguments that point send or chat at the
+// listener of info: its address, or a flag with its socket path.
+func listenerArgs(info rawsock.Info) []string {
+	switch info.Spec.Transport {
+	case rawsock.TransportUDP:
+		return []string{"--udp", info.BoundAddr}
+	case rawsock.TransportUnix:
+		return []string{"--unix", info.BoundAddr}
+	case rawsock.TransportUnixgram:
+		return []string{"--unixgram", info.BoundAddr}
+	}
+	return []string{info.BoundAddr}
+}
+
+// socketPath is a path for a Unix socket in a directory of the test's own.
+func socketPath(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(tb.TempDir(), "s.sock")
+}
+
+// framingCases are listeners of every transport and framing, and the
+// flags of send and chat that match each.
+func framingCases(tb testing.TB) []struct {
+	name  string
+	spec  rawsock.Spec
+	flags []string
+} {
+	tb.Helper()
+	framing := func(req, resp rawsock.Framing, order rawsock.ByteOrder) rawsock.FramingSpec {
+		return rawsock.FramingSpec{Request: req, Response: resp, ByteOrder: order}
+	}
+	const (
+		json   = rawsock.FramingJSONHeader
+		length = rawsock.FramingLengthPrefixed
+		raw    = rawsock.FramingRaw
+		big    = rawsock.BigEndian
+	)
+	return []struct {
 		name  string
 		spec  rawsock.Spec
 		flags []string
 	}{
 		{"tcp", rawsock.Spec{Transport: rawsock.TransportTCP}, nil},
-		{"udp", rawsock.Spec{Transport: rawsock.TransportUDP}, []string{"--udp"}},
-		{"tcp big-endian", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: rawsock.FramingSpec{ByteOrder: rawsock.BigEndian}}, []string{"--byte-order", "big"}},
-		{"udp big-endian", rawsock.Spec{Transport: rawsock.TransportUDP, Framing: rawsock.FramingSpec{ByteOrder: rawsock.BigEndian}}, []string{"--udp", "--byte-order", "big"}},
-	} {
+		{"udp", rawsock.Spec{Transport: rawsock.TransportUDP}, nil},
+		{"tcp big-endian", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(0, 0, big)}, []string{"--byte-order", "big"}},
+		{"udp big-endian", rawsock.Spec{Transport: rawsock.TransportUDP, Framing: framing(0, 0, big)}, []string{"--byte-order", "big"}},
+		{"tcp length", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(length, length, 0)}, []string{"--framing", "length"}},
+		{"tcp length big-endian", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(length, length, big)}, []string{"--framing", "length", "--byte-order", "big"}},
+		{"tcp raw", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
+		{"udp raw", rawsock.Spec{Transport: rawsock.TransportUDP, Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
+		// The tutorial's command server: the bare request, a JSON-header reply.
+		{"tcp raw to json", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(raw, json, 0)}, []string{"--request-framing", "raw", "--response-framing", "json"}},
+		// --request-framing overrides --framing for its side only.
+		{"tcp override", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(raw, length, 0)}, []string{"--framing", "length", "--request-framing", "raw"}},
+		{"udp json to length", rawsock.Spec{Transport: rawsock.TransportUDP, Framing: framing(json, length, 0)}, []string{"--response-framing", "length"}},
+		{"unix", rawsock.Spec{Transport: rawsock.TransportUnix, Address: socketPath(tb)}, nil},
+		{"unix raw", rawsock.Spec{Transport: rawsock.TransportUnix, Address: socketPath(tb), Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
+		{"unixgram", rawsock.Spec{Transport: rawsock.TransportUnixgram, Address: socketPath(tb)}, nil},
+		{"unixgram length big-endian", rawsock.Spec{Transport: rawsock.TransportUnixgram, Address: socketPath(tb), Framing: framing(length, length, big)}, []string{"--framing", "length", "--byte-order", "big"}},
+		{"unixgram raw", rawsock.Spec{Transport: rawsock.TransportUnixgram, Address: socketPath(tb), Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
+	}
+}
+
+func TestSend(t *testing.T) {
+	t.Parallel()
+	reg := newRegistry(t)
+	for _, tc := range framingCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.spec.Handler = rawsock.HandlerUpper
 			info := createListener(t, reg, tc.spec)
-			args := append([]string{"send", info.BoundAddr, "hello", "world"}, tc.flags...)
+			args := append([]string{"send"}, listenerArgs(info)...)
+			args = append(append(args, "hello", "world"), tc.flags...)
 			if out := mustSockctl(t, args...); out != "HELLO\nWORLD\n" {
 				t.Errorf("output %q, want %q", out, "HELLO\nWORLD\n")
 			}
 		})
+	}
+}
+
+// TestSendUnixgramRemovesReplySocket: the client's own socket, which the
+// replies are sent to, is gone when the connection is closed.
+func TestSendUnixgramRemovesReplySocket(t *testing.T) {
+	t.Parallel()
+	reg := newRegistry(t)
+	info := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportUnixgram, Address: socketPath(t), Handler: rawsock.HandlerUpper})
+	var o frameOptions
+	flags := &cobra.Command{}
+	addFrameFlags(flags, &o)
+	if err := flags.ParseFlags([]string{"--unixgram", info.BoundAddr}); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := o.dial(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := c.conn.LocalAddr().String()
+	if fi, err := os.Stat(local); err != nil || fi.Mode().Type() != fs.ModeSocket {
+		t.Fatalf("reply socket %s: %v, %v", local, fi, err)
+	}
+	if perm, err := os.Stat(filepath.Dir(local)); err != nil || perm.Mode().Perm() != 0o700 {
+		t.Errorf("the reply socket's directory: %v, %v; want mode 0700", perm, err)
+	}
+	if reply, err := c.roundTrip([]byte("hi")); err != nil || string(reply.Body) != "HI" {
+		t.Errorf("round trip: %q, %v", reply.Body, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(local)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after Close, the reply socket's directory: %v, want it gone", err)
+	}
+}
+
+func TestSendEmptyRawOverStream(t *testing.T) {
+	t.Parallel()
+	reg := newRegistry(t)
+	raw := rawsock.FramingSpec{Request: rawsock.FramingRaw, Response: rawsock.FramingRaw}
+	tcp := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP, Framing: raw})
+	_, _, err := sockctl(t, "", "send", "--framing", "raw", tcp.BoundAddr, "")
+	if !errors.Is(err, errEmptyRawStream) {
+		t.Errorf("empty raw message over TCP: %v, want %v", err, errEmptyRawStream)
+	}
+	// One datagram is one message, so an empty one is a message, as in
+	// the tutorial's UDP client.
+	udp := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportUDP, Framing: raw})
+	if out := mustSockctl(t, "send", "--framing", "raw", "--udp", udp.BoundAddr, "", "x"); out != "\nx\n" {
+		t.Errorf("empty raw datagram: %q, want %q", out, "\nx\n")
 	}
 }
 
@@ -128,12 +238,23 @@ func TestSendWrongByteOrder(t *testing.T) {
 
 func TestSendArgs(t *testing.T) {
 	t.Parallel()
-	_, _, err := sockctl(t, "", "send", "127.0.0.1:1")
-	if err == nil || !strings.Contains(err.Error(), "at least 2 arg") {
-		t.Errorf("send without a message: %v", err)
-	}
-	_, _, err = sockctl(t, "", "send", "--byte-order", "native", "127.0.0.1:1", "x")
-	if err == nil || !strings.Contains(err.Error(), "little, big") {
-		t.Errorf("send --byte-order native: %v", err)
+	// None of these connects: 127.0.0.1:1 and the paths are not used.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"127.0.0.1:1"}, "requires ADDR and at least one MSG"},
+		{[]string{"--unix", "/nonexistent.sock"}, "requires at least one MSG after --unix PATH"},
+		{[]string{"--unixgram", "/nonexistent.sock"}, "requires at least one MSG after --unixgram PATH"},
+		{[]string{"--byte-order", "native", "127.0.0.1:1", "x"}, "little, big"},
+		{[]string{"--framing", "xml", "127.0.0.1:1", "x"}, "json, length, raw"},
+		{[]string{"--request-framing", "xml", "127.0.0.1:1", "x"}, "json, length, raw"},
+		{[]string{"--udp", "--unix", "/nonexistent.sock", "x"}, "[udp unix]"},
+		{[]string{"--unix", "/a.sock", "--unixgram", "/b.sock", "x"}, "[unix unixgram]"},
+	} {
+		_, _, err := sockctl(t, "", append([]string{"send"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("send %q: %v, want an error with %q", tc.args, err, tc.want)
+		}
 	}
 }

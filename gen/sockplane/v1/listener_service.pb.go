@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -101,6 +102,12 @@ const (
 	// stdout then stderr; its JSON header adds exit_code, stdout_size,
 	// stderr_size, truncated and timed_out. Stream transports only.
 	Handler_HANDLER_EXEC Handler = 3
+	// Read and count every frame; reply nothing.
+	Handler_HANDLER_DISCARD Handler = 4
+	// Like HANDLER_DISCARD, and every frame is captured (capture.maxFrames
+	// defaults to 1000). With SendFrame, this is the tutorial's UDP chat
+	// server: the operator replies through the API.
+	Handler_HANDLER_RECORD Handler = 5
 )
 
 // Enum value maps for Handler.
@@ -110,12 +117,16 @@ var (
 		1: "HANDLER_ECHO",
 		2: "HANDLER_UPPER",
 		3: "HANDLER_EXEC",
+		4: "HANDLER_DISCARD",
+		5: "HANDLER_RECORD",
 	}
 	Handler_value = map[string]int32{
 		"HANDLER_UNSPECIFIED": 0,
 		"HANDLER_ECHO":        1,
 		"HANDLER_UPPER":       2,
 		"HANDLER_EXEC":        3,
+		"HANDLER_DISCARD":     4,
+		"HANDLER_RECORD":      5,
 	}
 )
 
@@ -313,6 +324,132 @@ func (State) EnumDescriptor() ([]byte, []int) {
 	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
 }
 
+// Direction is which way a captured frame went.
+type Direction int32
+
+const (
+	Direction_DIRECTION_UNSPECIFIED Direction = 0
+	// From the peer to the listener.
+	Direction_DIRECTION_IN Direction = 1
+	// From the listener to the peer.
+	Direction_DIRECTION_OUT Direction = 2
+)
+
+// Enum value maps for Direction.
+var (
+	Direction_name = map[int32]string{
+		0: "DIRECTION_UNSPECIFIED",
+		1: "DIRECTION_IN",
+		2: "DIRECTION_OUT",
+	}
+	Direction_value = map[string]int32{
+		"DIRECTION_UNSPECIFIED": 0,
+		"DIRECTION_IN":          1,
+		"DIRECTION_OUT":         2,
+	}
+)
+
+func (x Direction) Enum() *Direction {
+	p := new(Direction)
+	*p = x
+	return p
+}
+
+func (x Direction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Direction) Descriptor() protoreflect.EnumDescriptor {
+	return file_sockplane_v1_listener_service_proto_enumTypes[5].Descriptor()
+}
+
+func (Direction) Type() protoreflect.EnumType {
+	return &file_sockplane_v1_listener_service_proto_enumTypes[5]
+}
+
+func (x Direction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Direction.Descriptor instead.
+func (Direction) EnumDescriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+}
+
+// EventType says what an Event reports.
+type EventType int32
+
+const (
+	EventType_EVENT_TYPE_UNSPECIFIED      EventType = 0
+	EventType_EVENT_TYPE_LISTENER_CREATED EventType = 1
+	EventType_EVENT_TYPE_LISTENER_STARTED EventType = 2
+	EventType_EVENT_TYPE_LISTENER_STOPPED EventType = 3
+	// The listener could not bind, or stopped serving on an error (message).
+	EventType_EVENT_TYPE_LISTENER_FAILED   EventType = 4
+	EventType_EVENT_TYPE_LISTENER_DELETED  EventType = 5
+	EventType_EVENT_TYPE_CONNECTION_OPENED EventType = 6
+	EventType_EVENT_TYPE_CONNECTION_CLOSED EventType = 7
+	// A peer sent a frame that broke the framing or the limits (message).
+	EventType_EVENT_TYPE_FRAME_ERROR EventType = 8
+	// This watcher read too slowly and missed events (dropped says how many).
+	EventType_EVENT_TYPE_EVENTS_DROPPED EventType = 9
+)
+
+// Enum value maps for EventType.
+var (
+	EventType_name = map[int32]string{
+		0: "EVENT_TYPE_UNSPECIFIED",
+		1: "EVENT_TYPE_LISTENER_CREATED",
+		2: "EVENT_TYPE_LISTENER_STARTED",
+		3: "EVENT_TYPE_LISTENER_STOPPED",
+		4: "EVENT_TYPE_LISTENER_FAILED",
+		5: "EVENT_TYPE_LISTENER_DELETED",
+		6: "EVENT_TYPE_CONNECTION_OPENED",
+		7: "EVENT_TYPE_CONNECTION_CLOSED",
+		8: "EVENT_TYPE_FRAME_ERROR",
+		9: "EVENT_TYPE_EVENTS_DROPPED",
+	}
+	EventType_value = map[string]int32{
+		"EVENT_TYPE_UNSPECIFIED":       0,
+		"EVENT_TYPE_LISTENER_CREATED":  1,
+		"EVENT_TYPE_LISTENER_STARTED":  2,
+		"EVENT_TYPE_LISTENER_STOPPED":  3,
+		"EVENT_TYPE_LISTENER_FAILED":   4,
+		"EVENT_TYPE_LISTENER_DELETED":  5,
+		"EVENT_TYPE_CONNECTION_OPENED": 6,
+		"EVENT_TYPE_CONNECTION_CLOSED": 7,
+		"EVENT_TYPE_FRAME_ERROR":       8,
+		"EVENT_TYPE_EVENTS_DROPPED":    9,
+	}
+)
+
+func (x EventType) Enum() *EventType {
+	p := new(EventType)
+	*p = x
+	return p
+}
+
+func (x EventType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EventType) Descriptor() protoreflect.EnumDescriptor {
+	return file_sockplane_v1_listener_service_proto_enumTypes[6].Descriptor()
+}
+
+func (EventType) Type() protoreflect.EnumType {
+	return &file_sockplane_v1_listener_service_proto_enumTypes[6]
+}
+
+func (x EventType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EventType.Descriptor instead.
+func (EventType) EnumDescriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+}
+
 // Listener is one raw socket listener: what was asked for (id, transport,
 // address, handler, framing) and, output only, what it is doing (status).
 type Listener struct {
@@ -337,6 +474,10 @@ type Listener struct {
 	UnixMode *string `protobuf:"bytes,6,opt,name=unix_mode,json=unixMode,proto3,oneof" json:"unix_mode,omitempty"`
 	// Options of HANDLER_EXEC; must be empty for the other handlers.
 	Exec *ExecOptions `protobuf:"bytes,7,opt,name=exec,proto3" json:"exec,omitempty"`
+	// Frame capture: a bounded ring of the listener's recent frames, both
+	// directions, read with ListFrames. Off by default (HANDLER_RECORD turns
+	// it on).
+	Capture *CaptureOptions `protobuf:"bytes,8,opt,name=capture,proto3" json:"capture,omitempty"`
 	// Output only: live state. Ignored on create.
 	Status        *ListenerStatus `protobuf:"bytes,15,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -422,11 +563,77 @@ func (x *Listener) GetExec() *ExecOptions {
 	return nil
 }
 
+func (x *Listener) GetCapture() *CaptureOptions {
+	if x != nil {
+		return x.Capture
+	}
+	return nil
+}
+
 func (x *Listener) GetStatus() *ListenerStatus {
 	if x != nil {
 		return x.Status
 	}
 	return nil
+}
+
+// CaptureOptions bound a listener's frame capture. Memory stays within
+// max_frames * (max_bytes_per_frame + a header of at most 1 KiB), whatever
+// the traffic.
+type CaptureOptions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Frames kept, newest replacing oldest. Default: 0, capture off (1000
+	// with HANDLER_RECORD).
+	MaxFrames uint32 `protobuf:"varint,1,opt,name=max_frames,json=maxFrames,proto3" json:"max_frames,omitempty"`
+	// Body bytes kept of each frame; the rest is dropped and the frame
+	// marked truncated. Default: 4096.
+	MaxBytesPerFrame uint32 `protobuf:"varint,2,opt,name=max_bytes_per_frame,json=maxBytesPerFrame,proto3" json:"max_bytes_per_frame,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CaptureOptions) Reset() {
+	*x = CaptureOptions{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaptureOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaptureOptions) ProtoMessage() {}
+
+func (x *CaptureOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaptureOptions.ProtoReflect.Descriptor instead.
+func (*CaptureOptions) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CaptureOptions) GetMaxFrames() uint32 {
+	if x != nil {
+		return x.MaxFrames
+	}
+	return 0
+}
+
+func (x *CaptureOptions) GetMaxBytesPerFrame() uint32 {
+	if x != nil {
+		return x.MaxBytesPerFrame
+	}
+	return 0
 }
 
 // ExecOptions tune HANDLER_EXEC. Create fills in every default.
@@ -451,7 +658,7 @@ type ExecOptions struct {
 
 func (x *ExecOptions) Reset() {
 	*x = ExecOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +670,7 @@ func (x *ExecOptions) String() string {
 func (*ExecOptions) ProtoMessage() {}
 
 func (x *ExecOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +683,7 @@ func (x *ExecOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecOptions.ProtoReflect.Descriptor instead.
 func (*ExecOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ExecOptions) GetAllow() []string {
@@ -529,7 +736,7 @@ type FramingConfig struct {
 
 func (x *FramingConfig) Reset() {
 	*x = FramingConfig{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +748,7 @@ func (x *FramingConfig) String() string {
 func (*FramingConfig) ProtoMessage() {}
 
 func (x *FramingConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +761,7 @@ func (x *FramingConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FramingConfig.ProtoReflect.Descriptor instead.
 func (*FramingConfig) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FramingConfig) GetRequest() Framing {
@@ -598,7 +805,7 @@ type ListenerStatus struct {
 
 func (x *ListenerStatus) Reset() {
 	*x = ListenerStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +817,7 @@ func (x *ListenerStatus) String() string {
 func (*ListenerStatus) ProtoMessage() {}
 
 func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +830,7 @@ func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStatus.ProtoReflect.Descriptor instead.
 func (*ListenerStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListenerStatus) GetState() State {
@@ -684,7 +891,7 @@ type ListenerStats struct {
 
 func (x *ListenerStats) Reset() {
 	*x = ListenerStats{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +903,7 @@ func (x *ListenerStats) String() string {
 func (*ListenerStats) ProtoMessage() {}
 
 func (x *ListenerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +916,7 @@ func (x *ListenerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStats.ProtoReflect.Descriptor instead.
 func (*ListenerStats) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListenerStats) GetConnectionsActive() uint64 {
@@ -772,7 +979,7 @@ type CreateListenerRequest struct {
 
 func (x *CreateListenerRequest) Reset() {
 	*x = CreateListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +991,7 @@ func (x *CreateListenerRequest) String() string {
 func (*CreateListenerRequest) ProtoMessage() {}
 
 func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +1004,7 @@ func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerRequest.ProtoReflect.Descriptor instead.
 func (*CreateListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateListenerRequest) GetListener() *Listener {
@@ -818,7 +1025,7 @@ type CreateListenerResponse struct {
 
 func (x *CreateListenerResponse) Reset() {
 	*x = CreateListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +1037,7 @@ func (x *CreateListenerResponse) String() string {
 func (*CreateListenerResponse) ProtoMessage() {}
 
 func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +1050,7 @@ func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerResponse.ProtoReflect.Descriptor instead.
 func (*CreateListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateListenerResponse) GetListener() *Listener {
@@ -864,7 +1071,7 @@ type GetListenerRequest struct {
 
 func (x *GetListenerRequest) Reset() {
 	*x = GetListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +1083,7 @@ func (x *GetListenerRequest) String() string {
 func (*GetListenerRequest) ProtoMessage() {}
 
 func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +1096,7 @@ func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerRequest.ProtoReflect.Descriptor instead.
 func (*GetListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetListenerRequest) GetId() string {
@@ -910,7 +1117,7 @@ type GetListenerResponse struct {
 
 func (x *GetListenerResponse) Reset() {
 	*x = GetListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1129,7 @@ func (x *GetListenerResponse) String() string {
 func (*GetListenerResponse) ProtoMessage() {}
 
 func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1142,7 @@ func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerResponse.ProtoReflect.Descriptor instead.
 func (*GetListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetListenerResponse) GetListener() *Listener {
@@ -954,7 +1161,7 @@ type ListListenersRequest struct {
 
 func (x *ListListenersRequest) Reset() {
 	*x = ListListenersRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1173,7 @@ func (x *ListListenersRequest) String() string {
 func (*ListListenersRequest) ProtoMessage() {}
 
 func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1186,7 @@ func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersRequest.ProtoReflect.Descriptor instead.
 func (*ListListenersRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
 }
 
 // ListListenersResponse is the output of ListListeners.
@@ -993,7 +1200,7 @@ type ListListenersResponse struct {
 
 func (x *ListListenersResponse) Reset() {
 	*x = ListListenersResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1212,7 @@ func (x *ListListenersResponse) String() string {
 func (*ListListenersResponse) ProtoMessage() {}
 
 func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1225,7 @@ func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersResponse.ProtoReflect.Descriptor instead.
 func (*ListListenersResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListListenersResponse) GetListeners() []*Listener {
@@ -1039,7 +1246,7 @@ type StopListenerRequest struct {
 
 func (x *StopListenerRequest) Reset() {
 	*x = StopListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1258,7 @@ func (x *StopListenerRequest) String() string {
 func (*StopListenerRequest) ProtoMessage() {}
 
 func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1271,7 @@ func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerRequest.ProtoReflect.Descriptor instead.
 func (*StopListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StopListenerRequest) GetId() string {
@@ -1085,7 +1292,7 @@ type StopListenerResponse struct {
 
 func (x *StopListenerResponse) Reset() {
 	*x = StopListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1304,7 @@ func (x *StopListenerResponse) String() string {
 func (*StopListenerResponse) ProtoMessage() {}
 
 func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1317,7 @@ func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerResponse.ProtoReflect.Descriptor instead.
 func (*StopListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopListenerResponse) GetListener() *Listener {
@@ -1131,7 +1338,7 @@ type StartListenerRequest struct {
 
 func (x *StartListenerRequest) Reset() {
 	*x = StartListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1350,7 @@ func (x *StartListenerRequest) String() string {
 func (*StartListenerRequest) ProtoMessage() {}
 
 func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1363,7 @@ func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerRequest.ProtoReflect.Descriptor instead.
 func (*StartListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartListenerRequest) GetId() string {
@@ -1177,7 +1384,7 @@ type StartListenerResponse struct {
 
 func (x *StartListenerResponse) Reset() {
 	*x = StartListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1396,7 @@ func (x *StartListenerResponse) String() string {
 func (*StartListenerResponse) ProtoMessage() {}
 
 func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1409,7 @@ func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerResponse.ProtoReflect.Descriptor instead.
 func (*StartListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartListenerResponse) GetListener() *Listener {
@@ -1223,7 +1430,7 @@ type DeleteListenerRequest struct {
 
 func (x *DeleteListenerRequest) Reset() {
 	*x = DeleteListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1442,7 @@ func (x *DeleteListenerRequest) String() string {
 func (*DeleteListenerRequest) ProtoMessage() {}
 
 func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1455,7 @@ func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteListenerRequest) GetId() string {
@@ -1267,7 +1474,7 @@ type DeleteListenerResponse struct {
 
 func (x *DeleteListenerResponse) Reset() {
 	*x = DeleteListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1486,7 @@ func (x *DeleteListenerResponse) String() string {
 func (*DeleteListenerResponse) ProtoMessage() {}
 
 func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,14 +1499,831 @@ func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerResponse.ProtoReflect.Descriptor instead.
 func (*DeleteListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{17}
+}
+
+// Connection is an open connection of a stream listener, or a recently
+// heard peer of a datagram listener.
+type Connection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique within the listener, never reused by it.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The peer's address ("host:port", or a socket path; "" for an unnamed
+	// Unix peer).
+	PeerAddress string `protobuf:"bytes,2,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
+	// The listener's address the connection arrived on.
+	LocalAddress string `protobuf:"bytes,3,opt,name=local_address,json=localAddress,proto3" json:"local_address,omitempty"`
+	// When the connection was accepted, or the peer first heard from.
+	OpenedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	// When bytes last came in.
+	LastActivityAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_activity_at,json=lastActivityAt,proto3" json:"last_activity_at,omitempty"`
+	// Request frames read from the peer.
+	FramesIn uint64 `protobuf:"varint,6,opt,name=frames_in,json=framesIn,proto3" json:"frames_in,omitempty"`
+	// Frames written to the peer.
+	FramesOut uint64 `protobuf:"varint,7,opt,name=frames_out,json=framesOut,proto3" json:"frames_out,omitempty"`
+	// Bytes read from the peer, framing included.
+	BytesIn uint64 `protobuf:"varint,8,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	// Bytes written to the peer, framing included.
+	BytesOut      uint64 `protobuf:"varint,9,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Connection) Reset() {
+	*x = Connection{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Connection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Connection) ProtoMessage() {}
+
+func (x *Connection) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Connection.ProtoReflect.Descriptor instead.
+func (*Connection) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Connection) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Connection) GetPeerAddress() string {
+	if x != nil {
+		return x.PeerAddress
+	}
+	return ""
+}
+
+func (x *Connection) GetLocalAddress() string {
+	if x != nil {
+		return x.LocalAddress
+	}
+	return ""
+}
+
+func (x *Connection) GetOpenedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenedAt
+	}
+	return nil
+}
+
+func (x *Connection) GetLastActivityAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastActivityAt
+	}
+	return nil
+}
+
+func (x *Connection) GetFramesIn() uint64 {
+	if x != nil {
+		return x.FramesIn
+	}
+	return 0
+}
+
+func (x *Connection) GetFramesOut() uint64 {
+	if x != nil {
+		return x.FramesOut
+	}
+	return 0
+}
+
+func (x *Connection) GetBytesIn() uint64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *Connection) GetBytesOut() uint64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+// ListConnectionsRequest is the input of ListConnections.
+type ListConnectionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The listener's id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConnectionsRequest) Reset() {
+	*x = ListConnectionsRequest{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConnectionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConnectionsRequest) ProtoMessage() {}
+
+func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConnectionsRequest.ProtoReflect.Descriptor instead.
+func (*ListConnectionsRequest) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListConnectionsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// ListConnectionsResponse is the output of ListConnections.
+type ListConnectionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The connections, oldest first.
+	Connections   []*Connection `protobuf:"bytes,1,rep,name=connections,proto3" json:"connections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConnectionsResponse) Reset() {
+	*x = ListConnectionsResponse{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConnectionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConnectionsResponse) ProtoMessage() {}
+
+func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConnectionsResponse.ProtoReflect.Descriptor instead.
+func (*ListConnectionsResponse) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListConnectionsResponse) GetConnections() []*Connection {
+	if x != nil {
+		return x.Connections
+	}
+	return nil
+}
+
+// CloseConnectionRequest is the input of CloseConnection.
+type CloseConnectionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The listener's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The connection's id.
+	ConnectionId  string `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseConnectionRequest) Reset() {
+	*x = CloseConnectionRequest{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseConnectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseConnectionRequest) ProtoMessage() {}
+
+func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseConnectionRequest.ProtoReflect.Descriptor instead.
+func (*CloseConnectionRequest) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CloseConnectionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CloseConnectionRequest) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+// CloseConnectionResponse is the output of CloseConnection.
+type CloseConnectionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseConnectionResponse) Reset() {
+	*x = CloseConnectionResponse{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseConnectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseConnectionResponse) ProtoMessage() {}
+
+func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseConnectionResponse.ProtoReflect.Descriptor instead.
+func (*CloseConnectionResponse) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
+}
+
+// SendFrameRequest is the input of SendFrame.
+type SendFrameRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The listener's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The connection's (or datagram peer's) id.
+	ConnectionId string `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// The frame's body. REST: base64, as protojson writes bytes.
+	Body []byte `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	// Extra JSON header fields, after "data_size"; only the JSON header
+	// framing has room for them.
+	Header        *structpb.Struct `protobuf:"bytes,4,opt,name=header,proto3" json:"header,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendFrameRequest) Reset() {
+	*x = SendFrameRequest{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendFrameRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendFrameRequest) ProtoMessage() {}
+
+func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendFrameRequest.ProtoReflect.Descriptor instead.
+func (*SendFrameRequest) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SendFrameRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SendFrameRequest) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *SendFrameRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *SendFrameRequest) GetHeader() *structpb.Struct {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+// SendFrameResponse is the output of SendFrame.
+type SendFrameResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Bytes written, framing included.
+	BytesWritten  uint64 `protobuf:"varint,1,opt,name=bytes_written,json=bytesWritten,proto3" json:"bytes_written,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendFrameResponse) Reset() {
+	*x = SendFrameResponse{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendFrameResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendFrameResponse) ProtoMessage() {}
+
+func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendFrameResponse.ProtoReflect.Descriptor instead.
+func (*SendFrameResponse) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SendFrameResponse) GetBytesWritten() uint64 {
+	if x != nil {
+		return x.BytesWritten
+	}
+	return 0
+}
+
+// CapturedFrame is one frame of a listener's capture ring.
+type CapturedFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The connection (or datagram peer) it belongs to.
+	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// Which way it went.
+	Direction Direction `protobuf:"varint,2,opt,name=direction,proto3,enum=sockplane.v1.Direction" json:"direction,omitempty"`
+	// When it was read or written.
+	At *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	// Its JSON header as text ("" for framings without one), cut at 1 KiB.
+	Header string `protobuf:"bytes,4,opt,name=header,proto3" json:"header,omitempty"`
+	// Its body, cut at capture.max_bytes_per_frame.
+	Body []byte `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	// Whether header or body was cut.
+	Truncated bool `protobuf:"varint,6,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// The body's full size in bytes.
+	BodySize      uint64 `protobuf:"varint,7,opt,name=body_size,json=bodySize,proto3" json:"body_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CapturedFrame) Reset() {
+	*x = CapturedFrame{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CapturedFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CapturedFrame) ProtoMessage() {}
+
+func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CapturedFrame.ProtoReflect.Descriptor instead.
+func (*CapturedFrame) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CapturedFrame) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *CapturedFrame) GetDirection() Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return Direction_DIRECTION_UNSPECIFIED
+}
+
+func (x *CapturedFrame) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *CapturedFrame) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *CapturedFrame) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *CapturedFrame) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *CapturedFrame) GetBodySize() uint64 {
+	if x != nil {
+		return x.BodySize
+	}
+	return 0
+}
+
+// ListFramesRequest is the input of ListFrames.
+type ListFramesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The listener's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Only the frames of this connection. Default: all.
+	ConnectionId  string `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFramesRequest) Reset() {
+	*x = ListFramesRequest{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFramesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFramesRequest) ProtoMessage() {}
+
+func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFramesRequest.ProtoReflect.Descriptor instead.
+func (*ListFramesRequest) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListFramesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListFramesRequest) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+// ListFramesResponse is the output of ListFrames.
+type ListFramesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The captured frames, oldest first.
+	Frames        []*CapturedFrame `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFramesResponse) Reset() {
+	*x = ListFramesResponse{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFramesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFramesResponse) ProtoMessage() {}
+
+func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFramesResponse.ProtoReflect.Descriptor instead.
+func (*ListFramesResponse) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListFramesResponse) GetFrames() []*CapturedFrame {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
+// Event is one thing that happened.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What happened.
+	Type EventType `protobuf:"varint,1,opt,name=type,proto3,enum=sockplane.v1.EventType" json:"type,omitempty"`
+	// When.
+	At *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// The listener it happened to ("" for EVENT_TYPE_EVENTS_DROPPED).
+	ListenerId string `protobuf:"bytes,3,opt,name=listener_id,json=listenerId,proto3" json:"listener_id,omitempty"`
+	// The connection, for connection and frame events.
+	ConnectionId string `protobuf:"bytes,4,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// The peer, for connection and frame events.
+	PeerAddress string `protobuf:"bytes,5,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
+	// Details: the error of a failure or a frame error.
+	Message string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	// For EVENT_TYPE_EVENTS_DROPPED: how many events were dropped.
+	Dropped       uint64 `protobuf:"varint,7,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *Event) GetType() EventType {
+	if x != nil {
+		return x.Type
+	}
+	return EventType_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *Event) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *Event) GetListenerId() string {
+	if x != nil {
+		return x.ListenerId
+	}
+	return ""
+}
+
+func (x *Event) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *Event) GetPeerAddress() string {
+	if x != nil {
+		return x.PeerAddress
+	}
+	return ""
+}
+
+func (x *Event) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Event) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+// WatchEventsRequest is the input of WatchEvents.
+type WatchEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only events of this listener. Default: all.
+	ListenerId    string `protobuf:"bytes,1,opt,name=listener_id,json=listenerId,proto3" json:"listener_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventsRequest) Reset() {
+	*x = WatchEventsRequest{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsRequest) ProtoMessage() {}
+
+func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *WatchEventsRequest) GetListenerId() string {
+	if x != nil {
+		return x.ListenerId
+	}
+	return ""
+}
+
+// WatchEventsResponse is one message of the WatchEvents stream.
+type WatchEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event.
+	Event         *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventsResponse) Reset() {
+	*x = WatchEventsResponse{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsResponse) ProtoMessage() {}
+
+func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
+func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *WatchEventsResponse) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
 }
 
 var File_sockplane_v1_listener_service_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
-	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x02\n" +
+	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x03\n" +
 	"\bListener\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\ttransport\x18\x02 \x01(\x0e2\x17.sockplane.v1.TransportR\ttransport\x12\x18\n" +
@@ -1307,10 +2331,15 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\ahandler\x18\x04 \x01(\x0e2\x15.sockplane.v1.HandlerR\ahandler\x125\n" +
 	"\aframing\x18\x05 \x01(\v2\x1b.sockplane.v1.FramingConfigR\aframing\x12 \n" +
 	"\tunix_mode\x18\x06 \x01(\tH\x00R\bunixMode\x88\x01\x01\x12-\n" +
-	"\x04exec\x18\a \x01(\v2\x19.sockplane.v1.ExecOptionsR\x04exec\x124\n" +
+	"\x04exec\x18\a \x01(\v2\x19.sockplane.v1.ExecOptionsR\x04exec\x126\n" +
+	"\acapture\x18\b \x01(\v2\x1c.sockplane.v1.CaptureOptionsR\acapture\x124\n" +
 	"\x06status\x18\x0f \x01(\v2\x1c.sockplane.v1.ListenerStatusR\x06statusB\f\n" +
 	"\n" +
-	"_unix_mode\"\xca\x01\n" +
+	"_unix_mode\"^\n" +
+	"\x0eCaptureOptions\x12\x1d\n" +
+	"\n" +
+	"max_frames\x18\x01 \x01(\rR\tmaxFrames\x12-\n" +
+	"\x13max_bytes_per_frame\x18\x02 \x01(\rR\x10maxBytesPerFrame\"\xca\x01\n" +
 	"\vExecOptions\x12\x14\n" +
 	"\x05allow\x18\x01 \x03(\tR\x05allow\x123\n" +
 	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12(\n" +
@@ -1360,18 +2389,74 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"'\n" +
 	"\x15DeleteListenerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
-	"\x16DeleteListenerResponse*x\n" +
+	"\x16DeleteListenerResponse\"\xd7\x02\n" +
+	"\n" +
+	"Connection\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fpeer_address\x18\x02 \x01(\tR\vpeerAddress\x12#\n" +
+	"\rlocal_address\x18\x03 \x01(\tR\flocalAddress\x127\n" +
+	"\topened_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x12D\n" +
+	"\x10last_activity_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastActivityAt\x12\x1b\n" +
+	"\tframes_in\x18\x06 \x01(\x04R\bframesIn\x12\x1d\n" +
+	"\n" +
+	"frames_out\x18\a \x01(\x04R\tframesOut\x12\x19\n" +
+	"\bbytes_in\x18\b \x01(\x04R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\t \x01(\x04R\bbytesOut\"(\n" +
+	"\x16ListConnectionsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"U\n" +
+	"\x17ListConnectionsResponse\x12:\n" +
+	"\vconnections\x18\x01 \x03(\v2\x18.sockplane.v1.ConnectionR\vconnections\"M\n" +
+	"\x16CloseConnectionRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\"\x19\n" +
+	"\x17CloseConnectionResponse\"\x8c\x01\n" +
+	"\x10SendFrameRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\x12/\n" +
+	"\x06header\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x06header\"8\n" +
+	"\x11SendFrameResponse\x12#\n" +
+	"\rbytes_written\x18\x01 \x01(\x04R\fbytesWritten\"\xfe\x01\n" +
+	"\rCapturedFrame\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x125\n" +
+	"\tdirection\x18\x02 \x01(\x0e2\x17.sockplane.v1.DirectionR\tdirection\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x16\n" +
+	"\x06header\x18\x04 \x01(\tR\x06header\x12\x12\n" +
+	"\x04body\x18\x05 \x01(\fR\x04body\x12\x1c\n" +
+	"\ttruncated\x18\x06 \x01(\bR\ttruncated\x12\x1b\n" +
+	"\tbody_size\x18\a \x01(\x04R\bbodySize\"H\n" +
+	"\x11ListFramesRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\"I\n" +
+	"\x12ListFramesResponse\x123\n" +
+	"\x06frames\x18\x01 \x03(\v2\x1b.sockplane.v1.CapturedFrameR\x06frames\"\xfd\x01\n" +
+	"\x05Event\x12+\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x17.sockplane.v1.EventTypeR\x04type\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1f\n" +
+	"\vlistener_id\x18\x03 \x01(\tR\n" +
+	"listenerId\x12#\n" +
+	"\rconnection_id\x18\x04 \x01(\tR\fconnectionId\x12!\n" +
+	"\fpeer_address\x18\x05 \x01(\tR\vpeerAddress\x12\x18\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\x12\x18\n" +
+	"\adropped\x18\a \x01(\x04R\adropped\"5\n" +
+	"\x12WatchEventsRequest\x12\x1f\n" +
+	"\vlistener_id\x18\x01 \x01(\tR\n" +
+	"listenerId\"@\n" +
+	"\x13WatchEventsResponse\x12)\n" +
+	"\x05event\x18\x01 \x01(\v2\x13.sockplane.v1.EventR\x05event*x\n" +
 	"\tTransport\x12\x19\n" +
 	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTRANSPORT_TCP\x10\x01\x12\x11\n" +
 	"\rTRANSPORT_UDP\x10\x02\x12\x12\n" +
 	"\x0eTRANSPORT_UNIX\x10\x03\x12\x16\n" +
-	"\x12TRANSPORT_UNIXGRAM\x10\x04*Y\n" +
+	"\x12TRANSPORT_UNIXGRAM\x10\x04*\x82\x01\n" +
 	"\aHandler\x12\x17\n" +
 	"\x13HANDLER_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fHANDLER_ECHO\x10\x01\x12\x11\n" +
 	"\rHANDLER_UPPER\x10\x02\x12\x10\n" +
-	"\fHANDLER_EXEC\x10\x03*i\n" +
+	"\fHANDLER_EXEC\x10\x03\x12\x13\n" +
+	"\x0fHANDLER_DISCARD\x10\x04\x12\x12\n" +
+	"\x0eHANDLER_RECORD\x10\x05*i\n" +
 	"\aFraming\x12\x17\n" +
 	"\x13FRAMING_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FRAMING_JSON_HEADER\x10\x01\x12\x1b\n" +
@@ -1385,14 +2470,35 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATE_RUNNING\x10\x01\x12\x11\n" +
 	"\rSTATE_STOPPED\x10\x02\x12\x10\n" +
-	"\fSTATE_FAILED\x10\x032\xaa\x04\n" +
+	"\fSTATE_FAILED\x10\x03*K\n" +
+	"\tDirection\x12\x19\n" +
+	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fDIRECTION_IN\x10\x01\x12\x11\n" +
+	"\rDIRECTION_OUT\x10\x02*\xca\x02\n" +
+	"\tEventType\x12\x1a\n" +
+	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bEVENT_TYPE_LISTENER_CREATED\x10\x01\x12\x1f\n" +
+	"\x1bEVENT_TYPE_LISTENER_STARTED\x10\x02\x12\x1f\n" +
+	"\x1bEVENT_TYPE_LISTENER_STOPPED\x10\x03\x12\x1e\n" +
+	"\x1aEVENT_TYPE_LISTENER_FAILED\x10\x04\x12\x1f\n" +
+	"\x1bEVENT_TYPE_LISTENER_DELETED\x10\x05\x12 \n" +
+	"\x1cEVENT_TYPE_CONNECTION_OPENED\x10\x06\x12 \n" +
+	"\x1cEVENT_TYPE_CONNECTION_CLOSED\x10\a\x12\x1a\n" +
+	"\x16EVENT_TYPE_FRAME_ERROR\x10\b\x12\x1d\n" +
+	"\x19EVENT_TYPE_EVENTS_DROPPED\x10\t2\xdf\a\n" +
 	"\x0fListenerService\x12[\n" +
 	"\x0eCreateListener\x12#.sockplane.v1.CreateListenerRequest\x1a$.sockplane.v1.CreateListenerResponse\x12R\n" +
 	"\vGetListener\x12 .sockplane.v1.GetListenerRequest\x1a!.sockplane.v1.GetListenerResponse\x12X\n" +
 	"\rListListeners\x12\".sockplane.v1.ListListenersRequest\x1a#.sockplane.v1.ListListenersResponse\x12U\n" +
 	"\fStopListener\x12!.sockplane.v1.StopListenerRequest\x1a\".sockplane.v1.StopListenerResponse\x12X\n" +
 	"\rStartListener\x12\".sockplane.v1.StartListenerRequest\x1a#.sockplane.v1.StartListenerResponse\x12[\n" +
-	"\x0eDeleteListener\x12#.sockplane.v1.DeleteListenerRequest\x1a$.sockplane.v1.DeleteListenerResponseB=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
+	"\x0eDeleteListener\x12#.sockplane.v1.DeleteListenerRequest\x1a$.sockplane.v1.DeleteListenerResponse\x12^\n" +
+	"\x0fListConnections\x12$.sockplane.v1.ListConnectionsRequest\x1a%.sockplane.v1.ListConnectionsResponse\x12^\n" +
+	"\x0fCloseConnection\x12$.sockplane.v1.CloseConnectionRequest\x1a%.sockplane.v1.CloseConnectionResponse\x12L\n" +
+	"\tSendFrame\x12\x1e.sockplane.v1.SendFrameRequest\x1a\x1f.sockplane.v1.SendFrameResponse\x12O\n" +
+	"\n" +
+	"ListFrames\x12\x1f.sockplane.v1.ListFramesRequest\x1a .sockplane.v1.ListFramesResponse\x12T\n" +
+	"\vWatchEvents\x12 .sockplane.v1.WatchEventsRequest\x1a!.sockplane.v1.WatchEventsResponse0\x01B=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
 
 var (
 	file_sockplane_v1_listener_service_proto_rawDescOnce sync.Once
@@ -1406,70 +2512,108 @@ func file_sockplane_v1_listener_service_proto_rawDescGZIP() []byte {
 	return file_sockplane_v1_listener_service_proto_rawDescData
 }
 
-var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_sockplane_v1_listener_service_proto_goTypes = []any{
-	(Transport)(0),                 // 0: sockplane.v1.Transport
-	(Handler)(0),                   // 1: sockplane.v1.Handler
-	(Framing)(0),                   // 2: sockplane.v1.Framing
-	(ByteOrder)(0),                 // 3: sockplane.v1.ByteOrder
-	(State)(0),                     // 4: sockplane.v1.State
-	(*Listener)(nil),               // 5: sockplane.v1.Listener
-	(*ExecOptions)(nil),            // 6: sockplane.v1.ExecOptions
-	(*FramingConfig)(nil),          // 7: sockplane.v1.FramingConfig
-	(*ListenerStatus)(nil),         // 8: sockplane.v1.ListenerStatus
-	(*ListenerStats)(nil),          // 9: sockplane.v1.ListenerStats
-	(*CreateListenerRequest)(nil),  // 10: sockplane.v1.CreateListenerRequest
-	(*CreateListenerResponse)(nil), // 11: sockplane.v1.CreateListenerResponse
-	(*GetListenerRequest)(nil),     // 12: sockplane.v1.GetListenerRequest
-	(*GetListenerResponse)(nil),    // 13: sockplane.v1.GetListenerResponse
-	(*ListListenersRequest)(nil),   // 14: sockplane.v1.ListListenersRequest
-	(*ListListenersResponse)(nil),  // 15: sockplane.v1.ListListenersResponse
-	(*StopListenerRequest)(nil),    // 16: sockplane.v1.StopListenerRequest
-	(*StopListenerResponse)(nil),   // 17: sockplane.v1.StopListenerResponse
-	(*StartListenerRequest)(nil),   // 18: sockplane.v1.StartListenerRequest
-	(*StartListenerResponse)(nil),  // 19: sockplane.v1.StartListenerResponse
-	(*DeleteListenerRequest)(nil),  // 20: sockplane.v1.DeleteListenerRequest
-	(*DeleteListenerResponse)(nil), // 21: sockplane.v1.DeleteListenerResponse
-	(*durationpb.Duration)(nil),    // 22: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
+	(Transport)(0),                  // 0: sockplane.v1.Transport
+	(Handler)(0),                    // 1: sockplane.v1.Handler
+	(Framing)(0),                    // 2: sockplane.v1.Framing
+	(ByteOrder)(0),                  // 3: sockplane.v1.ByteOrder
+	(State)(0),                      // 4: sockplane.v1.State
+	(Direction)(0),                  // 5: sockplane.v1.Direction
+	(EventType)(0),                  // 6: sockplane.v1.EventType
+	(*Listener)(nil),                // 7: sockplane.v1.Listener
+	(*CaptureOptions)(nil),          // 8: sockplane.v1.CaptureOptions
+	(*ExecOptions)(nil),             // 9: sockplane.v1.ExecOptions
+	(*FramingConfig)(nil),           // 10: sockplane.v1.FramingConfig
+	(*ListenerStatus)(nil),          // 11: sockplane.v1.ListenerStatus
+	(*ListenerStats)(nil),           // 12: sockplane.v1.ListenerStats
+	(*CreateListenerRequest)(nil),   // 13: sockplane.v1.CreateListenerRequest
+	(*CreateListenerResponse)(nil),  // 14: sockplane.v1.CreateListenerResponse
+	(*GetListenerRequest)(nil),      // 15: sockplane.v1.GetListenerRequest
+	(*GetListenerResponse)(nil),     // 16: sockplane.v1.GetListenerResponse
+	(*ListListenersRequest)(nil),    // 17: sockplane.v1.ListListenersRequest
+	(*ListListenersResponse)(nil),   // 18: sockplane.v1.ListListenersResponse
+	(*StopListenerRequest)(nil),     // 19: sockplane.v1.StopListenerRequest
+	(*StopListenerResponse)(nil),    // 20: sockplane.v1.StopListenerResponse
+	(*StartListenerRequest)(nil),    // 21: sockplane.v1.StartListenerRequest
+	(*StartListenerResponse)(nil),   // 22: sockplane.v1.StartListenerResponse
+	(*DeleteListenerRequest)(nil),   // 23: sockplane.v1.DeleteListenerRequest
+	(*DeleteListenerResponse)(nil),  // 24: sockplane.v1.DeleteListenerResponse
+	(*Connection)(nil),              // 25: sockplane.v1.Connection
+	(*ListConnectionsRequest)(nil),  // 26: sockplane.v1.ListConnectionsRequest
+	(*ListConnectionsResponse)(nil), // 27: sockplane.v1.ListConnectionsResponse
+	(*CloseConnectionRequest)(nil),  // 28: sockplane.v1.CloseConnectionRequest
+	(*CloseConnectionResponse)(nil), // 29: sockplane.v1.CloseConnectionResponse
+	(*SendFrameRequest)(nil),        // 30: sockplane.v1.SendFrameRequest
+	(*SendFrameResponse)(nil),       // 31: sockplane.v1.SendFrameResponse
+	(*CapturedFrame)(nil),           // 32: sockplane.v1.CapturedFrame
+	(*ListFramesRequest)(nil),       // 33: sockplane.v1.ListFramesRequest
+	(*ListFramesResponse)(nil),      // 34: sockplane.v1.ListFramesResponse
+	(*Event)(nil),                   // 35: sockplane.v1.Event
+	(*WatchEventsRequest)(nil),      // 36: sockplane.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 37: sockplane.v1.WatchEventsResponse
+	(*durationpb.Duration)(nil),     // 38: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 39: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),         // 40: google.protobuf.Struct
 }
 var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	0,  // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
 	1,  // 1: sockplane.v1.Listener.handler:type_name -> sockplane.v1.Handler
-	7,  // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
-	6,  // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
-	8,  // 4: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
-	22, // 5: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
-	2,  // 6: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
-	2,  // 7: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
-	3,  // 8: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
-	4,  // 9: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
-	23, // 10: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
-	9,  // 11: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
-	5,  // 12: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	5,  // 13: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	5,  // 14: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
-	5,  // 15: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
-	5,  // 16: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
-	5,  // 17: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
-	10, // 18: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
-	12, // 19: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
-	14, // 20: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
-	16, // 21: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
-	18, // 22: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
-	20, // 23: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
-	11, // 24: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
-	13, // 25: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
-	15, // 26: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
-	17, // 27: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
-	19, // 28: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
-	21, // 29: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
-	24, // [24:30] is the sub-list for method output_type
-	18, // [18:24] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	10, // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
+	9,  // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
+	8,  // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
+	11, // 5: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
+	38, // 6: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
+	2,  // 7: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
+	2,  // 8: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
+	3,  // 9: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
+	4,  // 10: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
+	39, // 11: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
+	12, // 12: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
+	7,  // 13: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	7,  // 14: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	7,  // 15: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
+	7,  // 16: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
+	7,  // 17: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
+	7,  // 18: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
+	39, // 19: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
+	39, // 20: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
+	25, // 21: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
+	40, // 22: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
+	5,  // 23: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
+	39, // 24: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
+	32, // 25: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
+	6,  // 26: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
+	39, // 27: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
+	35, // 28: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
+	13, // 29: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
+	15, // 30: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
+	17, // 31: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
+	19, // 32: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
+	21, // 33: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
+	23, // 34: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
+	26, // 35: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
+	28, // 36: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
+	30, // 37: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
+	33, // 38: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
+	36, // 39: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
+	14, // 40: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
+	16, // 41: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
+	18, // 42: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
+	20, // 43: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
+	22, // 44: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
+	24, // 45: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
+	27, // 46: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
+	29, // 47: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
+	31, // 48: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
+	34, // 49: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
+	37, // 50: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
+	40, // [40:51] is the sub-list for method output_type
+	29, // [29:40] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_listener_service_proto_init() }
@@ -1483,8 +2627,8 @@ func file_sockplane_v1_listener_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sockplane_v1_listener_service_proto_rawDesc), len(file_sockplane_v1_listener_service_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   17,
+			NumEnums:      7,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

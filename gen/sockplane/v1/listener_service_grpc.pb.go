@@ -19,12 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ListenerService_CreateListener_FullMethodName = "/sockplane.v1.ListenerService/CreateListener"
-	ListenerService_GetListener_FullMethodName    = "/sockplane.v1.ListenerService/GetListener"
-	ListenerService_ListListeners_FullMethodName  = "/sockplane.v1.ListenerService/ListListeners"
-	ListenerService_StopListener_FullMethodName   = "/sockplane.v1.ListenerService/StopListener"
-	ListenerService_StartListener_FullMethodName  = "/sockplane.v1.ListenerService/StartListener"
-	ListenerService_DeleteListener_FullMethodName = "/sockplane.v1.ListenerService/DeleteListener"
+	ListenerService_CreateListener_FullMethodName  = "/sockplane.v1.ListenerService/CreateListener"
+	ListenerService_GetListener_FullMethodName     = "/sockplane.v1.ListenerService/GetListener"
+	ListenerService_ListListeners_FullMethodName   = "/sockplane.v1.ListenerService/ListListeners"
+	ListenerService_StopListener_FullMethodName    = "/sockplane.v1.ListenerService/StopListener"
+	ListenerService_StartListener_FullMethodName   = "/sockplane.v1.ListenerService/StartListener"
+	ListenerService_DeleteListener_FullMethodName  = "/sockplane.v1.ListenerService/DeleteListener"
+	ListenerService_ListConnections_FullMethodName = "/sockplane.v1.ListenerService/ListConnections"
+	ListenerService_CloseConnection_FullMethodName = "/sockplane.v1.ListenerService/CloseConnection"
+	ListenerService_SendFrame_FullMethodName       = "/sockplane.v1.ListenerService/SendFrame"
+	ListenerService_ListFrames_FullMethodName      = "/sockplane.v1.ListenerService/ListFrames"
+	ListenerService_WatchEvents_FullMethodName     = "/sockplane.v1.ListenerService/WatchEvents"
 )
 
 // ListenerServiceClient is the client API for ListenerService service.
@@ -55,6 +60,24 @@ type ListenerServiceClient interface {
 	StartListener(ctx context.Context, in *StartListenerRequest, opts ...grpc.CallOption) (*StartListenerResponse, error)
 	// DeleteListener stops a listener and forgets it.
 	DeleteListener(ctx context.Context, in *DeleteListenerRequest, opts ...grpc.CallOption) (*DeleteListenerResponse, error)
+	// ListConnections returns a listener's open connections; for datagram
+	// transports, the peers heard from recently (a bounded table whose idle
+	// entries expire).
+	ListConnections(ctx context.Context, in *ListConnectionsRequest, opts ...grpc.CallOption) (*ListConnectionsResponse, error)
+	// CloseConnection closes one connection (the peer sees EOF); for a
+	// datagram peer, it forgets the peer.
+	CloseConnection(ctx context.Context, in *CloseConnectionRequest, opts ...grpc.CallOption) (*CloseConnectionResponse, error)
+	// SendFrame writes one frame, in the listener's response framing, to a
+	// connection or datagram peer. It never tears a frame the handler
+	// writes at the same time.
+	SendFrame(ctx context.Context, in *SendFrameRequest, opts ...grpc.CallOption) (*SendFrameResponse, error)
+	// ListFrames returns the frames captured by a listener (see
+	// Listener.capture), oldest first.
+	ListFrames(ctx context.Context, in *ListFramesRequest, opts ...grpc.CallOption) (*ListFramesResponse, error)
+	// WatchEvents streams lifecycle events as they happen. A watcher that
+	// reads too slowly never slows a listener: events to it are dropped and
+	// an EVENT_TYPE_EVENTS_DROPPED event says how many.
+	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
 }
 
 type listenerServiceClient struct {
@@ -125,6 +148,65 @@ func (c *listenerServiceClient) DeleteListener(ctx context.Context, in *DeleteLi
 	return out, nil
 }
 
+func (c *listenerServiceClient) ListConnections(ctx context.Context, in *ListConnectionsRequest, opts ...grpc.CallOption) (*ListConnectionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListConnectionsResponse)
+	err := c.cc.Invoke(ctx, ListenerService_ListConnections_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *listenerServiceClient) CloseConnection(ctx context.Context, in *CloseConnectionRequest, opts ...grpc.CallOption) (*CloseConnectionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CloseConnectionResponse)
+	err := c.cc.Invoke(ctx, ListenerService_CloseConnection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *listenerServiceClient) SendFrame(ctx context.Context, in *SendFrameRequest, opts ...grpc.CallOption) (*SendFrameResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendFrameResponse)
+	err := c.cc.Invoke(ctx, ListenerService_SendFrame_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *listenerServiceClient) ListFrames(ctx context.Context, in *ListFramesRequest, opts ...grpc.CallOption) (*ListFramesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFramesResponse)
+	err := c.cc.Invoke(ctx, ListenerService_ListFrames_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *listenerServiceClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ListenerService_ServiceDesc.Streams[0], ListenerService_WatchEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchEventsRequest, WatchEventsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ListenerService_WatchEventsClient = grpc.ServerStreamingClient[WatchEventsResponse]
+
 // ListenerServiceServer is the server API for ListenerService service.
 // All implementations must embed UnimplementedListenerServiceServer
 // for forward compatibility.
@@ -153,6 +235,24 @@ type ListenerServiceServer interface {
 	StartListener(context.Context, *StartListenerRequest) (*StartListenerResponse, error)
 	// DeleteListener stops a listener and forgets it.
 	DeleteListener(context.Context, *DeleteListenerRequest) (*DeleteListenerResponse, error)
+	// ListConnections returns a listener's open connections; for datagram
+	// transports, the peers heard from recently (a bounded table whose idle
+	// entries expire).
+	ListConnections(context.Context, *ListConnectionsRequest) (*ListConnectionsResponse, error)
+	// CloseConnection closes one connection (the peer sees EOF); for a
+	// datagram peer, it forgets the peer.
+	CloseConnection(context.Context, *CloseConnectionRequest) (*CloseConnectionResponse, error)
+	// SendFrame writes one frame, in the listener's response framing, to a
+	// connection or datagram peer. It never tears a frame the handler
+	// writes at the same time.
+	SendFrame(context.Context, *SendFrameRequest) (*SendFrameResponse, error)
+	// ListFrames returns the frames captured by a listener (see
+	// Listener.capture), oldest first.
+	ListFrames(context.Context, *ListFramesRequest) (*ListFramesResponse, error)
+	// WatchEvents streams lifecycle events as they happen. A watcher that
+	// reads too slowly never slows a listener: events to it are dropped and
+	// an EVENT_TYPE_EVENTS_DROPPED event says how many.
+	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
 	mustEmbedUnimplementedListenerServiceServer()
 }
 
@@ -180,6 +280,21 @@ func (UnimplementedListenerServiceServer) StartListener(context.Context, *StartL
 }
 func (UnimplementedListenerServiceServer) DeleteListener(context.Context, *DeleteListenerRequest) (*DeleteListenerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteListener not implemented")
+}
+func (UnimplementedListenerServiceServer) ListConnections(context.Context, *ListConnectionsRequest) (*ListConnectionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListConnections not implemented")
+}
+func (UnimplementedListenerServiceServer) CloseConnection(context.Context, *CloseConnectionRequest) (*CloseConnectionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CloseConnection not implemented")
+}
+func (UnimplementedListenerServiceServer) SendFrame(context.Context, *SendFrameRequest) (*SendFrameResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendFrame not implemented")
+}
+func (UnimplementedListenerServiceServer) ListFrames(context.Context, *ListFramesRequest) (*ListFramesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFrames not implemented")
+}
+func (UnimplementedListenerServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
 }
 func (UnimplementedListenerServiceServer) mustEmbedUnimplementedListenerServiceServer() {}
 func (UnimplementedListenerServiceServer) testEmbeddedByValue()                         {}
@@ -310,6 +425,89 @@ func _ListenerService_DeleteListener_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ListenerService_ListConnections_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListConnectionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ListenerServiceServer).ListConnections(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ListenerService_ListConnections_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ListenerServiceServer).ListConnections(ctx, req.(*ListConnectionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ListenerService_CloseConnection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseConnectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ListenerServiceServer).CloseConnection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ListenerService_CloseConnection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ListenerServiceServer).CloseConnection(ctx, req.(*CloseConnectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ListenerService_SendFrame_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendFrameRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ListenerServiceServer).SendFrame(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ListenerService_SendFrame_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ListenerServiceServer).SendFrame(ctx, req.(*SendFrameRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ListenerService_ListFrames_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFramesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ListenerServiceServer).ListFrames(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ListenerService_ListFrames_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ListenerServiceServer).ListFrames(ctx, req.(*ListFramesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ListenerService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ListenerServiceServer).WatchEvents(m, &grpc.GenericServerStream[WatchEventsRequest, WatchEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ListenerService_WatchEventsServer = grpc.ServerStreamingServer[WatchEventsResponse]
+
 // ListenerService_ServiceDesc is the grpc.ServiceDesc for ListenerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -341,7 +539,29 @@ var ListenerService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "DeleteListener",
 			Handler:    _ListenerService_DeleteListener_Handler,
 		},
+		{
+			MethodName: "ListConnections",
+			Handler:    _ListenerService_ListConnections_Handler,
+		},
+		{
+			MethodName: "CloseConnection",
+			Handler:    _ListenerService_CloseConnection_Handler,
+		},
+		{
+			MethodName: "SendFrame",
+			Handler:    _ListenerService_SendFrame_Handler,
+		},
+		{
+			MethodName: "ListFrames",
+			Handler:    _ListenerService_ListFrames_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchEvents",
+			Handler:       _ListenerService_WatchEvents_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "sockplane/v1/listener_service.proto",
 }

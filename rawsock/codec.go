@@ -345,6 +345,15 @@ func (c *Codec) AppendHeader(dst []byte, bodyLen int, extra ...HeaderField) ([]b
 	return dst, nil
 }
 
+// headerText is the JSON header inside what AppendHeader wrote, or nil
+// for framings without one.
+func (c *Codec) headerText(prefixAndHeader []byte) []byte {
+	if c.Framing != FramingJSONHeader && c.Framing != 0 {
+		return nil
+	}
+	return prefixAndHeader[lengthSize:]
+}
+
 // AppendFrame appends a whole frame: length prefix, header and body.
 func (c *Codec) AppendFrame(dst, body []byte, extra ...HeaderField) ([]byte, error) {
 	dst, err := c.AppendHeader(dst, len(body), extra...)

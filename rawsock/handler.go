@@ -92,9 +92,26 @@ func upperASCII(b []byte) {
 	}
 }
 
+// Discard reads and counts frames and replies nothing. With frame
+// capture on, it is the record handler.
+type Discard struct{}
+
+// ServeFrame implements Handler.
+func (Discard) ServeFrame(ResponseWriter, *Request) {}
+
 // Interface guards.
 var (
 	_ Handler = Echo{}
 	_ Handler = Upper{}
+	_ Handler = Discard{}
 	_ Handler = HandlerFunc(nil)
 )
+
+// addrString is a peer's address as people read it; an unnamed Unix
+// socket has none.
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

@@ -37,6 +37,12 @@ type Config struct {
 	// Logger receives errors that no caller sees: failed accepts, failed
 	// writes. Default: slog.Default().
 	Logger *slog.Logger
+	// Capture, if not nil, records the listener's frames.
+	Capture *Capture
+	// Events, if not nil, receives connection and frame-error events,
+	// stamped with Name as their listener id.
+	Events *EventBus
+	Name   string
 }
 
 // A Listener serves one socket: it binds it, accepts connections (or
@@ -63,6 +69,9 @@ type Listener struct {
 	stats    *Stats
 	log      *slog.Logger
 	unixMode fs.FileMode
+	capture  *Capture
+	events   *EventBus
+	name     string
 
 	ctx    context.Context    // the requests' context; cancelled by Close
 	cancel context.CancelFunc //
@@ -78,7 +87,8 @@ type Listener struct {
 	sock    interface{ Close() error } // net.Listener or the datagram socket
 	file    *unixSocketFile            // the Unix socket file, removed on close
 	addr    net.Addr
-	conns   map[*streamConn]struct{}
+	conns   map[uint64]*streamConn // by connection id
+	pconn   *packetConn            // the datagram server, for datagram networks
 	connsWG sync.WaitGroup
 }
 
@@ -119,7 +129,10 @@ func NewListener(cfg Config) (*Listener, error) {
 		cancel:   cancel,
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
-		conns:    make(map[*streamConn]struct{}),
+		conns:    make(map[uint64]*streamConn),
+		capture:  cfg.Capture,
+		events:   cfg.Events,
+		name:     cfg.Name,
 	}, nil
 }
 
@@ -277,7 +290,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 func (l *Listener) Close() error {
 	l.beginClose()
 	l.mu.Lock()
-	for c := range l.conns {
+	for _, c := range l.conns {
 		_ = c.nc.Close()
 	}
 	l.mu.Unlock()
@@ -289,7 +302,7 @@ func (l *Listener) Close() error {
 func (l *Listener) closeIdleConns() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for c := range l.conns {
+	for _, c := range l.conns {
 		if c.state.CompareAndSwap(connIdle, connClosed) {
 			_ = c.nc.Close()
 		}
@@ -342,12 +355,13 @@ func (l *Listener) acceptLoop(ln net.Listener) {
 	}
 	if loopErr != ErrListenerClosed {
 		l.log.Error("listener failed", "error", loopErr)
+		l.events.Publish(Event{Type: EventListenerFailed, ListenerID: l.name, Message: loopErr.Error()})
 		_ = ln.Close()
 		l.mu.Lock()
 		l.file.remove()
 		l.mu.Unlock()
 		l.mu.Lock()
-		for c := range l.conns {
+		for _, c := range l.conns {
 			_ = c.nc.Close()
 		}
 		l.mu.Unlock()
@@ -369,21 +383,27 @@ func (l *Listener) track(nc net.Conn) bool {
 	if l.closing {
 		return false
 	}
-	l.conns[c] = struct{}{}
+	l.conns[c.act.id] = c
 	l.stats.attach(&c.cnt)
 	l.connsWG.Add(1)
 	l.stats.connectionsTotal.Add(1)
 	l.stats.connectionsActive.Add(1)
+	if l.events.Active() {
+		l.events.Publish(Event{Type: EventConnectionOpened, ListenerID: l.name, ConnID: c.act.id, Peer: c.act.peer})
+	}
 	go c.serve()
 	return true
 }
 
 func (l *Listener) untrack(c *streamConn) {
 	l.mu.Lock()
-	delete(l.conns, c)
+	delete(l.conns, c.act.id)
 	l.mu.Unlock()
 	l.stats.detach(&c.cnt)
 	l.stats.connectionsActive.Add(-1)
+	if l.events.Active() {
+		l.events.Publish(Event{Type: EventConnectionClosed, ListenerID: l.name, ConnID: c.act.id, Peer: c.act.peer})
+	}
 	l.connsWG.Done()
 }
 

@@ -21,25 +21,30 @@ var errUnnamedPeer = errors.New("the sender's socket has no name to reply to")
 // one frame, served in arrival order; replies go to the sender. It is its
 // own ResponseWriter, so serving a UDP datagram allocates nothing.
 type packetConn struct {
-	l    *Listener
-	udp  *net.UDPConn  // one of udp
-	unix *net.UnixConn // and unix is set
-	in   []byte
-	out  []byte
-	cnt  counters
-	req  Request
+	l     *Listener
+	sock  net.PacketConn
+	udp   *net.UDPConn  // one of udp
+	unix  *net.UnixConn // and unix is set
+	in    []byte
+	out   []byte
+	cnt   counters
+	req   Request
+	peers peerTable
 
 	peer     netip.AddrPort // the UDP sender being served
 	unixPeer *net.UnixAddr  // the unixgram sender being served
+	cur      *peer          // its entry in the peer table
 }
 
 // readPackets owns the datagram socket until it is closed.
 func (l *Listener) readPackets(pc net.PacketConn) {
 	p := &packetConn{
-		l:   l,
-		in:  make([]byte, maxDatagram),
-		out: make([]byte, 0, maxDatagram),
-		req: Request{ctx: l.ctx, local: pc.LocalAddr()},
+		l:     l,
+		sock:  pc,
+		in:    make([]byte, maxDatagram),
+		out:   make([]byte, 0, maxDatagram),
+		req:   Request{ctx: l.ctx, local: pc.LocalAddr()},
+		peers: peerTable{byKey: make(map[peerKey]*peer), byID: make(map[uint64]*peer)},
 	}
 	switch c := pc.(type) {
 	case *net.UDPConn:
@@ -47,6 +52,9 @@ func (l *Listener) readPackets(pc net.PacketConn) {
 	case *net.UnixConn:
 		p.unix = c
 	}
+	l.mu.Lock()
+	l.pconn = p
+	l.mu.Unlock()
 	l.stats.attach(&p.cnt)
 	err := p.serve()
 	l.stats.detach(&p.cnt)
@@ -60,6 +68,8 @@ func (p *packetConn) serve() error {
 		if err == errDatagramTooLarge {
 			p.cnt.bytesIn.Add(uint64(n))
 			p.cnt.errors.Add(1)
+			p.cur.cnt.bytesIn.Add(uint64(n))
+			p.cur.cnt.errors.Add(1)
 			continue
 		}
 		if err != nil {
@@ -78,6 +88,7 @@ func (p *packetConn) serve() error {
 		}
 		backoff = 0
 		p.cnt.bytesIn.Add(uint64(n))
+		p.cur.cnt.bytesIn.Add(uint64(n))
 		p.serveDatagram(p.in[:n])
 	}
 }
@@ -86,8 +97,11 @@ func (p *packetConn) serve() error {
 func (p *packetConn) read() (int, error) {
 	if p.udp != nil {
 		n, peer, err := p.udp.ReadFromUDPAddrPort(p.in)
-		p.peer = peer
-		p.req.peer = peer
+		if err == nil {
+			p.peer = peer
+			p.req.peer = peer
+			p.cur = p.observe(peerKey{ap: peer}, func() net.Addr { return net.UDPAddrFromAddrPort(peer) }, time.Now())
+		}
 		return n, err
 	}
 	// A Unix datagram can be larger than the buffer; MSG_TRUNC tells, and
@@ -96,11 +110,17 @@ func (p *packetConn) read() (int, error) {
 	if err == nil && flags&syscall.MSG_TRUNC != 0 {
 		err = errDatagramTooLarge
 	}
+	if err != nil && err != errDatagramTooLarge {
+		return n, err
+	}
 	p.unixPeer = peer
 	p.req.remote = nil
+	key := peerKey{}
 	if peer != nil {
 		p.req.remote = peer
+		key.path = peer.Name
 	}
+	p.cur = p.observe(key, func() net.Addr { return peer }, time.Now())
 	return n, err
 }
 
@@ -109,9 +129,15 @@ func (p *packetConn) serveDatagram(b []byte) {
 	if err != nil {
 		// A datagram's sender may be forged: never answer a bad one.
 		p.cnt.errors.Add(1)
+		p.cur.cnt.errors.Add(1)
+		if p.l.events.Active() {
+			p.l.events.Publish(Event{Type: EventFrameError, ListenerID: p.l.name, ConnID: p.cur.act.id, Peer: p.cur.act.peer, Message: err.Error()})
+		}
 		return
 	}
 	p.cnt.framesIn.Add(1)
+	p.cur.cnt.framesIn.Add(1)
+	p.l.capture.record(p.cur.act.id, false, f.Header, f.Body)
 	p.req.Header, p.req.Body = f.Header, f.Body
 	p.l.handler.ServeFrame(p, &p.req)
 	p.req.Header, p.req.Body = nil, nil
@@ -124,8 +150,7 @@ func (p *packetConn) Reply(body []byte, extra ...HeaderField) error {
 		return err
 	}
 	p.out = out[:0]
-	p.cnt.framesOut.Add(1)
-	p.cnt.bytesOut.Add(uint64(len(out)))
+	p.countOut(p.cur, out, body)
 	if p.udp != nil {
 		_, err = p.udp.WriteToUDPAddrPort(out, p.peer)
 	} else if p.unixPeer == nil || p.unixPeer.Name == "" {
@@ -135,8 +160,21 @@ func (p *packetConn) Reply(body []byte, extra ...HeaderField) error {
 	}
 	if err != nil {
 		p.cnt.errors.Add(1)
+		p.cur.cnt.errors.Add(1)
 	}
 	return err
+}
+
+// countOut counts a frame written to pe, before it is written, and
+// captures it.
+func (p *packetConn) countOut(pe *peer, frame, body []byte) {
+	p.cnt.framesOut.Add(1)
+	p.cnt.bytesOut.Add(uint64(len(frame)))
+	pe.cnt.framesOut.Add(1)
+	pe.cnt.bytesOut.Add(uint64(len(frame)))
+	if p.l.capture != nil {
+		p.l.capture.record(pe.act.id, true, p.l.response.headerText(frame[:len(frame)-len(body)]), body)
+	}
 }
 
 var _ ResponseWriter = (*packetConn)(nil)

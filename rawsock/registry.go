@@ -57,6 +57,7 @@ type Info struct {
 type Registry struct {
 	log       *slog.Logger
 	execAllow []string // programs the exec handler may run; none: exec is off
+	events    *EventBus
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -68,17 +69,23 @@ func NewRegistry(logger *slog.Logger, opts ...RegistryOption) *Registry {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	r := &Registry{log: logger, entries: make(map[string]*entry)}
+	r := &Registry{log: logger, entries: make(map[string]*entry), events: NewEventBus()}
 	for _, opt := range opts {
 		opt(r)
 	}
 	return r
 }
 
+// Events is the bus of the registry's lifecycle, connection and frame
+// events.
+func (r *Registry) Events() *EventBus { return r.events }
+
 // entry is one registered listener.
 type entry struct {
-	spec  Spec
-	stats Stats
+	spec    Spec
+	stats   Stats
+	capture *Capture // nil when capture is off; kept across stop and start
+	events  *EventBus
 
 	op sync.Mutex // serializes start, stop and delete
 
@@ -112,7 +119,7 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	} else if _, ok := r.entries[spec.ID]; ok {
 		return Info{}, fmt.Errorf("%w: %s", ErrExists, spec.ID)
 	}
-	e := &entry{spec: spec}
+	e := &entry{spec: spec, events: r.events, capture: NewCapture(spec.Capture.MaxFrames, spec.Capture.MaxBytesPerFrame)}
 	// Binding under r.mu keeps a concurrent Create of the same id out; a
 	// bind takes microseconds.
 	if err := e.start(r.log); err != nil {
@@ -120,6 +127,7 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	}
 	r.entries[spec.ID] = e
 	r.log.Info("listener created", "id", spec.ID, "transport", spec.Transport, "address", e.info().BoundAddr)
+	r.events.Publish(Event{Type: EventListenerCreated, ListenerID: spec.ID, Message: "listening on " + e.info().BoundAddr})
 	return e.info(), nil
 }
 
@@ -182,9 +190,11 @@ func (r *Registry) Start(id string) (Info, error) {
 	}
 	if e.info().State != StateRunning {
 		if err := e.start(r.log); err != nil {
+			r.events.Publish(Event{Type: EventListenerFailed, ListenerID: id, Message: err.Error()})
 			return e.info(), err
 		}
 		r.log.Info("listener started", "id", id, "address", e.info().BoundAddr)
+		r.events.Publish(Event{Type: EventListenerStarted, ListenerID: id, Message: "listening on " + e.info().BoundAddr})
 	}
 	return e.info(), nil
 }
@@ -203,6 +213,7 @@ func (r *Registry) Stop(id string) (Info, error) {
 	}
 	if e.stop() {
 		r.log.Info("listener stopped", "id", id)
+		r.events.Publish(Event{Type: EventListenerStopped, ListenerID: id})
 	}
 	return e.info(), nil
 }
@@ -221,8 +232,11 @@ func (r *Registry) Delete(id string) error {
 	e.mu.Lock()
 	e.deleted = true
 	e.mu.Unlock()
-	e.stop()
+	if e.stop() {
+		r.events.Publish(Event{Type: EventListenerStopped, ListenerID: id})
+	}
 	r.log.Info("listener deleted", "id", id)
+	r.events.Publish(Event{Type: EventListenerDeleted, ListenerID: id})
 	return nil
 }
 
@@ -261,7 +275,7 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 // a stopped and started listener find it where it was. Callers hold e.op,
 // or own e alone.
 func (e *entry) start(log *slog.Logger) error {
-	cfg, err := e.spec.listenerConfig(&e.stats)
+	cfg, err := e.spec.listenerConfig(&e.stats, e.capture, e.events)
 	if err != nil {
 		e.mu.Lock()
 		e.ln, e.failure = nil, err.Error()
@@ -357,4 +371,70 @@ func (e *entry) info() Info {
 		info.State, info.Error = StateFailed, failure
 	}
 	return info
+}
+
+// running returns the entry's listener while it serves.
+func (e *entry) running() *Listener {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ln == nil || e.ln.Err() != nil {
+		return nil
+	}
+	return e.ln
+}
+
+// Connections returns a listener's connections, or its recent datagram
+// peers; none while it is stopped.
+func (r *Registry) Connections(id string) ([]ConnInfo, error) {
+	e, err := r.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	if ln := e.running(); ln != nil {
+		return ln.Connections(), nil
+	}
+	return nil, nil
+}
+
+// CloseConnection closes a connection, or forgets a datagram peer.
+func (r *Registry) CloseConnection(id string, connID uint64) error {
+	ln, err := r.runningListener(id, connID)
+	if err != nil {
+		return err
+	}
+	return ln.CloseConn(connID)
+}
+
+// SendFrame writes one frame to a connection or datagram peer; see
+// Listener.SendFrame.
+func (r *Registry) SendFrame(id string, connID uint64, body []byte, extra ...HeaderField) (int, error) {
+	ln, err := r.runningListener(id, connID)
+	if err != nil {
+		return 0, err
+	}
+	return ln.SendFrame(connID, body, extra...)
+}
+
+// Frames returns a listener's captured frames, oldest first; connID 0
+// means all connections'. A listener without capture has none.
+func (r *Registry) Frames(id string, connID uint64) ([]CapturedFrame, error) {
+	e, err := r.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	return e.capture.Frames(connID), nil
+}
+
+// runningListener finds a listener that serves; a stopped one has no
+// connections.
+func (r *Registry) runningListener(id string, connID uint64) (*Listener, error) {
+	e, err := r.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	ln := e.running()
+	if ln == nil {
+		return nil, fmt.Errorf("%w: %d (listener %s is not running)", ErrConnNotFound, connID, id)
+	}
+	return ln, nil
 }

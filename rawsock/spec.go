@@ -29,14 +29,18 @@ type HandlerKind string
 
 // The built-in handlers.
 const (
-	HandlerEcho  HandlerKind = "echo"
-	HandlerUpper HandlerKind = "upper"
+	HandlerEcho    HandlerKind = "echo"
+	HandlerUpper   HandlerKind = "upper"
+	HandlerDiscard HandlerKind = "discard"
+	HandlerRecord  HandlerKind = "record" // discard, with capture on
 )
 
 // builtinHandlers maps each HandlerKind to its Handler.
 var builtinHandlers = map[HandlerKind]Handler{
-	HandlerEcho:  Echo{},
-	HandlerUpper: Upper{},
+	HandlerEcho:    Echo{},
+	HandlerUpper:   Upper{},
+	HandlerDiscard: Discard{},
+	HandlerRecord:  Discard{},
 }
 
 // MaxIDLength bounds a listener id.
@@ -65,6 +69,18 @@ type Spec struct {
 	Framing FramingSpec
 	// Exec configures the exec handler; zero for the other handlers.
 	Exec ExecSpec
+	// Capture bounds the frame capture. Default: off, except for
+	// HandlerRecord.
+	Capture CaptureSpec
+}
+
+// CaptureSpec sizes a listener's frame capture.
+type CaptureSpec struct {
+	// MaxFrames kept, newest replacing oldest. Default: 0, off
+	// (DefaultRecordFrames for HandlerRecord).
+	MaxFrames int
+	// MaxBytesPerFrame of each body kept. Default: 4 KiB when capture is on.
+	MaxBytesPerFrame int
 }
 
 // FramingSpec is the wire format of a Spec.
@@ -93,6 +109,12 @@ func (s Spec) withDefaults() Spec {
 	}
 	if s.Transport.IsUnix() && s.UnixMode == 0 {
 		s.UnixMode = DefaultUnixMode
+	}
+	if s.Handler == HandlerRecord && s.Capture.MaxFrames == 0 {
+		s.Capture.MaxFrames = DefaultRecordFrames
+	}
+	if s.Capture.MaxFrames > 0 && s.Capture.MaxBytesPerFrame == 0 {
+		s.Capture.MaxBytesPerFrame = DefaultCaptureBytesPerFrame
 	}
 	return s
 }
@@ -140,6 +162,12 @@ func (s Spec) Validate() error {
 	}
 	if s.Framing.ByteOrder != LittleEndian && s.Framing.ByteOrder != BigEndian {
 		return fieldErrorf("framing.byteOrder", "unsupported byte order %s", s.Framing.ByteOrder)
+	}
+	if c := s.Capture; c.MaxFrames < 0 || c.MaxFrames > MaxCaptureFrames {
+		return fieldErrorf("capture.maxFrames", "%d is not from 0 to %d", c.MaxFrames, MaxCaptureFrames)
+	}
+	if c := s.Capture; c.MaxBytesPerFrame < 0 || c.MaxBytesPerFrame > MaxCaptureBytesPerFrame {
+		return fieldErrorf("capture.maxBytesPerFrame", "%d is not from 0 to %d", c.MaxBytesPerFrame, MaxCaptureBytesPerFrame)
 	}
 	return nil
 }
@@ -189,7 +217,7 @@ func validateUnixPath(path string) error {
 }
 
 // listenerConfig turns a valid spec into the Config of a Listener.
-func (s Spec) listenerConfig(stats *Stats) (Config, error) {
+func (s Spec) listenerConfig(stats *Stats, capture *Capture, events *EventBus) (Config, error) {
 	h, err := s.handler()
 	if err != nil {
 		return Config{}, err
@@ -202,5 +230,8 @@ func (s Spec) listenerConfig(stats *Stats) (Config, error) {
 		Request:  Codec{Framing: s.Framing.Request, ByteOrder: s.Framing.ByteOrder},
 		Response: Codec{Framing: s.Framing.Response, ByteOrder: s.Framing.ByteOrder},
 		Stats:    stats,
+		Capture:  capture,
+		Events:   events,
+		Name:     s.ID,
 	}, nil
 }

@@ -18,6 +18,7 @@ type Stats struct {
 	connectionsActive atomic.Int64
 	connectionsTotal  atomic.Uint64
 	listenerErrors    atomic.Uint64 // failed accepts and socket reads
+	lastConnID        atomic.Uint64 // ids of connections and peers, never reused
 
 	mu     sync.Mutex
 	closed totals                 // folded in from detached counters

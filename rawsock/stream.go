@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Sizes of a stream connection's pooled buffers.
@@ -48,6 +49,7 @@ type streamConn struct {
 	readFunc func(fd uintptr) bool
 	req      Request
 	cnt      counters
+	act      activity
 
 	// Write side.
 	wmu    sync.Mutex
@@ -70,6 +72,9 @@ func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
 	c := &streamConn{l: l, nc: nc, rc: rc, need: l.request.minFrame(), cancel: cancel}
+	now := time.Now()
+	c.act = activity{id: l.stats.lastConnID.Add(1), peer: addrString(nc.RemoteAddr()), opened: now, counter: &c.cnt}
+	c.act.touch(now)
 	c.readFunc = c.readReady
 	c.req = Request{ctx: ctx, remote: nc.RemoteAddr(), local: nc.LocalAddr()}
 	return c, nil
@@ -82,6 +87,9 @@ func (c *streamConn) serve() {
 	for {
 		if err := c.serveBuffered(); err != nil {
 			c.cnt.errors.Add(1)
+			if c.l.events.Active() {
+				c.l.events.Publish(Event{Type: EventFrameError, ListenerID: c.l.name, ConnID: c.act.id, Peer: c.act.peer, Message: err.Error()})
+			}
 			c.writeErrorFrame(err)
 			return
 		}
@@ -113,6 +121,7 @@ func (c *streamConn) serveBuffered() error {
 			return nil
 		}
 		c.cnt.framesIn.Add(1)
+		c.l.capture.record(c.act.id, false, f.Header, f.Body)
 		c.req.Header, c.req.Body = f.Header, f.Body
 		c.l.handler.ServeFrame(c, &c.req)
 		c.req.Header, c.req.Body = nil, nil
@@ -159,6 +168,7 @@ func (c *streamConn) read() error {
 	}
 	c.w += c.readN
 	c.cnt.bytesIn.Add(uint64(c.readN))
+	c.act.touch(time.Now())
 	return nil
 }
 
@@ -224,6 +234,7 @@ func (c *streamConn) Reply(body []byte, extra ...HeaderField) error {
 	size := len(hdr) + len(body)
 	c.cnt.framesOut.Add(1)
 	c.cnt.bytesOut.Add(uint64(size))
+	c.l.capture.record(c.act.id, true, c.l.response.headerText(hdr), body)
 	if len(c.wbuf.b)+size > cap(c.wbuf.b) {
 		if size > cap(c.wbuf.b) {
 			return c.writeLocked(hdr, body)
@@ -235,6 +246,30 @@ func (c *streamConn) Reply(body []byte, extra ...HeaderField) error {
 	c.wbuf.b = append(c.wbuf.b, hdr...)
 	c.wbuf.b = append(c.wbuf.b, body...)
 	return nil
+}
+
+// send writes one frame now, for an operator: after the replies pending,
+// in one writev, bounded by operatorSendTimeout for a peer that does not
+// read.
+func (c *streamConn) send(body []byte, extra []HeaderField) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	hdr, err := c.l.response.AppendHeader(nil, len(body), extra...)
+	if err != nil {
+		return 0, err
+	}
+	c.cnt.framesOut.Add(1)
+	c.cnt.bytesOut.Add(uint64(len(hdr) + len(body)))
+	c.l.capture.record(c.act.id, true, c.l.response.headerText(hdr), body)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(operatorSendTimeout))
+	defer func() { _ = c.nc.SetWriteDeadline(time.Time{}) }()
+	if err := c.writeLocked(hdr, body); err != nil {
+		return 0, err
+	}
+	return len(hdr) + len(body), nil
 }
 
 // writeLocked writes what is pending followed by more, in one writev.

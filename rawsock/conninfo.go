@@ -1,0 +1,115 @@
+package rawsock
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// ErrConnNotFound means a listener has no connection or datagram peer
+// with the given id.
+var ErrConnNotFound = errors.New("connection not found")
+
+// operatorSendTimeout bounds a SendFrame to a peer that does not read.
+const operatorSendTimeout = 5 * time.Second
+
+// ConnInfo is a connection of a stream listener, or a recent peer of a
+// datagram listener, as it is now.
+type ConnInfo struct {
+	ID           uint64
+	Peer         string
+	Local        string
+	OpenedAt     time.Time
+	LastActivity time.Time
+	FramesIn     uint64
+	FramesOut    uint64
+	BytesIn      uint64
+	BytesOut     uint64
+}
+
+// activity is what ConnInfo reports of a connection or peer.
+type activity struct {
+	id      uint64
+	peer    string
+	opened  time.Time
+	lastIn  atomic.Int64 // unix nanoseconds of the last bytes in
+	counter *counters
+}
+
+func (a *activity) touch(now time.Time) { a.lastIn.Store(now.UnixNano()) }
+
+func (a *activity) info(local string) ConnInfo {
+	return ConnInfo{
+		ID:           a.id,
+		Peer:         a.peer,
+		Local:        local,
+		OpenedAt:     a.opened,
+		LastActivity: time.Unix(0, a.lastIn.Load()),
+		FramesIn:     a.counter.framesIn.Load(),
+		FramesOut:    a.counter.framesOut.Load(),
+		BytesIn:      a.counter.bytesIn.Load(),
+		BytesOut:     a.counter.bytesOut.Load(),
+	}
+}
+
+// Connections returns the open connections (stream listeners) or the
+// recent peers (datagram listeners), oldest first.
+func (l *Listener) Connections() []ConnInfo {
+	local := ""
+	if a := l.Addr(); a != nil {
+		local = a.String()
+	}
+	var infos []ConnInfo
+	if p := l.packets(); p != nil {
+		infos = p.peerInfos(local)
+	} else {
+		l.mu.Lock()
+		for _, c := range l.conns {
+			infos = append(infos, c.act.info(local))
+		}
+		l.mu.Unlock()
+	}
+	slices.SortFunc(infos, func(a, b ConnInfo) int { return int(a.ID - b.ID) })
+	return infos
+}
+
+// CloseConn closes a stream connection (the peer sees EOF) or forgets a
+// datagram peer.
+func (l *Listener) CloseConn(id uint64) error {
+	if p := l.packets(); p != nil {
+		return p.forget(id)
+	}
+	l.mu.Lock()
+	c, ok := l.conns[id]
+	l.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrConnNotFound, id)
+	}
+	return c.nc.Close()
+}
+
+// SendFrame writes one frame in the response framing to a connection or
+// datagram peer, whole, between the frames its handler writes. It returns
+// the bytes written.
+func (l *Listener) SendFrame(id uint64, body []byte, extra ...HeaderField) (int, error) {
+	if p := l.packets(); p != nil {
+		return p.sendTo(id, body, extra)
+	}
+	l.mu.Lock()
+	c, ok := l.conns[id]
+	l.mu.Unlock()
+	if !ok {
+		return 0, fmt.Errorf("%w: %d", ErrConnNotFound, id)
+	}
+	return c.send(body, extra)
+}
+
+// packets returns the datagram server, or nil for stream listeners and
+// before Start.
+func (l *Listener) packets() *packetConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pconn
+}

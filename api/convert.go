@@ -27,6 +27,8 @@ var (
 		sockplanev1.Handler_HANDLER_ECHO:        rawsock.HandlerEcho,
 		sockplanev1.Handler_HANDLER_UPPER:       rawsock.HandlerUpper,
 		sockplanev1.Handler_HANDLER_EXEC:        rawsock.HandlerExec,
+		sockplanev1.Handler_HANDLER_DISCARD:     rawsock.HandlerDiscard,
+		sockplanev1.Handler_HANDLER_RECORD:      rawsock.HandlerRecord,
 	}
 	framings = map[sockplanev1.Framing]rawsock.Framing{
 		sockplanev1.Framing_FRAMING_UNSPECIFIED:     0,
@@ -90,6 +92,10 @@ func specFromProto(l *sockplanev1.Listener) (rawsock.Spec, error) {
 	if spec.UnixMode, err = parseUnixMode(l.GetUnixMode()); err != nil {
 		return spec, err
 	}
+	spec.Capture = rawsock.CaptureSpec{
+		MaxFrames:        int(l.GetCapture().GetMaxFrames()),
+		MaxBytesPerFrame: int(l.GetCapture().GetMaxBytesPerFrame()),
+	}
 	if e := l.GetExec(); e != nil {
 		spec.Exec = rawsock.ExecSpec{
 			Allow:          e.GetAllow(),
@@ -152,6 +158,12 @@ func listenerToProto(info rawsock.Info) *sockplanev1.Listener {
 	if s.UnixMode != 0 {
 		mode := fmt.Sprintf("%04o", uint32(s.UnixMode))
 		l.UnixMode = &mode
+	}
+	if s.Capture.MaxFrames > 0 {
+		l.Capture = &sockplanev1.CaptureOptions{
+			MaxFrames:        uint32(s.Capture.MaxFrames),
+			MaxBytesPerFrame: uint32(s.Capture.MaxBytesPerFrame),
+		}
 	}
 	if s.Handler == rawsock.HandlerExec {
 		l.Exec = &sockplanev1.ExecOptions{

@@ -19,6 +19,7 @@ var errorCodes = []struct {
 	code codes.Code
 }{
 	{rawsock.ErrNotFound, codes.NotFound},
+	{rawsock.ErrConnNotFound, codes.NotFound},
 	{rawsock.ErrExists, codes.AlreadyExists},
 	{rawsock.ErrAddrInUse, codes.AlreadyExists},
 	{rawsock.ErrBind, codes.FailedPrecondition},

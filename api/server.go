@@ -36,13 +36,33 @@ func RegisterGRPC(s *grpc.Server, reg *rawsock.Registry) *health.Server {
 // it, instead of being silently dropped as the gateway does by default.
 func NewGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &streamUnwrapping{runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
 	)
 	if err := sockplanev1.RegisterListenerServiceHandler(ctx, mux, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
 	return mux, nil
+}
+
+// streamUnwrapping is the gateway's JSON marshaler, except that each
+// message of a server stream (GET /v1/events) is written as the message
+// itself, one per line, instead of the gateway's {"result": ...} wrapper:
+// newline-delimited JSON, flushed per message, that curl -N shows as it
+// comes and any NDJSON reader parses. Stream errors keep their
+// {"error": ...} form.
+type streamUnwrapping struct {
+	runtime.JSONPb
+}
+
+// Marshal implements runtime.Marshaler.
+func (m *streamUnwrapping) Marshal(v any) ([]byte, error) {
+	if wrapped, ok := v.(map[string]any); ok && len(wrapped) == 1 {
+		if result, ok := wrapped["result"]; ok {
+			return m.JSONPb.Marshal(result)
+		}
+	}
+	return m.JSONPb.Marshal(v)
 }

@@ -2140,7 +2140,8 @@ type Event struct {
 	ConnectionId string `protobuf:"bytes,4,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
 	// The peer, for connection and frame events.
 	PeerAddress string `protobuf:"bytes,5,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
-	// Details: the error of a failure or a frame error.
+	// Details: the address a started listener binds, the error of a
+	// failure or of a frame.
 	Message string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
 	// For EVENT_TYPE_EVENTS_DROPPED: how many events were dropped.
 	Dropped       uint64 `protobuf:"varint,7,opt,name=dropped,proto3" json:"dropped,omitempty"`

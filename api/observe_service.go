@@ -1,0 +1,128 @@
+package api
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+
+	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+	"github.com/sockplane/sockplane/rawsock"
+)
+
+// watchBuffer is how many events a watcher may fall behind before it
+// misses some.
+const watchBuffer = 256
+
+// ListConnections implements sockplane.v1.ListenerService.
+func (s *ListenerService) ListConnections(_ context.Context, req *sockplanev1.ListConnectionsRequest) (*sockplanev1.ListConnectionsResponse, error) {
+	if err := rawsock.ValidateID(req.GetId()); err != nil {
+		return nil, toStatus(err, "")
+	}
+	conns, err := s.reg.Connections(req.GetId())
+	if err != nil {
+		return nil, toStatus(err, "")
+	}
+	resp := &sockplanev1.ListConnectionsResponse{Connections: make([]*sockplanev1.Connection, len(conns))}
+	for i, c := range conns {
+		resp.Connections[i] = connectionToProto(c)
+	}
+	return resp, nil
+}
+
+// CloseConnection implements sockplane.v1.ListenerService.
+func (s *ListenerService) CloseConnection(_ context.Context, req *sockplanev1.CloseConnectionRequest) (*sockplanev1.CloseConnectionResponse, error) {
+	connID, err := connTarget(req.GetId(), req.GetConnectionId())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.reg.CloseConnection(req.GetId(), connID); err != nil {
+		return nil, toStatus(err, "")
+	}
+	return &sockplanev1.CloseConnectionResponse{}, nil
+}
+
+// SendFrame implements sockplane.v1.ListenerService.
+func (s *ListenerService) SendFrame(_ context.Context, req *sockplanev1.SendFrameRequest) (*sockplanev1.SendFrameResponse, error) {
+	connID, err := connTarget(req.GetId(), req.GetConnectionId())
+	if err != nil {
+		return nil, err
+	}
+	fields, err := headerFields(req.GetHeader())
+	if err != nil {
+		return nil, toStatus(err, "")
+	}
+	n, err := s.reg.SendFrame(req.GetId(), connID, req.GetBody(), fields...)
+	if err != nil {
+		return nil, toStatus(err, "")
+	}
+	return &sockplanev1.SendFrameResponse{BytesWritten: uint64(n)}, nil
+}
+
+// ListFrames implements sockplane.v1.ListenerService.
+func (s *ListenerService) ListFrames(_ context.Context, req *sockplanev1.ListFramesRequest) (*sockplanev1.ListFramesResponse, error) {
+	if err := rawsock.ValidateID(req.GetId()); err != nil {
+		return nil, toStatus(err, "")
+	}
+	connID, err := parseConnID(req.GetConnectionId(), true)
+	if err != nil {
+		return nil, toStatus(err, "")
+	}
+	frames, err := s.reg.Frames(req.GetId(), connID)
+	if err != nil {
+		return nil, toStatus(err, "")
+	}
+	resp := &sockplanev1.ListFramesResponse{Frames: make([]*sockplanev1.CapturedFrame, len(frames))}
+	for i, f := range frames {
+		resp.Frames[i] = frameToProto(f)
+	}
+	return resp, nil
+}
+
+// WatchEvents implements sockplane.v1.ListenerService. It streams until
+// the client goes away or the daemon shuts down (the daemon's stream
+// interceptor ends open streams then); a watcher that falls behind
+// by more than watchBuffer events misses some, and is told how many
+// before the next event it gets.
+func (s *ListenerService) WatchEvents(req *sockplanev1.WatchEventsRequest, stream grpc.ServerStreamingServer[sockplanev1.WatchEventsResponse]) error {
+	if id := req.GetListenerId(); id != "" {
+		if err := rawsock.ValidateID(id); err != nil {
+			return toStatus(&rawsock.FieldError{Field: "listenerId", Reason: err.(*rawsock.FieldError).Reason}, "")
+		}
+	}
+	sub := s.reg.Events().Subscribe(req.GetListenerId(), watchBuffer)
+	defer sub.Close()
+	// Headers go out now, so a REST watcher sees its stream open before the
+	// first event.
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-sub.Events():
+			if n := sub.TakeDropped(); n > 0 {
+				dropped := rawsock.Event{Type: rawsock.EventEventsDropped, At: e.At, Dropped: n}
+				if err := stream.Send(&sockplanev1.WatchEventsResponse{Event: eventToProto(dropped)}); err != nil {
+					return err
+				}
+			}
+			if err := stream.Send(&sockplanev1.WatchEventsResponse{Event: eventToProto(e)}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// connTarget validates the listener and connection ids of a request.
+func connTarget(id, connID string) (uint64, error) {
+	if err := rawsock.ValidateID(id); err != nil {
+		return 0, toStatus(err, "")
+	}
+	n, err := parseConnID(connID, false)
+	if err != nil {
+		return 0, toStatus(err, "")
+	}
+	return n, nil
+}

@@ -12,15 +12,18 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/status"
 
 	"github.com/sockplane/sockplane/api"
 	"github.com/sockplane/sockplane/rawsock"
 )
 
 // daemon is the running control plane: the listener registry, the gRPC
-// server and the REST gateway in front of it.
+// server, and the HTTP server with the REST gateway in front of it, the
+// metrics, the health probes and the OpenAPI document.
 type daemon struct {
 	opts   options
 	log    *slog.Logger
@@ -31,12 +34,18 @@ type daemon struct {
 	health *health.Server
 	http   *http.Server
 	conn   *grpc.ClientConn // the gateway's connection to the gRPC server
+
+	// draining ends when shutdown begins; endStreamsOnShutdown ends the
+	// open gRPC streams with it.
+	draining   context.Context
+	startDrain context.CancelFunc
 }
 
 // newDaemon binds both API ports, so a port in use is reported at once
 // and port 0 resolves to a real port before anyone asks.
 func newDaemon(opts options, log *slog.Logger) (*daemon, error) {
 	d := &daemon{opts: opts, log: log, reg: rawsock.NewRegistry(log, rawsock.WithExecAllow(opts.execAllow))}
+	d.draining, d.startDrain = context.WithCancel(context.Background())
 	var err error
 	if d.grpcLn, err = net.Listen("tcp", opts.grpcAddr); err != nil {
 		return nil, fmt.Errorf("--grpc-addr: %w", err)
@@ -45,26 +54,50 @@ func newDaemon(opts options, log *slog.Logger) (*daemon, error) {
 		_ = d.grpcLn.Close()
 		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
-	d.grpc = grpc.NewServer()
-	d.health = api.RegisterGRPC(d.grpc, d.reg)
-
-	d.conn, err = grpc.NewClient(d.grpcLn.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err == nil {
-		var gw http.Handler
-		if gw, err = api.NewGateway(context.Background(), d.conn); err == nil {
-			d.http = &http.Server{
-				Handler:           gw,
-				ReadHeaderTimeout: 10 * time.Second,
-				ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-			}
-		}
-	}
-	if err != nil {
+	if err = d.setUp(); err != nil {
 		_ = d.grpcLn.Close()
 		_ = d.httpLn.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// setUp builds the servers on the bound ports: the gRPC server with its
+// interceptors and services, and the HTTP server with the gateway, the
+// metrics, the probes and the OpenAPI document.
+func (d *daemon) setUp() error {
+	metrics, err := api.NewMetrics(d.reg, d.log)
+	if err != nil {
+		return err
+	}
+	// Interceptors run in the order listed, the first outermost; metrics
+	// come first so they count the code a call really ended with. Add new
+	// ones to these lists.
+	unary := []grpc.UnaryServerInterceptor{metrics.UnaryServerInterceptor()}
+	stream := []grpc.StreamServerInterceptor{metrics.StreamServerInterceptor(), d.endStreamsOnShutdown}
+	d.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
+	d.health = api.RegisterGRPC(d.grpc, d.reg)
+	metrics.InitializeGRPC(d.grpc) // after every service is registered
+
+	d.conn, err = grpc.NewClient(d.grpcAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("gateway client: %w", err)
+	}
+	gw, err := api.NewGateway(context.Background(), d.conn)
+	if err != nil {
+		_ = d.conn.Close()
+		return err
+	}
+	d.http = &http.Server{
+		Handler: api.NewHTTPHandler(api.HTTPConfig{
+			Gateway: gw,
+			Metrics: metrics.Handler(),
+			Ready:   api.HealthReady(d.health),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	return nil
 }
 
 func (d *daemon) grpcAddr() string { return d.grpcLn.Addr().String() }
@@ -100,13 +133,17 @@ func (d *daemon) serve(ctx context.Context) error {
 	return g.Wait()
 }
 
-// shutdown stops the API first, so no call races the listeners' drain,
-// then drains every listener; past the deadline it cuts what is left.
+// shutdown goes in this order: not ready (gRPC health NOT_SERVING, so
+// /readyz answers 503 while the servers still serve), open gRPC streams
+// ended, then the HTTP server, then the gRPC server gracefully, so no
+// call races the listeners' drain, then the listeners drain. Past the
+// deadline it cuts what is left.
 func (d *daemon) shutdown() error {
 	d.log.Info("shutting down", "timeout", d.opts.shutdownTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), d.opts.shutdownTimeout)
 	defer cancel()
 	d.health.Shutdown()
+	d.startDrain()
 
 	var errs []error
 	if err := d.http.Shutdown(ctx); err != nil {
@@ -135,6 +172,35 @@ func (d *daemon) shutdown() error {
 	d.log.Info("shutdown complete")
 	return nil
 }
+
+// errShuttingDown is how the gRPC streams still open at shutdown end.
+var errShuttingDown = status.Error(codes.Unavailable, "sockplane is shutting down")
+
+// endStreamsOnShutdown is a stream interceptor that ends every gRPC stream
+// with UNAVAILABLE when shutdown begins. A stream may stay open for ever
+// (WatchEvents and its REST form GET /v1/events, health Watch,
+// reflection) and both servers' graceful shutdown wait for it: without
+// this one watcher would hold shutdown for all of --shutdown-timeout and
+// leave the listeners no time to drain. Unary calls finish as usual.
+func (d *daemon) endStreamsOnShutdown(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, cancel := context.WithCancelCause(ss.Context())
+	defer cancel(nil)
+	stop := context.AfterFunc(d.draining, func() { cancel(errShuttingDown) })
+	defer stop()
+	err := handler(srv, streamWithContext{ServerStream: ss, ctx: ctx})
+	if errors.Is(context.Cause(ctx), errShuttingDown) {
+		return errShuttingDown
+	}
+	return err
+}
+
+// streamWithContext is a server stream with another context.
+type streamWithContext struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s streamWithContext) Context() context.Context { return s.ctx }
 
 // commandRunners picks out the programs that run other programs given as
 // arguments: allowing one of them allows everything.

@@ -13,7 +13,9 @@ import (
 type options struct {
 	// grpcAddr is where the gRPC API listens. Default: 127.0.0.1:7070.
 	grpcAddr string
-	// httpAddr is where the REST gateway listens. Default: 127.0.0.1:7080.
+	// httpAddr is where the HTTP server listens: the REST gateway, and
+	// GET /metrics, /healthz, /readyz and /openapi.json. Default:
+	// 127.0.0.1:7080.
 	httpAddr string
 	// shutdownTimeout bounds the whole shutdown on SIGINT or SIGTERM:
 	// API servers, then listeners draining. Default: 10s.
@@ -43,7 +45,7 @@ such as {"data_size": N}, then N bytes.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.grpcAddr, "grpc-addr", "127.0.0.1:7070", "address of the gRPC API (port 0: any free port)")
-	f.StringVar(&opts.httpAddr, "http-addr", "127.0.0.1:7080", "address of the REST API (port 0: any free port)")
+	f.StringVar(&opts.httpAddr, "http-addr", "127.0.0.1:7080", "address of the REST API, /metrics, /healthz, /readyz and /openapi.json (port 0: any free port)")
 	f.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take before connections are cut")
 	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/rawsock"
@@ -91,9 +92,9 @@ func (s *ListenerService) WatchEvents(req *sockplanev1.WatchEventsRequest, strea
 	}
 	sub := s.reg.Events().Subscribe(req.GetListenerId(), watchBuffer)
 	defer sub.Close()
-	// Headers go out now, so a REST watcher sees its stream open before the
-	// first event.
-	if err := stream.SendHeader(nil); err != nil {
+	// Headers go out now, so a watcher, over REST too (see openStream),
+	// knows it is subscribed before the first event.
+	if err := stream.SendHeader(metadata.Pairs(streamOpenHeader, "open")); err != nil {
 		return err
 	}
 	ctx := stream.Context()

@@ -11,6 +11,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/rawsock"
@@ -40,6 +41,7 @@ func NewGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error
 			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}),
+		runtime.WithForwardResponseOption(openStream),
 	)
 	if err := sockplanev1.RegisterListenerServiceHandler(ctx, mux, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
@@ -65,4 +67,26 @@ func (m *streamUnwrapping) Marshal(v any) ([]byte, error) {
 		}
 	}
 	return m.JSONPb.Marshal(v)
+}
+
+// streamOpenHeader marks a server stream the service has accepted: a
+// stream refused at the start (a bad argument) ends without it, and the
+// gateway then answers with the error's HTTP status.
+const streamOpenHeader = "sockplane-stream"
+
+// openStream sends a server stream's HTTP headers as soon as the service
+// has accepted it, instead of with its first message: a watcher learns at
+// once that it is subscribed. The gateway calls forward-response options
+// with a nil message exactly once per stream, before any message; unary
+// replies never come here with nil.
+func openStream(ctx context.Context, w http.ResponseWriter, m proto.Message) error {
+	if m != nil {
+		return nil
+	}
+	if md, ok := runtime.ServerMetadataFromContext(ctx); !ok || len(md.HeaderMD.Get(streamOpenHeader)) == 0 {
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	return http.NewResponseController(w).Flush()
 }

@@ -1,9 +1,11 @@
 // Package api adapts rawsock's Registry to the sockplane.v1 gRPC service
-// and serves the same service over REST with grpc-gateway.
+// and serves the same service over REST with grpc-gateway, next to the
+// daemon's other HTTP endpoints (metrics, health, OpenAPI).
 //
 // It is a thin layer: conversion between protobuf messages and rawsock
 // Specs, and one table (errors.go) that maps rawsock's sentinel errors to
 // gRPC status codes, which the gateway turns into HTTP statuses. The
 // rules themselves — what a valid listener is, what a conflict is — live
-// in rawsock, once.
+// in rawsock, once. Metrics are read from the registry when Prometheus
+// scrapes, so serving frames pays nothing for them.
 package api

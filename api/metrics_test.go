@@ -63,7 +63,7 @@ func TestListenerMetricsMatchStats(t *testing.T) {
 		t.Fatalf("idle: want an error frame, got %q, %v", f.Header, err)
 	}
 	_ = once.Close()
-	if _, err := reg.Stop("idle"); err != nil {
+	if _, err := reg.Stop("idle", rawsock.StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -15,6 +15,9 @@ var (
 	// ErrShuttingDown is returned by a Registry after Shutdown.
 	ErrShuttingDown = errors.New("shutting down: no new listeners")
 
+	// ErrTooManyListeners means the daemon's bound on listeners is reached.
+	ErrTooManyListeners = errors.New("too many listeners")
+
 	// ErrNotFound means no listener has the given id.
 	ErrNotFound = errors.New("listener not found")
 	// ErrExists means a listener with the given id exists already.

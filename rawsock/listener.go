@@ -37,6 +37,8 @@ type Config struct {
 	// Logger receives errors that no caller sees: failed accepts, failed
 	// writes. Default: slog.Default().
 	Logger *slog.Logger
+	// Limits bound what peers may do. Default: see Limits.
+	Limits Limits
 	// Capture, if not nil, records the listener's frames.
 	Capture *Capture
 	// Events, if not nil, receives connection and frame-error events,
@@ -69,6 +71,7 @@ type Listener struct {
 	stats    *Stats
 	log      *slog.Logger
 	unixMode fs.FileMode
+	limits   Limits
 	capture  *Capture
 	events   *EventBus
 	name     string
@@ -130,6 +133,7 @@ func NewListener(cfg Config) (*Listener, error) {
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 		conns:    make(map[uint64]*streamConn),
+		limits:   cfg.Limits.withDefaults(),
 		capture:  cfg.Capture,
 		events:   cfg.Events,
 		name:     cfg.Name,
@@ -381,6 +385,10 @@ func (l *Listener) track(nc net.Conn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closing {
+		return false
+	}
+	if len(l.conns) >= l.limits.MaxConnections {
+		l.stats.connectionsRejected.Add(1)
 		return false
 	}
 	l.conns[c.act.id] = c

@@ -34,6 +34,7 @@ type packetConn struct {
 	peer     netip.AddrPort // the UDP sender being served
 	unixPeer *net.UnixAddr  // the unixgram sender being served
 	cur      *peer          // its entry in the peer table
+	reqLen   int            // the size of the datagram being served
 }
 
 // readPackets owns the datagram socket until it is closed.
@@ -135,6 +136,7 @@ func (p *packetConn) serveDatagram(b []byte) {
 		}
 		return
 	}
+	p.reqLen = len(b)
 	p.cnt.framesIn.Add(1)
 	p.cur.cnt.framesIn.Add(1)
 	p.l.capture.record(p.cur.act.id, false, f.Header, f.Body)
@@ -150,6 +152,11 @@ func (p *packetConn) Reply(body []byte, extra ...HeaderField) error {
 		return err
 	}
 	p.out = out[:0]
+	if len(out) > p.reqLen && !p.l.limits.AllowLargerDatagramReplies {
+		p.cnt.errors.Add(1)
+		p.cur.cnt.errors.Add(1)
+		return errReplyTooLarge
+	}
 	p.countOut(p.cur, out, body)
 	if p.udp != nil {
 		_, err = p.udp.WriteToUDPAddrPort(out, p.peer)

@@ -55,9 +55,10 @@ type Info struct {
 // safe for concurrent use; operations on one listener are serialized,
 // operations on different listeners are not.
 type Registry struct {
-	log       *slog.Logger
-	execAllow []string // programs the exec handler may run; none: exec is off
-	events    *EventBus
+	log          *slog.Logger
+	maxListeners int      // 0: no bound
+	execAllow    []string // programs the exec handler may run; none: exec is off
+	events       *EventBus
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -113,6 +114,9 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	defer r.mu.Unlock()
 	if r.closed {
 		return Info{}, ErrShuttingDown
+	}
+	if r.maxListeners > 0 && len(r.entries) >= r.maxListeners {
+		return Info{}, fmt.Errorf("%w: %d listeners exist, the daemon's --max-listeners", ErrTooManyListeners, len(r.entries))
 	}
 	if spec.ID == "" {
 		spec.ID = r.newIDLocked(spec.Transport)
@@ -199,9 +203,23 @@ func (r *Registry) Start(id string) (Info, error) {
 	return e.info(), nil
 }
 
-// Stop closes a listener's socket and connections; the port refuses at
-// once. Stopping a stopped listener does nothing.
-func (r *Registry) Stop(id string) (Info, error) {
+// StopOptions say how a listener stops.
+type StopOptions struct {
+	// Immediate closes every connection at once. Default: graceful: stop
+	// accepting, close idle connections, let frames in progress finish.
+	Immediate bool
+	// DrainTimeout bounds a graceful stop; then what is left is closed.
+	// Default: 10s.
+	DrainTimeout time.Duration
+}
+
+// DefaultDrainTimeout bounds a graceful stop that names no bound.
+const DefaultDrainTimeout = 10 * time.Second
+
+// Stop closes a listener's socket, so the port refuses at once, and its
+// connections, gracefully unless opts say otherwise. Stopping a stopped
+// listener does nothing.
+func (r *Registry) Stop(id string, opts StopOptions) (Info, error) {
 	e, err := r.lookup(id)
 	if err != nil {
 		return Info{}, err
@@ -211,15 +229,15 @@ func (r *Registry) Stop(id string) (Info, error) {
 	if e.isDeleted() {
 		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	if e.stop() {
+	if e.stop(opts) {
 		r.log.Info("listener stopped", "id", id)
 		r.events.Publish(Event{Type: EventListenerStopped, ListenerID: id})
 	}
 	return e.info(), nil
 }
 
-// Delete stops a listener and forgets it.
-func (r *Registry) Delete(id string) error {
+// Delete stops a listener, as Stop does, and forgets it.
+func (r *Registry) Delete(id string, opts StopOptions) error {
 	r.mu.Lock()
 	e, ok := r.entries[id]
 	delete(r.entries, id)
@@ -232,7 +250,7 @@ func (r *Registry) Delete(id string) error {
 	e.mu.Lock()
 	e.deleted = true
 	e.mu.Unlock()
-	if e.stop() {
+	if e.stop(opts) {
 		r.events.Publish(Event{Type: EventListenerStopped, ListenerID: id})
 	}
 	r.log.Info("listener deleted", "id", id)
@@ -324,14 +342,24 @@ func asksAnyPort(address string) bool {
 }
 
 // stop closes the entry's listener, if it has one, and reports whether it
-// had. Callers hold e.op.
-func (e *entry) stop() bool {
+// had. A graceful stop drains for at most opts.DrainTimeout first.
+// Callers hold e.op.
+func (e *entry) stop(opts StopOptions) bool {
 	e.mu.Lock()
 	ln := e.ln
 	e.ln, e.failure = nil, ""
 	e.mu.Unlock()
 	if ln == nil {
 		return false
+	}
+	if !opts.Immediate {
+		drain := opts.DrainTimeout
+		if drain <= 0 {
+			drain = DefaultDrainTimeout
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		_ = ln.Shutdown(ctx) // past the deadline, Close below cuts the rest
+		cancel()
 	}
 	_ = ln.Close()
 	return true

@@ -41,14 +41,14 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 	defer conn.Close()
 
-	stopped, err := r.Stop("up")
+	stopped, err := r.Stop("up", StopOptions{})
 	if err != nil || stopped.State != StateStopped || stopped.BoundAddr != "" {
 		t.Fatalf("Stop = %+v, %v", stopped, err)
 	}
 	if _, err := net.Dial("tcp", addr); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial a stopped listener: %v, want refused", err)
 	}
-	if again, err := r.Stop("up"); err != nil || again.State != StateStopped {
+	if again, err := r.Stop("up", StopOptions{}); err != nil || again.State != StateStopped {
 		t.Fatalf("second Stop = %+v, %v; want a no-op", again, err)
 	}
 
@@ -63,14 +63,14 @@ func TestRegistryLifecycle(t *testing.T) {
 		t.Fatalf("List = %+v", list)
 	}
 
-	if err := r.Delete("up"); err != nil {
+	if err := r.Delete("up", StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for name, call := range map[string]func() error{
 		"Get":    func() error { _, err := r.Get("up"); return err },
-		"Stop":   func() error { _, err := r.Stop("up"); return err },
+		"Stop":   func() error { _, err := r.Stop("up", StopOptions{}); return err },
 		"Start":  func() error { _, err := r.Start("up"); return err },
-		"Delete": func() error { return r.Delete("up") },
+		"Delete": func() error { return r.Delete("up", StopOptions{}) },
 	} {
 		if err := call(); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s after Delete = %v, want ErrNotFound", name, err)
@@ -108,7 +108,7 @@ func TestRegistryStartFailsWhenPortTaken(t *testing.T) {
 	if _, err := r.Create(Spec{ID: "fixed", Transport: TransportUDP, Address: port}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Stop("fixed"); err != nil {
+	if _, err := r.Stop("fixed", StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	squatter, err := net.ListenPacket("udp", port)
@@ -134,7 +134,7 @@ func TestRegistryPortZeroMovesWhenTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Stop("any"); err != nil {
+	if _, err := r.Stop("any", StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	squatter, err := net.Listen("tcp", info.BoundAddr)
@@ -169,7 +169,7 @@ func TestRegistryUnixStopStartSamePath(t *testing.T) {
 		t.Fatalf("created %+v", info)
 	}
 	for range 3 {
-		if _, err := r.Stop("u"); err != nil {
+		if _, err := r.Stop("u", StopOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
@@ -179,7 +179,7 @@ func TestRegistryUnixStopStartSamePath(t *testing.T) {
 			t.Fatalf("Start = %+v, %v", info, err)
 		}
 	}
-	if err := r.Delete("u"); err != nil {
+	if err := r.Delete("u", StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {

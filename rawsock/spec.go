@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Transport is the socket type of a Spec.
@@ -72,6 +73,26 @@ type Spec struct {
 	// Capture bounds the frame capture. Default: off, except for
 	// HandlerRecord.
 	Capture CaptureSpec
+	// Limits bound what peers may do. Default: see LimitsSpec.
+	Limits LimitsSpec
+}
+
+// LimitsSpec is the limits part of a Spec; Registry.Create fills in every
+// default, so what it reports is what holds.
+type LimitsSpec struct {
+	// MaxConnections open at once. Default: 1024.
+	MaxConnections int
+	// MaxHeaderBytes of a JSON header. Default: 16 KiB.
+	MaxHeaderBytes int
+	// MaxBodyBytes of a frame body. Default: 4 MiB; at most 64 MiB.
+	MaxBodyBytes int
+	// HeaderTimeout: a started frame must be whole within it. Default: 10s.
+	HeaderTimeout time.Duration
+	// IdleTimeout closes a connection idle that long. Default: 5m;
+	// NoTimeout: never.
+	IdleTimeout time.Duration
+	// AllowLargerDatagramReplies lets a datagram reply exceed its request.
+	AllowLargerDatagramReplies bool
 }
 
 // CaptureSpec sizes a listener's frame capture.
@@ -115,6 +136,22 @@ func (s Spec) withDefaults() Spec {
 	}
 	if s.Capture.MaxFrames > 0 && s.Capture.MaxBytesPerFrame == 0 {
 		s.Capture.MaxBytesPerFrame = DefaultCaptureBytesPerFrame
+	}
+	l := &s.Limits
+	if l.MaxConnections == 0 {
+		l.MaxConnections = DefaultMaxConnections
+	}
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.HeaderTimeout == 0 {
+		l.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = DefaultIdleTimeout
 	}
 	return s
 }
@@ -168,6 +205,28 @@ func (s Spec) Validate() error {
 	}
 	if c := s.Capture; c.MaxBytesPerFrame < 0 || c.MaxBytesPerFrame > MaxCaptureBytesPerFrame {
 		return fieldErrorf("capture.maxBytesPerFrame", "%d is not from 0 to %d", c.MaxBytesPerFrame, MaxCaptureBytesPerFrame)
+	}
+	return s.Limits.validate()
+}
+
+// Bounds of what LimitsSpec may ask.
+const (
+	maxMaxConnections = 1 << 20
+	maxMaxHeaderBytes = 1 << 20
+)
+
+func (l LimitsSpec) validate() error {
+	switch {
+	case l.MaxConnections < 0 || l.MaxConnections > maxMaxConnections:
+		return fieldErrorf("limits.maxConnections", "%d is not from 1 to %d", l.MaxConnections, maxMaxConnections)
+	case l.MaxHeaderBytes < 0 || l.MaxHeaderBytes > maxMaxHeaderBytes:
+		return fieldErrorf("limits.maxHeaderBytes", "%d is not from 1 to %d", l.MaxHeaderBytes, maxMaxHeaderBytes)
+	case l.MaxBodyBytes < 0 || l.MaxBodyBytes > HardMaxBodyBytes:
+		return fieldErrorf("limits.maxBodyBytes", "%d is not from 1 to %d (64 MiB)", l.MaxBodyBytes, HardMaxBodyBytes)
+	case l.HeaderTimeout < 0:
+		return fieldErrorf("limits.headerTimeout", "%v is negative", l.HeaderTimeout)
+	case l.IdleTimeout < 0 && l.IdleTimeout != NoTimeout:
+		return fieldErrorf("limits.idleTimeout", "%v is negative", l.IdleTimeout)
 	}
 	return nil
 }
@@ -227,7 +286,14 @@ func (s Spec) listenerConfig(stats *Stats, capture *Capture, events *EventBus) (
 		Address:  s.Address,
 		UnixMode: s.UnixMode,
 		Handler:  h,
-		Request:  Codec{Framing: s.Framing.Request, ByteOrder: s.Framing.ByteOrder},
+		Request: Codec{Framing: s.Framing.Request, ByteOrder: s.Framing.ByteOrder,
+			MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxBodyBytes: s.Limits.MaxBodyBytes},
+		Limits: Limits{
+			MaxConnections:             s.Limits.MaxConnections,
+			HeaderTimeout:              s.Limits.HeaderTimeout,
+			IdleTimeout:                s.Limits.IdleTimeout,
+			AllowLargerDatagramReplies: s.Limits.AllowLargerDatagramReplies,
+		},
 		Response: Codec{Framing: s.Framing.Response, ByteOrder: s.Framing.ByteOrder},
 		Stats:    stats,
 		Capture:  capture,

@@ -36,15 +36,6 @@ func (e ExecSpec) isZero() bool {
 	return len(e.Allow) == 0 && e.Timeout == 0 && e.MaxOutputBytes == 0 && e.MaxConcurrent == 0 && e.WorkingDir == ""
 }
 
-// RegistryOption configures a Registry.
-type RegistryOption func(*Registry)
-
-// WithExecAllow enables the exec handler for the given programs; without
-// it, creating an exec listener fails with ErrExecDisabled.
-func WithExecAllow(programs []string) RegistryOption {
-	return func(r *Registry) { r.execAllow = slices.Clone(programs) }
-}
-
 // withExecDefaults checks the exec part of spec against the daemon's
 // allow list and fills in its defaults. Specs of other handlers must not
 // carry exec options.

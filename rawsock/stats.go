@@ -15,10 +15,11 @@ import (
 // Snapshot adds the counters of live connections to the totals of closed
 // ones.
 type Stats struct {
-	connectionsActive atomic.Int64
-	connectionsTotal  atomic.Uint64
-	listenerErrors    atomic.Uint64 // failed accepts and socket reads
-	lastConnID        atomic.Uint64 // ids of connections and peers, never reused
+	connectionsActive   atomic.Int64
+	connectionsTotal    atomic.Uint64
+	listenerErrors      atomic.Uint64 // failed accepts and socket reads
+	connectionsRejected atomic.Uint64 // closed at once: MaxConnections were open
+	lastConnID          atomic.Uint64 // ids of connections and peers, never reused
 
 	mu     sync.Mutex
 	closed totals                 // folded in from detached counters
@@ -34,6 +35,9 @@ type StatsSnapshot struct {
 	BytesIn           uint64
 	BytesOut          uint64
 	Errors            uint64
+	// ConnectionsRejected counts connections closed at once because
+	// Limits.MaxConnections were open.
+	ConnectionsRejected uint64
 }
 
 // counters are one connection's or datagram socket's tallies.
@@ -88,5 +92,7 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		BytesIn:           t.bytesIn,
 		BytesOut:          t.bytesOut,
 		Errors:            t.errors + s.listenerErrors.Load(),
+
+		ConnectionsRejected: s.connectionsRejected.Load(),
 	}
 }

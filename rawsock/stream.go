@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,15 +42,18 @@ type streamConn struct {
 	state atomic.Int32
 
 	// Read side, owned by serve.
-	rbuf     *buffer // nil while idle: bytes rbuf.b[r:w] are not yet served
-	r, w     int
-	need     int // bytes rbuf.b[r:] must hold for the next frame to be whole
-	readN    int
-	readErr  error
-	readFunc func(fd uintptr) bool
-	req      Request
-	cnt      counters
-	act      activity
+	rbuf         *buffer // nil while idle: bytes rbuf.b[r:w] are not yet served
+	r, w         int
+	need         int // bytes rbuf.b[r:] must hold for the next frame to be whole
+	readN        int
+	readErr      error
+	readFunc     func(fd uintptr) bool
+	deadline     time.Time // the read deadline set on nc
+	idleDeadline bool      // deadline was set between frames
+	frameStart   time.Time // when the frame now in progress began; zero between frames
+	req          Request
+	cnt          counters
+	act          activity
 
 	// Write side.
 	wmu    sync.Mutex
@@ -100,8 +104,12 @@ func (c *streamConn) serve() {
 			return
 		}
 		c.makeRoom()
+		c.armDeadline(time.Now())
 		if err := c.read(); err != nil {
-			if c.r != c.w && !errors.Is(err, net.ErrClosed) {
+			if c.r != c.w && errors.Is(err, os.ErrDeadlineExceeded) {
+				c.cnt.errors.Add(1) // a slow-loris peer: say why, then close
+				c.writeErrorFrame(errFrameTimeout{c.l.limits.HeaderTimeout})
+			} else if c.r != c.w && !errors.Is(err, net.ErrClosed) {
 				c.cnt.errors.Add(1) // the peer left in the middle of a frame
 			}
 			return
@@ -127,8 +135,38 @@ func (c *streamConn) serveBuffered() error {
 		c.req.Header, c.req.Body = nil, nil
 		c.r += n
 		c.need = c.l.request.minFrame()
+		c.frameStart = time.Time{} // the next frame's clock starts when it does
 	}
 	return nil
+}
+
+// armDeadline bounds the next read: between frames by the idle timeout,
+// within a frame by what is left of the header timeout, counted from when
+// the frame began. Moving a deadline resets a runtime timer, so a busy
+// connection moves its idle deadline only once it has drifted by an
+// eighth of the timeout: an idle peer is closed after 7/8 to 8/8 of it.
+func (c *streamConn) armDeadline(now time.Time) {
+	var d time.Time
+	betweenFrames := c.r == c.w
+	if betweenFrames {
+		c.frameStart = time.Time{}
+		if idle := c.l.limits.IdleTimeout; idle > 0 {
+			d = now.Add(idle)
+			if c.idleDeadline && !c.deadline.IsZero() && d.Sub(c.deadline) < idle/8 {
+				return
+			}
+		}
+	} else {
+		if c.frameStart.IsZero() {
+			c.frameStart = now
+		}
+		d = c.frameStart.Add(c.l.limits.HeaderTimeout)
+	}
+	c.idleDeadline = betweenFrames
+	if !d.Equal(c.deadline) {
+		_ = c.nc.SetReadDeadline(d)
+		c.deadline = d
+	}
 }
 
 // makeRoom makes the read buffer able to take the rest of the next frame:

@@ -92,6 +92,9 @@ func specFromProto(l *sockplanev1.Listener) (rawsock.Spec, error) {
 	if spec.UnixMode, err = parseUnixMode(l.GetUnixMode()); err != nil {
 		return spec, err
 	}
+	if spec.Limits, err = limitsFromProto(l.GetLimits()); err != nil {
+		return spec, err
+	}
 	spec.Capture = rawsock.CaptureSpec{
 		MaxFrames:        int(l.GetCapture().GetMaxFrames()),
 		MaxBytesPerFrame: int(l.GetCapture().GetMaxBytesPerFrame()),
@@ -149,6 +152,8 @@ func listenerToProto(info rawsock.Info) *sockplanev1.Listener {
 				BytesIn:           info.Stats.BytesIn,
 				BytesOut:          info.Stats.BytesOut,
 				Errors:            info.Stats.Errors,
+
+				ConnectionsRejected: info.Stats.ConnectionsRejected,
 			},
 		},
 	}
@@ -159,6 +164,7 @@ func listenerToProto(info rawsock.Info) *sockplanev1.Listener {
 		mode := fmt.Sprintf("%04o", uint32(s.UnixMode))
 		l.UnixMode = &mode
 	}
+	l.Limits = limitsToProto(s.Limits)
 	if s.Capture.MaxFrames > 0 {
 		l.Capture = &sockplanev1.CaptureOptions{
 			MaxFrames:        uint32(s.Capture.MaxFrames),

@@ -25,6 +25,7 @@ var errorCodes = []struct {
 	{rawsock.ErrBind, codes.FailedPrecondition},
 	{rawsock.ErrExecDisabled, codes.FailedPrecondition},
 	{rawsock.ErrShuttingDown, codes.Unavailable},
+	{rawsock.ErrTooManyListeners, codes.ResourceExhausted},
 }
 
 // toStatus turns an error of the domain into a gRPC status error. field

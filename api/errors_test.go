@@ -25,6 +25,7 @@ func TestToStatus(t *testing.T) {
 		{"address in use", fmt.Errorf("%w: 127.0.0.1:1", rawsock.ErrAddrInUse), codes.AlreadyExists, "address already in use: 127.0.0.1:1"},
 		{"cannot bind", fmt.Errorf("%w 192.0.2.1:0: nope", rawsock.ErrBind), codes.FailedPrecondition, "cannot bind address 192.0.2.1:0: nope"},
 		{"exec off", rawsock.ErrExecDisabled, codes.FailedPrecondition, rawsock.ErrExecDisabled.Error()},
+		{"too many", rawsock.ErrTooManyListeners, codes.ResourceExhausted, rawsock.ErrTooManyListeners.Error()},
 		{"shutting down", rawsock.ErrShuttingDown, codes.Unavailable, "shutting down: no new listeners"},
 		{"deeply wrapped", fmt.Errorf("outer: %w", fmt.Errorf("%w: y", rawsock.ErrNotFound)), codes.NotFound, "outer: listener not found: y"},
 		{"field", &rawsock.FieldError{Field: "address", Reason: "required"}, codes.InvalidArgument, "invalid listener.address: required"},

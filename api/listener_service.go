@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/rawsock"
@@ -58,7 +61,11 @@ func (s *ListenerService) ListListeners(context.Context, *sockplanev1.ListListen
 
 // StopListener implements sockplane.v1.ListenerService.
 func (s *ListenerService) StopListener(_ context.Context, req *sockplanev1.StopListenerRequest) (*sockplanev1.StopListenerResponse, error) {
-	info, err := byID(req.GetId(), s.reg.Stop)
+	opts, err := stopOptions(req.GetMode(), req.GetDrainTimeout())
+	if err != nil {
+		return nil, err
+	}
+	info, err := byID(req.GetId(), func(id string) (rawsock.Info, error) { return s.reg.Stop(id, opts) })
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +86,11 @@ func (s *ListenerService) DeleteListener(_ context.Context, req *sockplanev1.Del
 	if err := rawsock.ValidateID(req.GetId()); err != nil {
 		return nil, toStatus(err, "")
 	}
-	if err := s.reg.Delete(req.GetId()); err != nil {
+	opts, err := stopOptions(req.GetMode(), req.GetDrainTimeout())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.reg.Delete(req.GetId(), opts); err != nil {
 		return nil, toStatus(err, "")
 	}
 	return &sockplanev1.DeleteListenerResponse{}, nil
@@ -92,4 +103,23 @@ func byID(id string, op func(string) (rawsock.Info, error)) (rawsock.Info, error
 	}
 	info, err := op(id)
 	return info, toStatus(err, "")
+}
+
+// stopOptions converts a stop request's mode and drain timeout.
+func stopOptions(mode sockplanev1.StopMode, drain *durationpb.Duration) (rawsock.StopOptions, error) {
+	var opts rawsock.StopOptions
+	switch mode {
+	case sockplanev1.StopMode_STOP_MODE_UNSPECIFIED, sockplanev1.StopMode_STOP_MODE_GRACEFUL:
+	case sockplanev1.StopMode_STOP_MODE_IMMEDIATE:
+		opts.Immediate = true
+	default:
+		return opts, invalidArgument("mode", fmt.Sprintf("unknown value %v", mode))
+	}
+	if drain != nil {
+		if drain.CheckValid() != nil || drain.AsDuration() <= 0 {
+			return opts, invalidArgument("drainTimeout", "must be a positive duration, e.g. \"10s\"")
+		}
+		opts.DrainTimeout = drain.AsDuration()
+	}
+	return opts, nil
 }

@@ -44,7 +44,8 @@ type daemon struct {
 // newDaemon binds both API ports, so a port in use is reported at once
 // and port 0 resolves to a real port before anyone asks.
 func newDaemon(opts options, log *slog.Logger) (*daemon, error) {
-	d := &daemon{opts: opts, log: log, reg: rawsock.NewRegistry(log, rawsock.WithExecAllow(opts.execAllow))}
+	d := &daemon{opts: opts, log: log, reg: rawsock.NewRegistry(log,
+		rawsock.WithExecAllow(opts.execAllow), rawsock.WithMaxListeners(opts.maxListeners))}
 	d.draining, d.startDrain = context.WithCancel(context.Background())
 	var err error
 	if d.grpcLn, err = net.Listen("tcp", opts.grpcAddr); err != nil {

@@ -24,6 +24,8 @@ type options struct {
 	logLevel string
 	// logFormat is text or json. Default: text.
 	logFormat string
+	// maxListeners bounds how many listeners may exist. Default: 1000.
+	maxListeners int
 	// execAllow lists the programs exec listeners may run. Default: none,
 	// which leaves the exec handler off.
 	execAllow []string
@@ -49,6 +51,7 @@ such as {"data_size": N}, then N bytes.`,
 	f.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take before connections are cut")
 	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
+	f.IntVar(&opts.maxListeners, "max-listeners", 1000, "how many listeners may exist at once (0: no bound)")
 	f.StringSliceVar(&opts.execAllow, "exec-allow", nil, "programs exec listeners may run, e.g. ls,echo,uname,date (default: none; the exec handler is off)")
 	return cmd
 }

@@ -324,6 +324,60 @@ func (State) EnumDescriptor() ([]byte, []int) {
 	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
 }
 
+// StopMode says how a listener stops.
+type StopMode int32
+
+const (
+	StopMode_STOP_MODE_UNSPECIFIED StopMode = 0
+	// Stop accepting (the port refuses at once), close idle connections,
+	// let the frames in progress finish and be answered, then close; force
+	// what is left after drain_timeout. The default.
+	StopMode_STOP_MODE_GRACEFUL StopMode = 1
+	// Close the socket and every connection at once.
+	StopMode_STOP_MODE_IMMEDIATE StopMode = 2
+)
+
+// Enum value maps for StopMode.
+var (
+	StopMode_name = map[int32]string{
+		0: "STOP_MODE_UNSPECIFIED",
+		1: "STOP_MODE_GRACEFUL",
+		2: "STOP_MODE_IMMEDIATE",
+	}
+	StopMode_value = map[string]int32{
+		"STOP_MODE_UNSPECIFIED": 0,
+		"STOP_MODE_GRACEFUL":    1,
+		"STOP_MODE_IMMEDIATE":   2,
+	}
+)
+
+func (x StopMode) Enum() *StopMode {
+	p := new(StopMode)
+	*p = x
+	return p
+}
+
+func (x StopMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StopMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_sockplane_v1_listener_service_proto_enumTypes[5].Descriptor()
+}
+
+func (StopMode) Type() protoreflect.EnumType {
+	return &file_sockplane_v1_listener_service_proto_enumTypes[5]
+}
+
+func (x StopMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StopMode.Descriptor instead.
+func (StopMode) EnumDescriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+}
+
 // Direction is which way a captured frame went.
 type Direction int32
 
@@ -360,11 +414,11 @@ func (x Direction) String() string {
 }
 
 func (Direction) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[5].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[6].Descriptor()
 }
 
 func (Direction) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[5]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[6]
 }
 
 func (x Direction) Number() protoreflect.EnumNumber {
@@ -373,7 +427,7 @@ func (x Direction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Direction.Descriptor instead.
 func (Direction) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
 }
 
 // EventType says what an Event reports.
@@ -434,11 +488,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[6].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[7].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[6]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[7]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -447,7 +501,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
 }
 
 // Listener is one raw socket listener: what was asked for (id, transport,
@@ -478,6 +532,9 @@ type Listener struct {
 	// directions, read with ListFrames. Off by default (HANDLER_RECORD turns
 	// it on).
 	Capture *CaptureOptions `protobuf:"bytes,8,opt,name=capture,proto3" json:"capture,omitempty"`
+	// Limits on what peers may do. Create fills in every default, so GET
+	// shows what holds.
+	Limits *Limits `protobuf:"bytes,9,opt,name=limits,proto3" json:"limits,omitempty"`
 	// Output only: live state. Ignored on create.
 	Status        *ListenerStatus `protobuf:"bytes,15,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -570,11 +627,116 @@ func (x *Listener) GetCapture() *CaptureOptions {
 	return nil
 }
 
+func (x *Listener) GetLimits() *Limits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 func (x *Listener) GetStatus() *ListenerStatus {
 	if x != nil {
 		return x.Status
 	}
 	return nil
+}
+
+// Limits bound what a listener's peers may do.
+type Limits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Open connections at most; the next one is closed at once and counted
+	// in stats.connectionsRejected. Stream transports. Default: 1024.
+	MaxConnections uint32 `protobuf:"varint,1,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	// Bytes of a JSON header at most. Default: 16384.
+	MaxHeaderBytes uint32 `protobuf:"varint,2,opt,name=max_header_bytes,json=maxHeaderBytes,proto3" json:"max_header_bytes,omitempty"`
+	// Bytes of a frame body at most. Default: 4194304 (4 MiB); at most
+	// 67108864 (64 MiB).
+	MaxBodyBytes uint32 `protobuf:"varint,3,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
+	// A frame that has started arriving must be complete within this, or
+	// the connection gets an error frame and is closed (slow-loris peers).
+	// Stream transports. Default: 10s.
+	HeaderTimeout *durationpb.Duration `protobuf:"bytes,4,opt,name=header_timeout,json=headerTimeout,proto3" json:"header_timeout,omitempty"`
+	// A connection with no frame in progress is closed after this long
+	// without bytes. "0s": never. Stream transports. Default: 5m.
+	IdleTimeout *durationpb.Duration `protobuf:"bytes,5,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
+	// Datagram transports answer a datagram with at most as many bytes as
+	// it held, so a forged sender address cannot make the listener an
+	// amplifier; true lifts that. Default: false.
+	AllowLargerDatagramReplies bool `protobuf:"varint,6,opt,name=allow_larger_datagram_replies,json=allowLargerDatagramReplies,proto3" json:"allow_larger_datagram_replies,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *Limits) Reset() {
+	*x = Limits{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Limits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Limits) ProtoMessage() {}
+
+func (x *Limits) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Limits.ProtoReflect.Descriptor instead.
+func (*Limits) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Limits) GetMaxConnections() uint32 {
+	if x != nil {
+		return x.MaxConnections
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxHeaderBytes() uint32 {
+	if x != nil {
+		return x.MaxHeaderBytes
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxBodyBytes() uint32 {
+	if x != nil {
+		return x.MaxBodyBytes
+	}
+	return 0
+}
+
+func (x *Limits) GetHeaderTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.HeaderTimeout
+	}
+	return nil
+}
+
+func (x *Limits) GetIdleTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.IdleTimeout
+	}
+	return nil
+}
+
+func (x *Limits) GetAllowLargerDatagramReplies() bool {
+	if x != nil {
+		return x.AllowLargerDatagramReplies
+	}
+	return false
 }
 
 // CaptureOptions bound a listener's frame capture. Memory stays within
@@ -594,7 +756,7 @@ type CaptureOptions struct {
 
 func (x *CaptureOptions) Reset() {
 	*x = CaptureOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +768,7 @@ func (x *CaptureOptions) String() string {
 func (*CaptureOptions) ProtoMessage() {}
 
 func (x *CaptureOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +781,7 @@ func (x *CaptureOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureOptions.ProtoReflect.Descriptor instead.
 func (*CaptureOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CaptureOptions) GetMaxFrames() uint32 {
@@ -658,7 +820,7 @@ type ExecOptions struct {
 
 func (x *ExecOptions) Reset() {
 	*x = ExecOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +832,7 @@ func (x *ExecOptions) String() string {
 func (*ExecOptions) ProtoMessage() {}
 
 func (x *ExecOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +845,7 @@ func (x *ExecOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecOptions.ProtoReflect.Descriptor instead.
 func (*ExecOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ExecOptions) GetAllow() []string {
@@ -736,7 +898,7 @@ type FramingConfig struct {
 
 func (x *FramingConfig) Reset() {
 	*x = FramingConfig{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +910,7 @@ func (x *FramingConfig) String() string {
 func (*FramingConfig) ProtoMessage() {}
 
 func (x *FramingConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +923,7 @@ func (x *FramingConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FramingConfig.ProtoReflect.Descriptor instead.
 func (*FramingConfig) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FramingConfig) GetRequest() Framing {
@@ -805,7 +967,7 @@ type ListenerStatus struct {
 
 func (x *ListenerStatus) Reset() {
 	*x = ListenerStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +979,7 @@ func (x *ListenerStatus) String() string {
 func (*ListenerStatus) ProtoMessage() {}
 
 func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +992,7 @@ func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStatus.ProtoReflect.Descriptor instead.
 func (*ListenerStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListenerStatus) GetState() State {
@@ -883,15 +1045,17 @@ type ListenerStats struct {
 	BytesIn uint64 `protobuf:"varint,5,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
 	// Bytes written to the socket, framing included.
 	BytesOut uint64 `protobuf:"varint,6,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
-	// Frames rejected (malformed, oversized) and I/O errors.
-	Errors        uint64 `protobuf:"varint,7,opt,name=errors,proto3" json:"errors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Frames rejected (malformed, oversized, too slow) and I/O errors.
+	Errors uint64 `protobuf:"varint,7,opt,name=errors,proto3" json:"errors,omitempty"`
+	// Connections closed at once because limits.max_connections were open.
+	ConnectionsRejected uint64 `protobuf:"varint,8,opt,name=connections_rejected,json=connectionsRejected,proto3" json:"connections_rejected,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *ListenerStats) Reset() {
 	*x = ListenerStats{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1067,7 @@ func (x *ListenerStats) String() string {
 func (*ListenerStats) ProtoMessage() {}
 
 func (x *ListenerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1080,7 @@ func (x *ListenerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStats.ProtoReflect.Descriptor instead.
 func (*ListenerStats) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListenerStats) GetConnectionsActive() uint64 {
@@ -968,6 +1132,13 @@ func (x *ListenerStats) GetErrors() uint64 {
 	return 0
 }
 
+func (x *ListenerStats) GetConnectionsRejected() uint64 {
+	if x != nil {
+		return x.ConnectionsRejected
+	}
+	return 0
+}
+
 // CreateListenerRequest is the input of CreateListener.
 type CreateListenerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -979,7 +1150,7 @@ type CreateListenerRequest struct {
 
 func (x *CreateListenerRequest) Reset() {
 	*x = CreateListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1162,7 @@ func (x *CreateListenerRequest) String() string {
 func (*CreateListenerRequest) ProtoMessage() {}
 
 func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1175,7 @@ func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerRequest.ProtoReflect.Descriptor instead.
 func (*CreateListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateListenerRequest) GetListener() *Listener {
@@ -1025,7 +1196,7 @@ type CreateListenerResponse struct {
 
 func (x *CreateListenerResponse) Reset() {
 	*x = CreateListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1208,7 @@ func (x *CreateListenerResponse) String() string {
 func (*CreateListenerResponse) ProtoMessage() {}
 
 func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1221,7 @@ func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerResponse.ProtoReflect.Descriptor instead.
 func (*CreateListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateListenerResponse) GetListener() *Listener {
@@ -1071,7 +1242,7 @@ type GetListenerRequest struct {
 
 func (x *GetListenerRequest) Reset() {
 	*x = GetListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1254,7 @@ func (x *GetListenerRequest) String() string {
 func (*GetListenerRequest) ProtoMessage() {}
 
 func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1267,7 @@ func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerRequest.ProtoReflect.Descriptor instead.
 func (*GetListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetListenerRequest) GetId() string {
@@ -1117,7 +1288,7 @@ type GetListenerResponse struct {
 
 func (x *GetListenerResponse) Reset() {
 	*x = GetListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1300,7 @@ func (x *GetListenerResponse) String() string {
 func (*GetListenerResponse) ProtoMessage() {}
 
 func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1313,7 @@ func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerResponse.ProtoReflect.Descriptor instead.
 func (*GetListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetListenerResponse) GetListener() *Listener {
@@ -1161,7 +1332,7 @@ type ListListenersRequest struct {
 
 func (x *ListListenersRequest) Reset() {
 	*x = ListListenersRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1344,7 @@ func (x *ListListenersRequest) String() string {
 func (*ListListenersRequest) ProtoMessage() {}
 
 func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1357,7 @@ func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersRequest.ProtoReflect.Descriptor instead.
 func (*ListListenersRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
 }
 
 // ListListenersResponse is the output of ListListeners.
@@ -1200,7 +1371,7 @@ type ListListenersResponse struct {
 
 func (x *ListListenersResponse) Reset() {
 	*x = ListListenersResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1383,7 @@ func (x *ListListenersResponse) String() string {
 func (*ListListenersResponse) ProtoMessage() {}
 
 func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1396,7 @@ func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersResponse.ProtoReflect.Descriptor instead.
 func (*ListListenersResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListListenersResponse) GetListeners() []*Listener {
@@ -1239,14 +1410,18 @@ func (x *ListListenersResponse) GetListeners() []*Listener {
 type StopListenerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The listener's id.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// How to stop. Default: STOP_MODE_GRACEFUL.
+	Mode StopMode `protobuf:"varint,2,opt,name=mode,proto3,enum=sockplane.v1.StopMode" json:"mode,omitempty"`
+	// Bound on a graceful stop. Default: 10s.
+	DrainTimeout  *durationpb.Duration `protobuf:"bytes,3,opt,name=drain_timeout,json=drainTimeout,proto3" json:"drain_timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StopListenerRequest) Reset() {
 	*x = StopListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1433,7 @@ func (x *StopListenerRequest) String() string {
 func (*StopListenerRequest) ProtoMessage() {}
 
 func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1446,7 @@ func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerRequest.ProtoReflect.Descriptor instead.
 func (*StopListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopListenerRequest) GetId() string {
@@ -1279,6 +1454,20 @@ func (x *StopListenerRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *StopListenerRequest) GetMode() StopMode {
+	if x != nil {
+		return x.Mode
+	}
+	return StopMode_STOP_MODE_UNSPECIFIED
+}
+
+func (x *StopListenerRequest) GetDrainTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.DrainTimeout
+	}
+	return nil
 }
 
 // StopListenerResponse is the output of StopListener.
@@ -1292,7 +1481,7 @@ type StopListenerResponse struct {
 
 func (x *StopListenerResponse) Reset() {
 	*x = StopListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1493,7 @@ func (x *StopListenerResponse) String() string {
 func (*StopListenerResponse) ProtoMessage() {}
 
 func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1506,7 @@ func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerResponse.ProtoReflect.Descriptor instead.
 func (*StopListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StopListenerResponse) GetListener() *Listener {
@@ -1338,7 +1527,7 @@ type StartListenerRequest struct {
 
 func (x *StartListenerRequest) Reset() {
 	*x = StartListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1539,7 @@ func (x *StartListenerRequest) String() string {
 func (*StartListenerRequest) ProtoMessage() {}
 
 func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1552,7 @@ func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerRequest.ProtoReflect.Descriptor instead.
 func (*StartListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartListenerRequest) GetId() string {
@@ -1384,7 +1573,7 @@ type StartListenerResponse struct {
 
 func (x *StartListenerResponse) Reset() {
 	*x = StartListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1585,7 @@ func (x *StartListenerResponse) String() string {
 func (*StartListenerResponse) ProtoMessage() {}
 
 func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1598,7 @@ func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerResponse.ProtoReflect.Descriptor instead.
 func (*StartListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StartListenerResponse) GetListener() *Listener {
@@ -1423,14 +1612,18 @@ func (x *StartListenerResponse) GetListener() *Listener {
 type DeleteListenerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The listener's id.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// How to stop it first. Default: STOP_MODE_GRACEFUL.
+	Mode StopMode `protobuf:"varint,2,opt,name=mode,proto3,enum=sockplane.v1.StopMode" json:"mode,omitempty"`
+	// Bound on a graceful stop. Default: 10s.
+	DrainTimeout  *durationpb.Duration `protobuf:"bytes,3,opt,name=drain_timeout,json=drainTimeout,proto3" json:"drain_timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteListenerRequest) Reset() {
 	*x = DeleteListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1635,7 @@ func (x *DeleteListenerRequest) String() string {
 func (*DeleteListenerRequest) ProtoMessage() {}
 
 func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1648,7 @@ func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteListenerRequest) GetId() string {
@@ -1463,6 +1656,20 @@ func (x *DeleteListenerRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *DeleteListenerRequest) GetMode() StopMode {
+	if x != nil {
+		return x.Mode
+	}
+	return StopMode_STOP_MODE_UNSPECIFIED
+}
+
+func (x *DeleteListenerRequest) GetDrainTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.DrainTimeout
+	}
+	return nil
 }
 
 // DeleteListenerResponse is the output of DeleteListener.
@@ -1474,7 +1681,7 @@ type DeleteListenerResponse struct {
 
 func (x *DeleteListenerResponse) Reset() {
 	*x = DeleteListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1693,7 @@ func (x *DeleteListenerResponse) String() string {
 func (*DeleteListenerResponse) ProtoMessage() {}
 
 func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1706,7 @@ func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerResponse.ProtoReflect.Descriptor instead.
 func (*DeleteListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{17}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
 }
 
 // Connection is an open connection of a stream listener, or a recently
@@ -1531,7 +1738,7 @@ type Connection struct {
 
 func (x *Connection) Reset() {
 	*x = Connection{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1750,7 @@ func (x *Connection) String() string {
 func (*Connection) ProtoMessage() {}
 
 func (x *Connection) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1763,7 @@ func (x *Connection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connection.ProtoReflect.Descriptor instead.
 func (*Connection) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Connection) GetId() string {
@@ -1633,7 +1840,7 @@ type ListConnectionsRequest struct {
 
 func (x *ListConnectionsRequest) Reset() {
 	*x = ListConnectionsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1852,7 @@ func (x *ListConnectionsRequest) String() string {
 func (*ListConnectionsRequest) ProtoMessage() {}
 
 func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1865,7 @@ func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectionsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListConnectionsRequest) GetId() string {
@@ -1679,7 +1886,7 @@ type ListConnectionsResponse struct {
 
 func (x *ListConnectionsResponse) Reset() {
 	*x = ListConnectionsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +1898,7 @@ func (x *ListConnectionsResponse) String() string {
 func (*ListConnectionsResponse) ProtoMessage() {}
 
 func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +1911,7 @@ func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectionsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListConnectionsResponse) GetConnections() []*Connection {
@@ -1727,7 +1934,7 @@ type CloseConnectionRequest struct {
 
 func (x *CloseConnectionRequest) Reset() {
 	*x = CloseConnectionRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1946,7 @@ func (x *CloseConnectionRequest) String() string {
 func (*CloseConnectionRequest) ProtoMessage() {}
 
 func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1959,7 @@ func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionRequest.ProtoReflect.Descriptor instead.
 func (*CloseConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CloseConnectionRequest) GetId() string {
@@ -1778,7 +1985,7 @@ type CloseConnectionResponse struct {
 
 func (x *CloseConnectionResponse) Reset() {
 	*x = CloseConnectionResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1997,7 @@ func (x *CloseConnectionResponse) String() string {
 func (*CloseConnectionResponse) ProtoMessage() {}
 
 func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +2010,7 @@ func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionResponse.ProtoReflect.Descriptor instead.
 func (*CloseConnectionResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
 }
 
 // SendFrameRequest is the input of SendFrame.
@@ -1824,7 +2031,7 @@ type SendFrameRequest struct {
 
 func (x *SendFrameRequest) Reset() {
 	*x = SendFrameRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1836,7 +2043,7 @@ func (x *SendFrameRequest) String() string {
 func (*SendFrameRequest) ProtoMessage() {}
 
 func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1849,7 +2056,7 @@ func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameRequest.ProtoReflect.Descriptor instead.
 func (*SendFrameRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SendFrameRequest) GetId() string {
@@ -1891,7 +2098,7 @@ type SendFrameResponse struct {
 
 func (x *SendFrameResponse) Reset() {
 	*x = SendFrameResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +2110,7 @@ func (x *SendFrameResponse) String() string {
 func (*SendFrameResponse) ProtoMessage() {}
 
 func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +2123,7 @@ func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameResponse.ProtoReflect.Descriptor instead.
 func (*SendFrameResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SendFrameResponse) GetBytesWritten() uint64 {
@@ -1949,7 +2156,7 @@ type CapturedFrame struct {
 
 func (x *CapturedFrame) Reset() {
 	*x = CapturedFrame{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2168,7 @@ func (x *CapturedFrame) String() string {
 func (*CapturedFrame) ProtoMessage() {}
 
 func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2181,7 @@ func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CapturedFrame.ProtoReflect.Descriptor instead.
 func (*CapturedFrame) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CapturedFrame) GetConnectionId() string {
@@ -2039,7 +2246,7 @@ type ListFramesRequest struct {
 
 func (x *ListFramesRequest) Reset() {
 	*x = ListFramesRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +2258,7 @@ func (x *ListFramesRequest) String() string {
 func (*ListFramesRequest) ProtoMessage() {}
 
 func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +2271,7 @@ func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesRequest.ProtoReflect.Descriptor instead.
 func (*ListFramesRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListFramesRequest) GetId() string {
@@ -2092,7 +2299,7 @@ type ListFramesResponse struct {
 
 func (x *ListFramesResponse) Reset() {
 	*x = ListFramesResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2311,7 @@ func (x *ListFramesResponse) String() string {
 func (*ListFramesResponse) ProtoMessage() {}
 
 func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2324,7 @@ func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesResponse.ProtoReflect.Descriptor instead.
 func (*ListFramesResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListFramesResponse) GetFrames() []*CapturedFrame {
@@ -2151,7 +2358,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2370,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2383,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Event) GetType() EventType {
@@ -2239,7 +2446,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2458,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2471,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchEventsRequest) GetListenerId() string {
@@ -2285,7 +2492,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2297,7 +2504,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2310,7 +2517,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -2324,7 +2531,7 @@ var File_sockplane_v1_listener_service_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
-	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x03\n" +
+	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x03\n" +
 	"\bListener\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\ttransport\x18\x02 \x01(\x0e2\x17.sockplane.v1.TransportR\ttransport\x12\x18\n" +
@@ -2333,10 +2540,18 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\aframing\x18\x05 \x01(\v2\x1b.sockplane.v1.FramingConfigR\aframing\x12 \n" +
 	"\tunix_mode\x18\x06 \x01(\tH\x00R\bunixMode\x88\x01\x01\x12-\n" +
 	"\x04exec\x18\a \x01(\v2\x19.sockplane.v1.ExecOptionsR\x04exec\x126\n" +
-	"\acapture\x18\b \x01(\v2\x1c.sockplane.v1.CaptureOptionsR\acapture\x124\n" +
+	"\acapture\x18\b \x01(\v2\x1c.sockplane.v1.CaptureOptionsR\acapture\x12,\n" +
+	"\x06limits\x18\t \x01(\v2\x14.sockplane.v1.LimitsR\x06limits\x124\n" +
 	"\x06status\x18\x0f \x01(\v2\x1c.sockplane.v1.ListenerStatusR\x06statusB\f\n" +
 	"\n" +
-	"_unix_mode\"^\n" +
+	"_unix_mode\"\xc4\x02\n" +
+	"\x06Limits\x12'\n" +
+	"\x0fmax_connections\x18\x01 \x01(\rR\x0emaxConnections\x12(\n" +
+	"\x10max_header_bytes\x18\x02 \x01(\rR\x0emaxHeaderBytes\x12$\n" +
+	"\x0emax_body_bytes\x18\x03 \x01(\rR\fmaxBodyBytes\x12@\n" +
+	"\x0eheader_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\rheaderTimeout\x12<\n" +
+	"\fidle_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\x12A\n" +
+	"\x1dallow_larger_datagram_replies\x18\x06 \x01(\bR\x1aallowLargerDatagramReplies\"^\n" +
 	"\x0eCaptureOptions\x12\x1d\n" +
 	"\n" +
 	"max_frames\x18\x01 \x01(\rR\tmaxFrames\x12-\n" +
@@ -2359,7 +2574,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x129\n" +
 	"\n" +
 	"started_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x121\n" +
-	"\x05stats\x18\x05 \x01(\v2\x1b.sockplane.v1.ListenerStatsR\x05stats\"\xf7\x01\n" +
+	"\x05stats\x18\x05 \x01(\v2\x1b.sockplane.v1.ListenerStatsR\x05stats\"\xaa\x02\n" +
 	"\rListenerStats\x12-\n" +
 	"\x12connections_active\x18\x01 \x01(\x04R\x11connectionsActive\x12+\n" +
 	"\x11connections_total\x18\x02 \x01(\x04R\x10connectionsTotal\x12\x1b\n" +
@@ -2368,7 +2583,8 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"frames_out\x18\x04 \x01(\x04R\tframesOut\x12\x19\n" +
 	"\bbytes_in\x18\x05 \x01(\x04R\abytesIn\x12\x1b\n" +
 	"\tbytes_out\x18\x06 \x01(\x04R\bbytesOut\x12\x16\n" +
-	"\x06errors\x18\a \x01(\x04R\x06errors\"K\n" +
+	"\x06errors\x18\a \x01(\x04R\x06errors\x121\n" +
+	"\x14connections_rejected\x18\b \x01(\x04R\x13connectionsRejected\"K\n" +
 	"\x15CreateListenerRequest\x122\n" +
 	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"L\n" +
 	"\x16CreateListenerResponse\x122\n" +
@@ -2379,17 +2595,21 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"\x16\n" +
 	"\x14ListListenersRequest\"M\n" +
 	"\x15ListListenersResponse\x124\n" +
-	"\tlisteners\x18\x01 \x03(\v2\x16.sockplane.v1.ListenerR\tlisteners\"%\n" +
+	"\tlisteners\x18\x01 \x03(\v2\x16.sockplane.v1.ListenerR\tlisteners\"\x91\x01\n" +
 	"\x13StopListenerRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"J\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
+	"\x04mode\x18\x02 \x01(\x0e2\x16.sockplane.v1.StopModeR\x04mode\x12>\n" +
+	"\rdrain_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\"J\n" +
 	"\x14StopListenerResponse\x122\n" +
 	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"&\n" +
 	"\x14StartListenerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"K\n" +
 	"\x15StartListenerResponse\x122\n" +
-	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"'\n" +
+	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"\x93\x01\n" +
 	"\x15DeleteListenerRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
+	"\x04mode\x18\x02 \x01(\x0e2\x16.sockplane.v1.StopModeR\x04mode\x12>\n" +
+	"\rdrain_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\"\x18\n" +
 	"\x16DeleteListenerResponse\"\xd7\x02\n" +
 	"\n" +
 	"Connection\x12\x0e\n" +
@@ -2471,7 +2691,11 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATE_RUNNING\x10\x01\x12\x11\n" +
 	"\rSTATE_STOPPED\x10\x02\x12\x10\n" +
-	"\fSTATE_FAILED\x10\x03*K\n" +
+	"\fSTATE_FAILED\x10\x03*V\n" +
+	"\bStopMode\x12\x19\n" +
+	"\x15STOP_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12STOP_MODE_GRACEFUL\x10\x01\x12\x17\n" +
+	"\x13STOP_MODE_IMMEDIATE\x10\x02*K\n" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fDIRECTION_IN\x10\x01\x12\x11\n" +
@@ -2513,108 +2737,117 @@ func file_sockplane_v1_listener_service_proto_rawDescGZIP() []byte {
 	return file_sockplane_v1_listener_service_proto_rawDescData
 }
 
-var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_sockplane_v1_listener_service_proto_goTypes = []any{
 	(Transport)(0),                  // 0: sockplane.v1.Transport
 	(Handler)(0),                    // 1: sockplane.v1.Handler
 	(Framing)(0),                    // 2: sockplane.v1.Framing
 	(ByteOrder)(0),                  // 3: sockplane.v1.ByteOrder
 	(State)(0),                      // 4: sockplane.v1.State
-	(Direction)(0),                  // 5: sockplane.v1.Direction
-	(EventType)(0),                  // 6: sockplane.v1.EventType
-	(*Listener)(nil),                // 7: sockplane.v1.Listener
-	(*CaptureOptions)(nil),          // 8: sockplane.v1.CaptureOptions
-	(*ExecOptions)(nil),             // 9: sockplane.v1.ExecOptions
-	(*FramingConfig)(nil),           // 10: sockplane.v1.FramingConfig
-	(*ListenerStatus)(nil),          // 11: sockplane.v1.ListenerStatus
-	(*ListenerStats)(nil),           // 12: sockplane.v1.ListenerStats
-	(*CreateListenerRequest)(nil),   // 13: sockplane.v1.CreateListenerRequest
-	(*CreateListenerResponse)(nil),  // 14: sockplane.v1.CreateListenerResponse
-	(*GetListenerRequest)(nil),      // 15: sockplane.v1.GetListenerRequest
-	(*GetListenerResponse)(nil),     // 16: sockplane.v1.GetListenerResponse
-	(*ListListenersRequest)(nil),    // 17: sockplane.v1.ListListenersRequest
-	(*ListListenersResponse)(nil),   // 18: sockplane.v1.ListListenersResponse
-	(*StopListenerRequest)(nil),     // 19: sockplane.v1.StopListenerRequest
-	(*StopListenerResponse)(nil),    // 20: sockplane.v1.StopListenerResponse
-	(*StartListenerRequest)(nil),    // 21: sockplane.v1.StartListenerRequest
-	(*StartListenerResponse)(nil),   // 22: sockplane.v1.StartListenerResponse
-	(*DeleteListenerRequest)(nil),   // 23: sockplane.v1.DeleteListenerRequest
-	(*DeleteListenerResponse)(nil),  // 24: sockplane.v1.DeleteListenerResponse
-	(*Connection)(nil),              // 25: sockplane.v1.Connection
-	(*ListConnectionsRequest)(nil),  // 26: sockplane.v1.ListConnectionsRequest
-	(*ListConnectionsResponse)(nil), // 27: sockplane.v1.ListConnectionsResponse
-	(*CloseConnectionRequest)(nil),  // 28: sockplane.v1.CloseConnectionRequest
-	(*CloseConnectionResponse)(nil), // 29: sockplane.v1.CloseConnectionResponse
-	(*SendFrameRequest)(nil),        // 30: sockplane.v1.SendFrameRequest
-	(*SendFrameResponse)(nil),       // 31: sockplane.v1.SendFrameResponse
-	(*CapturedFrame)(nil),           // 32: sockplane.v1.CapturedFrame
-	(*ListFramesRequest)(nil),       // 33: sockplane.v1.ListFramesRequest
-	(*ListFramesResponse)(nil),      // 34: sockplane.v1.ListFramesResponse
-	(*Event)(nil),                   // 35: sockplane.v1.Event
-	(*WatchEventsRequest)(nil),      // 36: sockplane.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 37: sockplane.v1.WatchEventsResponse
-	(*durationpb.Duration)(nil),     // 38: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 39: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),         // 40: google.protobuf.Struct
+	(StopMode)(0),                   // 5: sockplane.v1.StopMode
+	(Direction)(0),                  // 6: sockplane.v1.Direction
+	(EventType)(0),                  // 7: sockplane.v1.EventType
+	(*Listener)(nil),                // 8: sockplane.v1.Listener
+	(*Limits)(nil),                  // 9: sockplane.v1.Limits
+	(*CaptureOptions)(nil),          // 10: sockplane.v1.CaptureOptions
+	(*ExecOptions)(nil),             // 11: sockplane.v1.ExecOptions
+	(*FramingConfig)(nil),           // 12: sockplane.v1.FramingConfig
+	(*ListenerStatus)(nil),          // 13: sockplane.v1.ListenerStatus
+	(*ListenerStats)(nil),           // 14: sockplane.v1.ListenerStats
+	(*CreateListenerRequest)(nil),   // 15: sockplane.v1.CreateListenerRequest
+	(*CreateListenerResponse)(nil),  // 16: sockplane.v1.CreateListenerResponse
+	(*GetListenerRequest)(nil),      // 17: sockplane.v1.GetListenerRequest
+	(*GetListenerResponse)(nil),     // 18: sockplane.v1.GetListenerResponse
+	(*ListListenersRequest)(nil),    // 19: sockplane.v1.ListListenersRequest
+	(*ListListenersResponse)(nil),   // 20: sockplane.v1.ListListenersResponse
+	(*StopListenerRequest)(nil),     // 21: sockplane.v1.StopListenerRequest
+	(*StopListenerResponse)(nil),    // 22: sockplane.v1.StopListenerResponse
+	(*StartListenerRequest)(nil),    // 23: sockplane.v1.StartListenerRequest
+	(*StartListenerResponse)(nil),   // 24: sockplane.v1.StartListenerResponse
+	(*DeleteListenerRequest)(nil),   // 25: sockplane.v1.DeleteListenerRequest
+	(*DeleteListenerResponse)(nil),  // 26: sockplane.v1.DeleteListenerResponse
+	(*Connection)(nil),              // 27: sockplane.v1.Connection
+	(*ListConnectionsRequest)(nil),  // 28: sockplane.v1.ListConnectionsRequest
+	(*ListConnectionsResponse)(nil), // 29: sockplane.v1.ListConnectionsResponse
+	(*CloseConnectionRequest)(nil),  // 30: sockplane.v1.CloseConnectionRequest
+	(*CloseConnectionResponse)(nil), // 31: sockplane.v1.CloseConnectionResponse
+	(*SendFrameRequest)(nil),        // 32: sockplane.v1.SendFrameRequest
+	(*SendFrameResponse)(nil),       // 33: sockplane.v1.SendFrameResponse
+	(*CapturedFrame)(nil),           // 34: sockplane.v1.CapturedFrame
+	(*ListFramesRequest)(nil),       // 35: sockplane.v1.ListFramesRequest
+	(*ListFramesResponse)(nil),      // 36: sockplane.v1.ListFramesResponse
+	(*Event)(nil),                   // 37: sockplane.v1.Event
+	(*WatchEventsRequest)(nil),      // 38: sockplane.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 39: sockplane.v1.WatchEventsResponse
+	(*durationpb.Duration)(nil),     // 40: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 41: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),         // 42: google.protobuf.Struct
 }
 var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	0,  // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
 	1,  // 1: sockplane.v1.Listener.handler:type_name -> sockplane.v1.Handler
-	10, // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
-	9,  // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
-	8,  // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
-	11, // 5: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
-	38, // 6: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
-	2,  // 7: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
-	2,  // 8: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
-	3,  // 9: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
-	4,  // 10: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
-	39, // 11: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
-	12, // 12: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
-	7,  // 13: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	7,  // 14: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	7,  // 15: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
-	7,  // 16: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
-	7,  // 17: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
-	7,  // 18: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
-	39, // 19: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
-	39, // 20: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
-	25, // 21: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
-	40, // 22: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
-	5,  // 23: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
-	39, // 24: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
-	32, // 25: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
-	6,  // 26: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
-	39, // 27: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
-	35, // 28: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
-	13, // 29: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
-	15, // 30: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
-	17, // 31: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
-	19, // 32: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
-	21, // 33: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
-	23, // 34: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
-	26, // 35: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
-	28, // 36: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
-	30, // 37: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
-	33, // 38: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
-	36, // 39: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
-	14, // 40: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
-	16, // 41: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
-	18, // 42: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
-	20, // 43: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
-	22, // 44: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
-	24, // 45: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
-	27, // 46: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
-	29, // 47: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
-	31, // 48: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
-	34, // 49: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
-	37, // 50: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
-	40, // [40:51] is the sub-list for method output_type
-	29, // [29:40] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	12, // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
+	11, // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
+	10, // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
+	9,  // 5: sockplane.v1.Listener.limits:type_name -> sockplane.v1.Limits
+	13, // 6: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
+	40, // 7: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
+	40, // 8: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
+	40, // 9: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
+	2,  // 10: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
+	2,  // 11: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
+	3,  // 12: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
+	4,  // 13: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
+	41, // 14: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
+	14, // 15: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
+	8,  // 16: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	8,  // 17: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	8,  // 18: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
+	8,  // 19: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
+	5,  // 20: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	40, // 21: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	8,  // 22: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
+	8,  // 23: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
+	5,  // 24: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	40, // 25: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	41, // 26: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
+	41, // 27: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
+	27, // 28: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
+	42, // 29: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
+	6,  // 30: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
+	41, // 31: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
+	34, // 32: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
+	7,  // 33: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
+	41, // 34: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
+	37, // 35: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
+	15, // 36: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
+	17, // 37: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
+	19, // 38: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
+	21, // 39: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
+	23, // 40: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
+	25, // 41: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
+	28, // 42: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
+	30, // 43: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
+	32, // 44: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
+	35, // 45: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
+	38, // 46: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
+	16, // 47: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
+	18, // 48: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
+	20, // 49: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
+	22, // 50: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
+	24, // 51: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
+	26, // 52: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
+	29, // 53: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
+	31, // 54: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
+	33, // 55: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
+	36, // 56: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
+	39, // 57: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
+	47, // [47:58] is the sub-list for method output_type
+	36, // [36:47] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_listener_service_proto_init() }
@@ -2628,8 +2861,8 @@ func file_sockplane_v1_listener_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sockplane_v1_listener_service_proto_rawDesc), len(file_sockplane_v1_listener_service_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   31,
+			NumEnums:      8,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ var errorCodes = []struct {
 	{rawsock.ErrExecDisabled, codes.FailedPrecondition},
 	{rawsock.ErrShuttingDown, codes.Unavailable},
 	{rawsock.ErrTooManyListeners, codes.ResourceExhausted},
+	{rawsock.ErrStore, codes.Unavailable}, // the disk, not the caller: retry later
 }
 
 // toStatus turns an error of the domain into a gRPC status error. field

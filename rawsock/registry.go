@@ -57,6 +57,7 @@ type Info struct {
 type Registry struct {
 	log          *slog.Logger
 	maxListeners int      // 0: no bound
+	store        Store    // nil: desired state lives in memory only
 	execAllow    []string // programs the exec handler may run; none: exec is off
 	events       *EventBus
 
@@ -129,6 +130,10 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	if err := e.start(r.log); err != nil {
 		return Info{}, err
 	}
+	if err := r.save(e, true); err != nil {
+		e.stop(StopOptions{Immediate: true})
+		return Info{}, err
+	}
 	r.entries[spec.ID] = e
 	r.log.Info("listener created", "id", spec.ID, "transport", spec.Transport, "address", e.info().BoundAddr)
 	r.events.Publish(Event{Type: EventListenerCreated, ListenerID: spec.ID, Message: "listening on " + e.info().BoundAddr})
@@ -193,6 +198,9 @@ func (r *Registry) Start(id string) (Info, error) {
 		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	if e.info().State != StateRunning {
+		if err := r.save(e, true); err != nil {
+			return e.info(), err
+		}
 		if err := e.start(r.log); err != nil {
 			r.events.Publish(Event{Type: EventListenerFailed, ListenerID: id, Message: err.Error()})
 			return e.info(), err
@@ -229,6 +237,9 @@ func (r *Registry) Stop(id string, opts StopOptions) (Info, error) {
 	if e.isDeleted() {
 		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	if err := r.save(e, false); err != nil {
+		return e.info(), err
+	}
 	if e.stop(opts) {
 		r.log.Info("listener stopped", "id", id)
 		r.events.Publish(Event{Type: EventListenerStopped, ListenerID: id})
@@ -240,6 +251,12 @@ func (r *Registry) Stop(id string, opts StopOptions) (Info, error) {
 func (r *Registry) Delete(id string, opts StopOptions) error {
 	r.mu.Lock()
 	e, ok := r.entries[id]
+	if ok && r.store != nil {
+		if err := r.store.Delete(id); err != nil {
+			r.mu.Unlock()
+			return fmt.Errorf("%w: %w", ErrStore, err)
+		}
+	}
 	delete(r.entries, id)
 	r.mu.Unlock()
 	if !ok {
@@ -465,4 +482,63 @@ func (r *Registry) runningListener(id string, connID uint64) (*Listener, error) 
 		return nil, fmt.Errorf("%w: %d (listener %s is not running)", ErrConnNotFound, connID, id)
 	}
 	return ln, nil
+}
+
+// save writes e's desired state to the store, if there is one.
+func (r *Registry) save(e *entry, running bool) error {
+	if r.store == nil {
+		return nil
+	}
+	e.mu.Lock()
+	rec := Record{Spec: e.spec, Running: running, LastBound: e.lastBound}
+	e.mu.Unlock()
+	if err := r.store.Save(rec); err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return nil
+}
+
+// Restore brings back the listeners of the store: each with its id and
+// spec, started if it should run. One that cannot bind is kept in
+// StateFailed with the reason, and the others start. It returns how many
+// listeners it restored and how many of those failed; an unreadable store
+// is an error, never an empty state.
+func (r *Registry) Restore() (restored, failed int, err error) {
+	if r.store == nil {
+		return 0, 0, nil
+	}
+	recs, err := r.store.Load()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range recs {
+		spec := rec.Spec.withDefaults()
+		if err := spec.Validate(); err != nil {
+			return restored, failed, fmt.Errorf("stored listener %q: %w", spec.ID, err)
+		}
+		if _, ok := r.entries[spec.ID]; ok {
+			return restored, failed, fmt.Errorf("stored listener %q: %w", spec.ID, ErrExists)
+		}
+		e := &entry{spec: spec, events: r.events, lastBound: rec.LastBound,
+			capture: NewCapture(spec.Capture.MaxFrames, spec.Capture.MaxBytesPerFrame)}
+		r.entries[spec.ID] = e
+		restored++
+		if !rec.Running {
+			continue
+		}
+		if spec.Handler == HandlerExec && len(r.execAllow) == 0 {
+			e.failure = ErrExecDisabled.Error()
+			failed++
+			continue
+		}
+		if err := e.start(r.log); err != nil {
+			r.log.Warn("listener not restored", "id", spec.ID, "error", err)
+			failed++
+			continue
+		}
+		r.log.Info("listener restored", "id", spec.ID, "address", e.info().BoundAddr)
+	}
+	return restored, failed, nil
 }

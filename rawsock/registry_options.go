@@ -16,3 +16,9 @@ func WithExecAllow(programs []string) RegistryOption {
 func WithMaxListeners(n int) RegistryOption {
 	return func(r *Registry) { r.maxListeners = n }
 }
+
+// WithStore makes the registry save its desired state in st before it
+// answers a change, and lets Restore bring it back.
+func WithStore(st Store) RegistryOption {
+	return func(r *Registry) { r.store = st }
+}

@@ -53,65 +53,65 @@ const MaxIDLength = 63
 type Spec struct {
 	// ID names the listener: lowercase letters, digits and '-', at most 63
 	// characters. Generated when empty.
-	ID string
+	ID string `json:"id"`
 	// Transport is the socket type. Required.
-	Transport Transport
+	Transport Transport `json:"transport"`
 	// Address is "host:port" for TCP and UDP, where port 0 picks a free
 	// port; a filesystem path (or a Linux abstract "@name") for the Unix
 	// transports. Required.
-	Address string
+	Address string `json:"address"`
 	// UnixMode is the mode of a Unix socket file. Default: 0600 for the
 	// Unix transports; must be zero for the others.
-	UnixMode fs.FileMode
+	UnixMode fs.FileMode `json:"unixMode,omitempty"`
 	// Handler serves the frames. Default: HandlerEcho.
-	Handler HandlerKind
+	Handler HandlerKind `json:"handler"`
 	// Framing is the wire format. Default: JSON header both ways,
 	// little-endian.
-	Framing FramingSpec
+	Framing FramingSpec `json:"framing"`
 	// Exec configures the exec handler; zero for the other handlers.
-	Exec ExecSpec
+	Exec ExecSpec `json:"exec,omitzero"`
 	// Capture bounds the frame capture. Default: off, except for
 	// HandlerRecord.
-	Capture CaptureSpec
+	Capture CaptureSpec `json:"capture,omitzero"`
 	// Limits bound what peers may do. Default: see LimitsSpec.
-	Limits LimitsSpec
+	Limits LimitsSpec `json:"limits"`
 }
 
 // LimitsSpec is the limits part of a Spec; Registry.Create fills in every
 // default, so what it reports is what holds.
 type LimitsSpec struct {
 	// MaxConnections open at once. Default: 1024.
-	MaxConnections int
+	MaxConnections int `json:"maxConnections"`
 	// MaxHeaderBytes of a JSON header. Default: 16 KiB.
-	MaxHeaderBytes int
+	MaxHeaderBytes int `json:"maxHeaderBytes"`
 	// MaxBodyBytes of a frame body. Default: 4 MiB; at most 64 MiB.
-	MaxBodyBytes int
+	MaxBodyBytes int `json:"maxBodyBytes"`
 	// HeaderTimeout: a started frame must be whole within it. Default: 10s.
-	HeaderTimeout time.Duration
+	HeaderTimeout time.Duration `json:"headerTimeout"`
 	// IdleTimeout closes a connection idle that long. Default: 5m;
 	// NoTimeout: never.
-	IdleTimeout time.Duration
+	IdleTimeout time.Duration `json:"idleTimeout"`
 	// AllowLargerDatagramReplies lets a datagram reply exceed its request.
-	AllowLargerDatagramReplies bool
+	AllowLargerDatagramReplies bool `json:"allowLargerDatagramReplies,omitempty"`
 }
 
 // CaptureSpec sizes a listener's frame capture.
 type CaptureSpec struct {
 	// MaxFrames kept, newest replacing oldest. Default: 0, off
 	// (DefaultRecordFrames for HandlerRecord).
-	MaxFrames int
+	MaxFrames int `json:"maxFrames"`
 	// MaxBytesPerFrame of each body kept. Default: 4 KiB when capture is on.
-	MaxBytesPerFrame int
+	MaxBytesPerFrame int `json:"maxBytesPerFrame"`
 }
 
 // FramingSpec is the wire format of a Spec.
 type FramingSpec struct {
 	// Request framing. Default: FramingJSONHeader.
-	Request Framing
+	Request Framing `json:"request"`
 	// Response framing. Default: FramingJSONHeader.
-	Response Framing
+	Response Framing `json:"response"`
 	// ByteOrder of the length fields of both. Default: LittleEndian.
-	ByteOrder ByteOrder
+	ByteOrder ByteOrder `json:"byteOrder"`
 }
 
 // withDefaults returns s with every defaulted field filled in.

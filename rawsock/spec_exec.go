@@ -20,16 +20,16 @@ var ErrExecDisabled = errors.New("the exec handler is off: start sockplane with 
 type ExecSpec struct {
 	// Allow narrows the daemon's allowed programs for this listener.
 	// Default: all of the daemon's.
-	Allow []string
+	Allow []string `json:"allow,omitempty"`
 	// Timeout bounds one run. Default: 5s.
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout,omitempty"`
 	// MaxOutputBytes caps what is kept of stdout and of stderr, each.
 	// Default: 64 KiB.
-	MaxOutputBytes int
+	MaxOutputBytes int `json:"maxOutputBytes,omitempty"`
 	// MaxConcurrent bounds the runs at once on the listener. Default: 4.
-	MaxConcurrent int
+	MaxConcurrent int `json:"maxConcurrent,omitempty"`
 	// WorkingDir of the commands. Default: the daemon's.
-	WorkingDir string
+	WorkingDir string `json:"workingDir,omitempty"`
 }
 
 func (e ExecSpec) isZero() bool {

@@ -19,12 +19,14 @@ import (
 
 	"github.com/sockplane/sockplane/api"
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/rawsock/boltstore"
 )
 
 // daemon is the running control plane: the listener registry, the gRPC
 // server, and the HTTP server with the REST gateway in front of it, the
 // metrics, the health probes and the OpenAPI document.
 type daemon struct {
+	store  *boltstore.Store // nil without --data-dir
 	opts   options
 	log    *slog.Logger
 	reg    *rawsock.Registry
@@ -43,11 +45,24 @@ type daemon struct {
 
 // newDaemon binds both API ports, so a port in use is reported at once
 // and port 0 resolves to a real port before anyone asks.
-func newDaemon(opts options, log *slog.Logger) (*daemon, error) {
-	d := &daemon{opts: opts, log: log, reg: rawsock.NewRegistry(log,
-		rawsock.WithExecAllow(opts.execAllow), rawsock.WithMaxListeners(opts.maxListeners))}
+func newDaemon(opts options, log *slog.Logger) (d *daemon, err error) {
+	regOpts := []rawsock.RegistryOption{rawsock.WithExecAllow(opts.execAllow), rawsock.WithMaxListeners(opts.maxListeners)}
+	var store *boltstore.Store
+	if opts.dataDir != "" {
+		if store, err = boltstore.Open(opts.dataDir); err != nil {
+			return nil, fmt.Errorf("--data-dir: %w", err)
+		}
+		regOpts = append(regOpts, rawsock.WithStore(store))
+	}
+	d = &daemon{opts: opts, log: log, store: store, reg: rawsock.NewRegistry(log, regOpts...)}
 	d.draining, d.startDrain = context.WithCancel(context.Background())
-	var err error
+	defer func() {
+		if err != nil {
+			d.startDrain()
+			_ = d.reg.Shutdown(context.Background())
+			d.closeStore()
+		}
+	}()
 	if d.grpcLn, err = net.Listen("tcp", opts.grpcAddr); err != nil {
 		return nil, fmt.Errorf("--grpc-addr: %w", err)
 	}
@@ -60,7 +75,36 @@ func newDaemon(opts options, log *slog.Logger) (*daemon, error) {
 		_ = d.httpLn.Close()
 		return nil, err
 	}
+	if err = d.restore(); err != nil {
+		_ = d.grpcLn.Close()
+		_ = d.httpLn.Close()
+		_ = d.conn.Close()
+		return nil, err
+	}
 	return d, nil
+}
+
+// restore brings back the listeners of the data directory before the API
+// serves, so the first call already sees them.
+func (d *daemon) restore() error {
+	if d.store == nil {
+		d.log.Info("no --data-dir: listeners live in memory only")
+		return nil
+	}
+	restored, failed, err := d.reg.Restore()
+	if err != nil {
+		return fmt.Errorf("restore from %s: %w", d.store.Path(), err)
+	}
+	d.log.Info("listeners restored", "store", d.store.Path(), "listeners", restored, "failed", failed)
+	return nil
+}
+
+func (d *daemon) closeStore() {
+	if d.store != nil {
+		if err := d.store.Close(); err != nil {
+			d.log.Warn("closing the store", "error", err)
+		}
+	}
 }
 
 // setUp builds the servers on the bound ports: the gRPC server with its
@@ -163,7 +207,9 @@ func (d *daemon) shutdown() error {
 		<-stopped
 	}
 	_ = d.conn.Close()
-	if err := d.reg.Shutdown(ctx); err != nil {
+	err := d.reg.Shutdown(ctx)
+	d.closeStore() // after the registry: its last writes must land
+	if err != nil {
 		errs = append(errs, fmt.Errorf("listeners: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {

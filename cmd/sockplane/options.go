@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,6 +26,10 @@ type options struct {
 	logLevel string
 	// logFormat is text or json. Default: text.
 	logFormat string
+	// dataDir holds the store of the listeners' desired state. Default:
+	// $XDG_STATE_HOME/sockplane, else ~/.local/state/sockplane; "": none,
+	// state lives in memory only.
+	dataDir string
 	// maxListeners bounds how many listeners may exist. Default: 1000.
 	maxListeners int
 	// execAllow lists the programs exec listeners may run. Default: none,
@@ -51,6 +57,7 @@ such as {"data_size": N}, then N bytes.`,
 	f.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take before connections are cut")
 	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&opts.dataDir, "data-dir", defaultDataDir(), `directory of the listeners' saved state, restored at start ("": keep it in memory only)`)
 	f.IntVar(&opts.maxListeners, "max-listeners", 1000, "how many listeners may exist at once (0: no bound)")
 	f.StringSliceVar(&opts.execAllow, "exec-allow", nil, "programs exec listeners may run, e.g. ls,echo,uname,date (default: none; the exec handler is off)")
 	return cmd
@@ -70,4 +77,17 @@ func (o options) logger(w io.Writer) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	}
+}
+
+// defaultDataDir is the per-user state directory of the XDG base
+// directory convention, or "" (memory only) where there is no home.
+func defaultDataDir() string {
+	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "sockplane")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".local", "state", "sockplane")
 }

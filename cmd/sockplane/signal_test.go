@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -18,27 +15,9 @@ import (
 // port 0, spawns a listener through REST, and sends SIGTERM and SIGINT:
 // the daemon must exit 0 quickly and its listener's port must refuse.
 func TestBinaryExitsCleanlyOnSignal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: skips building and running the daemon binary")
-	}
-	bin := filepath.Join(t.TempDir(), "sockplane")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(bin, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "3s")
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = cmd.Process.Kill() }()
-			logs := bufio.NewReader(stderr)
-			httpAddr := waitForServing(t, logs)
-			go func() { _, _ = io.Copy(io.Discard, logs) }()
+			cmd, httpAddr := startBinary(t, "--shutdown-timeout", "3s", "--data-dir", t.TempDir())
 
 			resp, err := http.Post("http://"+httpAddr+"/v1/listeners", "application/json",
 				strings.NewReader(`{"transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`))
@@ -75,33 +54,4 @@ func TestBinaryExitsCleanlyOnSignal(t *testing.T) {
 			}
 		})
 	}
-}
-
-// waitForServing reads the daemon's log until it says where it serves.
-func waitForServing(t *testing.T, logs *bufio.Reader) (httpAddr string) {
-	t.Helper()
-	found := make(chan string, 1)
-	go func() {
-		for {
-			line, err := logs.ReadString('\n')
-			if m := regexp.MustCompile(`msg="sockplane serving" grpc=\S+ http=(\S+)`).FindStringSubmatch(line); m != nil {
-				found <- m[1]
-				return
-			}
-			if err != nil {
-				found <- ""
-				return
-			}
-		}
-	}()
-	select {
-	case addr := <-found:
-		if addr == "" {
-			t.Fatal("the daemon ended before it served")
-		}
-		return addr
-	case <-time.After(testTimeout):
-		t.Fatalf("no serving line in %v", testTimeout)
-	}
-	return ""
 }

@@ -27,6 +27,8 @@ var (
 		{"echo", sockplanev1.Handler_HANDLER_ECHO},
 		{"upper", sockplanev1.Handler_HANDLER_UPPER},
 		{"exec", sockplanev1.Handler_HANDLER_EXEC},
+		{"discard", sockplanev1.Handler_HANDLER_DISCARD},
+		{"record", sockplanev1.Handler_HANDLER_RECORD},
 	}
 	framingNames = []enumName[sockplanev1.Framing]{
 		{"json", sockplanev1.Framing_FRAMING_JSON_HEADER},

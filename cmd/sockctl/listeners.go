@@ -149,7 +149,7 @@ narrows that list for this listener. It is refused on udp and unixgram.`,
 	f.Var(transport, "transport", "socket type (required)")
 	f.StringVar(&address, "address", "", "bind to `ADDRESS`: HOST:PORT for tcp and udp, where port 0 picks a free port (default 127.0.0.1:0); a socket file PATH for unix and unixgram (required)")
 	f.StringVar(&unixMode, "unix-mode", "", "octal `MODE` of a unix or unixgram socket file, e.g. 0660 (default 0600)")
-	f.Var(handler, "handler", "what to reply: echo the body, upper-case its ASCII letters, or run it as a command (exec)")
+	f.Var(handler, "handler", "what to reply: echo the body, upper-case its ASCII letters, run it as a command (exec), or nothing (discard; record, which also captures every frame for sockctl frames)")
 	f.Var(framing, "framing", "framing of requests and replies: json (4-byte length, JSON header, body), length (4-byte length, body) or raw (none)")
 	f.Var(requestFraming, "request-framing", "framing of requests (default: --framing)")
 	f.Var(responseFraming, "response-framing", "framing of replies (default: --framing)")

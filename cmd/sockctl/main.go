@@ -4,8 +4,13 @@
 // 4-byte header length, the JSON header {"data_size": N}, then N bytes;
 // --framing length and raw speak the tutorial's other forms.
 //
-//	sockctl listeners create --transport tcp|udp|unix|unixgram --handler echo|upper|exec ...
+//	sockctl listeners create --transport tcp|udp|unix|unixgram --handler echo|upper|exec|discard|record ...
 //	sockctl listeners list|get|stop|start|delete ...  [--server 127.0.0.1:7070] [-o table|json]
+//	sockctl connections list LISTENER_ID
+//	sockctl connections close LISTENER_ID CONNECTION_ID...
+//	sockctl frames LISTENER_ID [--connection ID] [--body-format auto|text|hex|base64]
+//	sockctl send-frame LISTENER_ID CONNECTION_ID (BODY | --body-file FILE | --body-hex HEX) [--header KEY=VALUE...]
+//	sockctl watch [--listener ID]
 //	sockctl send (ADDR | --unix PATH | --unixgram PATH) MSG...  [--udp] [--framing json|length|raw] [--byte-order little|big]
 //	sockctl chat (ADDR | --unix PATH | --unixgram PATH)         [--udp] [--framing json|length|raw] [--byte-order little|big]
 //
@@ -50,11 +55,13 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sockctl",
 		Short: "Manage sockplane listeners and talk to them",
-		Long: `sockctl manages the listeners of a sockplane daemon over its gRPC API, and
-talks to a listener like the tutorial's clients: by default each message is
-one frame, a 4-byte header length, the JSON header {"data_size": N}, then N
-bytes; send and chat also speak the tutorial's 4-byte length prefix and raw
-messages (--framing length|raw), over TCP, UDP and Unix sockets.`,
+		Long: `sockctl manages the listeners of a sockplane daemon over its gRPC API, shows
+their connections, captured frames and events, and writes frames to their
+connections; and it talks to a listener like the tutorial's clients: by
+default each message is one frame, a 4-byte header length, the JSON header
+{"data_size": N}, then N bytes; send and chat also speak the tutorial's 4-byte
+length prefix and raw messages (--framing length|raw), over TCP, UDP and Unix
+sockets.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -62,8 +69,16 @@ messages (--framing length|raw), over TCP, UDP and Unix sockets.`,
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&daemon.server, "server", "127.0.0.1:7070", "the sockplane daemon's gRPC API at `HOST:PORT` (listeners commands)")
-	pf.VarP(daemon.output, "output", "o", "output format of the listeners commands")
-	cmd.AddCommand(newListenersCmd(daemon), newSendCmd(), newChatCmd())
+	pf.StringVar(&daemon.server, "server", "127.0.0.1:7070", "the sockplane daemon's gRPC API at `HOST:PORT` (every command but send and chat)")
+	pf.VarP(daemon.output, "output", "o", "output format of the commands that call the daemon")
+	cmd.AddCommand(
+		newListenersCmd(daemon),
+		newConnectionsCmd(daemon),
+		newFramesCmd(daemon),
+		newSendFrameCmd(daemon),
+		newWatchCmd(daemon),
+		newSendCmd(),
+		newChatCmd(),
+	)
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -17,12 +18,13 @@ import (
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 )
 
-// outputFormat is how the listeners commands print what the daemon sent.
+// outputFormat is how the commands that call the daemon print what it sent.
 type outputFormat uint8
 
 // The output formats.
 const (
-	// outputTable is one aligned row per listener, for people.
+	// outputTable is aligned rows (one line per event for watch), for
+	// people.
 	outputTable outputFormat = iota + 1
 	// outputJSON is the REST API's JSON: protojson, lowerCamelCase, with
 	// default values.
@@ -37,6 +39,11 @@ var jsonOptions = protojson.MarshalOptions{EmitDefaultValues: true}
 type printer struct {
 	w      io.Writer
 	format outputFormat
+	// now is the time the ages of connections count to. Default:
+	// time.Now.
+	now func() time.Time
+	// loc is the time zone of printed times. Default: time.Local.
+	loc *time.Location
 }
 
 // listeners prints listeners as one table, or as one JSON object each.

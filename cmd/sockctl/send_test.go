@@ -201,6 +201,9 @@ func TestSendErrorFieldUDP(t *testing.T) {
 		Handler: rawsock.HandlerFunc(func(w rawsock.ResponseWriter, _ *rawsock.Request) {
 			_ = w.Reply(nil, rawsock.HeaderField{Name: "error", Value: "no such command"})
 		}),
+		// The error reply is larger than the request, which a datagram
+		// listener refuses by default (no amplification).
+		Limits: rawsock.Limits{AllowLargerDatagramReplies: true},
 	})
 	_, _, err := sockctl(t, "", "send", "--udp", addr, "ls")
 	var se *serverError

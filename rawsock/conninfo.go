@@ -1,6 +1,7 @@
 package rawsock
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -71,7 +72,7 @@ func (l *Listener) Connections() []ConnInfo {
 		}
 		l.mu.Unlock()
 	}
-	slices.SortFunc(infos, func(a, b ConnInfo) int { return int(a.ID - b.ID) })
+	slices.SortFunc(infos, func(a, b ConnInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return infos
 }
 
@@ -94,6 +95,10 @@ func (l *Listener) CloseConn(id uint64) error {
 // datagram peer, whole, between the frames its handler writes. It returns
 // the bytes written.
 func (l *Listener) SendFrame(id uint64, body []byte, extra ...HeaderField) (int, error) {
+	if len(extra) > 0 && l.response.Framing != FramingJSONHeader {
+		// Dropping them quietly would let an operator believe they were sent.
+		return 0, fieldErrorf("header", "the listener's response framing is %s, which has no header to carry them", l.response.Framing)
+	}
 	if p := l.packets(); p != nil {
 		return p.sendTo(id, body, extra)
 	}

@@ -57,6 +57,13 @@ func TestConnectionsCloseAndSend(t *testing.T) {
 	if string(f.Body) != "from the operator" || string(f.Header) != `{"data_size": 17, "from": "api"}` {
 		t.Fatalf("operator frame %s %q", f.Header, f.Body)
 	}
+	raw := startListener(t, Config{Response: Codec{Framing: FramingRaw}})
+	dial(t, raw).write([]byte{1})
+	waitFor(t, "the raw connection", func() bool { return len(raw.Connections()) == 1 })
+	var fe *FieldError
+	if _, err := raw.SendFrame(raw.Connections()[0].ID, []byte("x"), HeaderField{Name: "k", Value: 1}); !errors.As(err, &fe) || fe.Field != "header" {
+		t.Fatalf("header fields to a raw listener: %v, want a FieldError on header", err)
+	}
 	if err := ln.CloseConn(999); !errors.Is(err, ErrConnNotFound) {
 		t.Fatalf("CloseConn(unknown) = %v", err)
 	}

@@ -79,6 +79,7 @@ sockets.`,
 		newWatchCmd(daemon),
 		newSendCmd(),
 		newChatCmd(),
+		newBenchCmd(daemon),
 	)
 	return cmd
 }

@@ -63,18 +63,20 @@ type Config struct {
 //   - After either, Start returns ErrListenerClosed and Done is closed;
 //     Err returns ErrListenerClosed, or the error that stopped serving.
 type Listener struct {
-	network  string
-	address  string
-	handler  Handler
-	request  Codec
-	response Codec
-	stats    *Stats
-	log      *slog.Logger
-	unixMode fs.FileMode
-	limits   Limits
-	capture  *Capture
-	events   *EventBus
-	name     string
+	network   string
+	address   string
+	handler   Handler
+	request   Codec
+	response  Codec
+	stats     *Stats
+	log       *slog.Logger
+	unixMode  fs.FileMode
+	limits    Limits
+	parkAfter time.Duration // see serve
+	parked    atomic.Uint64 // hand-overs to fresh goroutines, for tests
+	capture   *Capture
+	events    *EventBus
+	name      string
 
 	ctx    context.Context    // the requests' context; cancelled by Close
 	cancel context.CancelFunc //
@@ -120,23 +122,24 @@ func NewListener(cfg Config) (*Listener, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Listener{
-		network:  cfg.Network,
-		address:  cfg.Address,
-		handler:  cfg.Handler,
-		request:  cfg.Request.withDefaults(),
-		response: cfg.Response.withDefaults(),
-		stats:    cfg.Stats,
-		unixMode: cfg.UnixMode,
-		log:      cfg.Logger.With("network", cfg.Network, "address", cfg.Address),
-		ctx:      ctx,
-		cancel:   cancel,
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
-		conns:    make(map[uint64]*streamConn),
-		limits:   cfg.Limits.withDefaults(),
-		capture:  cfg.Capture,
-		events:   cfg.Events,
-		name:     cfg.Name,
+		network:   cfg.Network,
+		address:   cfg.Address,
+		handler:   cfg.Handler,
+		request:   cfg.Request.withDefaults(),
+		response:  cfg.Response.withDefaults(),
+		stats:     cfg.Stats,
+		unixMode:  cfg.UnixMode,
+		log:       cfg.Logger.With("network", cfg.Network, "address", cfg.Address),
+		ctx:       ctx,
+		cancel:    cancel,
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		conns:     make(map[uint64]*streamConn),
+		limits:    cfg.Limits.withDefaults(),
+		parkAfter: parkAfter,
+		capture:   cfg.Capture,
+		events:    cfg.Events,
+		name:      cfg.Name,
 	}, nil
 }
 
@@ -399,7 +402,7 @@ func (l *Listener) track(nc net.Conn) bool {
 	if l.events.Active() {
 		l.events.Publish(Event{Type: EventConnectionOpened, ListenerID: l.name, ConnID: c.act.id, Peer: c.act.peer})
 	}
-	go c.serve()
+	go c.serveFresh()
 	return true
 }
 

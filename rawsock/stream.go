@@ -33,6 +33,14 @@ const (
 
 var errDraining = errors.New("listener draining")
 
+// errRespawn asks serve to wait for the next bytes on a fresh goroutine.
+var errRespawn = errors.New("wait on a fresh stack")
+
+// parkAfter is how long a connection that has served stays idle on its
+// grown stack before it moves to a fresh one (see serve). Listeners copy
+// it when made; a variable only so that tests need not wait a second.
+var parkAfter = time.Second
+
 // streamConn serves one stream connection. Its goroutine owns the read
 // side; Reply may be called from other goroutines and takes wmu.
 type streamConn struct {
@@ -42,14 +50,18 @@ type streamConn struct {
 	state atomic.Int32
 
 	// Read side, owned by serve.
-	rbuf         *buffer // nil while idle: bytes rbuf.b[r:w] are not yet served
-	r, w         int
-	need         int // bytes rbuf.b[r:] must hold for the next frame to be whole
-	readN        int
-	readErr      error
-	readFunc     func(fd uintptr) bool
+	rbuf     *buffer // nil while idle: bytes rbuf.b[r:w] are not yet served
+	r, w     int
+	need     int // bytes rbuf.b[r:] must hold for the next frame to be whole
+	readN    int
+	readErr  error
+	readFunc func(fd uintptr) bool
+	// fresh is true on a goroutine that has not served anything yet, so
+	// its stack is still the small initial one.
+	fresh        bool
 	deadline     time.Time // the read deadline set on nc
 	idleDeadline bool      // deadline was set between frames
+	parking      bool      // deadline is parkAfter, not the idle timeout
 	frameStart   time.Time // when the frame now in progress began; zero between frames
 	req          Request
 	cnt          counters
@@ -86,8 +98,30 @@ func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
 
 // serve reads and serves frames until the peer leaves, a frame is bad, a
 // write fails or the listener closes the connection.
+//
+// An idle connection must cost little (a daemon may hold 100,000), and a
+// goroutine keeps the stack it grew while serving: replying takes it to
+// 4 KiB, and parked, it still uses too much of it for the GC to shrink it.
+// So when a connection that has served stays idle for parkAfter, serve
+// hands it to a fresh goroutine, whose 2 KiB stack is all the wait needs,
+// and returns. A busy connection never pays for the hand-over. The
+// connection keeps one goroutine at a time; the listener owns it.
 func (c *streamConn) serve() {
-	defer c.finish()
+	if c.loop() == errRespawn {
+		c.l.parked.Add(1)
+		go c.serveFresh()
+		return
+	}
+	c.finish()
+}
+
+func (c *streamConn) serveFresh() {
+	c.fresh = true
+	c.serve()
+}
+
+// loop is serve's body; it returns why it stopped.
+func (c *streamConn) loop() error {
 	for {
 		if err := c.serveBuffered(); err != nil {
 			c.cnt.errors.Add(1)
@@ -95,25 +129,29 @@ func (c *streamConn) serve() {
 				c.l.events.Publish(Event{Type: EventFrameError, ListenerID: c.l.name, ConnID: c.act.id, Peer: c.act.peer, Message: err.Error()})
 			}
 			c.writeErrorFrame(err)
-			return
+			return err
 		}
-		if c.flush() != nil {
-			return
+		if err := c.flush(); err != nil {
+			return err
 		}
 		if c.r == c.w && c.l.inShutdown.Load() {
-			return
+			return errDraining
 		}
 		c.makeRoom()
 		c.armDeadline(time.Now())
 		if err := c.read(); err != nil {
+			if c.r == c.w && c.parking && errors.Is(err, os.ErrDeadlineExceeded) {
+				return errRespawn
+			}
 			if c.r != c.w && errors.Is(err, os.ErrDeadlineExceeded) {
 				c.cnt.errors.Add(1) // a slow-loris peer: say why, then close
 				c.writeErrorFrame(errFrameTimeout{c.l.limits.HeaderTimeout})
 			} else if c.r != c.w && !errors.Is(err, net.ErrClosed) {
 				c.cnt.errors.Add(1) // the peer left in the middle of a frame
 			}
-			return
+			return err
 		}
+		c.fresh = false
 	}
 }
 
@@ -140,19 +178,25 @@ func (c *streamConn) serveBuffered() error {
 	return nil
 }
 
-// armDeadline bounds the next read: between frames by the idle timeout,
-// within a frame by what is left of the header timeout, counted from when
-// the frame began. Moving a deadline resets a runtime timer, so a busy
-// connection moves its idle deadline only once it has drifted by an
-// eighth of the timeout: an idle peer is closed after 7/8 to 8/8 of it.
+// armDeadline bounds the next read: between frames by the idle timeout
+// (and, on a grown stack, by parkAfter: see serve), within a frame by what
+// is left of the header timeout, counted from when the frame began.
+// Moving a deadline resets a runtime timer, so a busy connection moves its
+// between-frames deadline only once it has drifted by an eighth of its
+// span: an idle peer is closed after 7/8 to 8/8 of the idle timeout.
 func (c *streamConn) armDeadline(now time.Time) {
 	var d time.Time
 	betweenFrames := c.r == c.w
+	parking := false
 	if betweenFrames {
 		c.frameStart = time.Time{}
-		if idle := c.l.limits.IdleTimeout; idle > 0 {
-			d = now.Add(idle)
-			if c.idleDeadline && !c.deadline.IsZero() && d.Sub(c.deadline) < idle/8 {
+		span := c.l.limits.IdleTimeout
+		if park := c.l.parkAfter; !c.fresh && (span <= 0 || park < span) {
+			span, parking = park, true
+		}
+		if span > 0 {
+			d = now.Add(span)
+			if c.idleDeadline && c.parking == parking && !c.deadline.IsZero() && d.Sub(c.deadline) < span/8 {
 				return
 			}
 		}
@@ -162,7 +206,7 @@ func (c *streamConn) armDeadline(now time.Time) {
 		}
 		d = c.frameStart.Add(c.l.limits.HeaderTimeout)
 	}
-	c.idleDeadline = betweenFrames
+	c.idleDeadline, c.parking = betweenFrames, parking
 	if !d.Equal(c.deadline) {
 		_ = c.nc.SetReadDeadline(d)
 		c.deadline = d
@@ -237,6 +281,7 @@ func (c *streamConn) readReady(fd uintptr) bool {
 				c.readErr = errDraining
 				return true
 			}
+
 		}
 		return false
 	}

@@ -21,12 +21,14 @@ type daemonOptions struct {
 	output *enumFlag[outputFormat]
 	// timeout bounds each call. Default: 10s.
 	timeout time.Duration
+	// security is the token and TLS of the connection.
+	security clientSecurity
 }
 
 // withDaemon connects to the daemon, runs f with the client and a printer
 // on cmd's output, and closes the connection.
 func (o *daemonOptions) withDaemon(cmd *cobra.Command, f func(context.Context, *daemonClient, printer) error) error {
-	d, err := dialDaemon(o.server, o.timeout)
+	d, err := dialDaemon(o.server, o.timeout, &o.security)
 	if err != nil {
 		return err
 	}

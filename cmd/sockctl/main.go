@@ -6,6 +6,7 @@
 //
 //	sockctl listeners create --transport tcp|udp|unix|unixgram --handler echo|upper|exec|discard|record ...
 //	sockctl listeners list|get|stop|start|delete ...  [--server 127.0.0.1:7070] [-o table|json]
+//	        [--token TOKEN (default $SOCKPLANE_TOKEN)] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-server-name NAME]
 //	sockctl connections list LISTENER_ID
 //	sockctl connections close LISTENER_ID CONNECTION_ID...
 //	sockctl frames LISTENER_ID [--connection ID] [--body-format auto|text|hex|base64]
@@ -71,6 +72,7 @@ sockets.`,
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&daemon.server, "server", "127.0.0.1:7070", "the sockplane daemon's gRPC API at `HOST:PORT` (every command but send and chat)")
 	pf.VarP(daemon.output, "output", "o", "output format of the commands that call the daemon")
+	daemon.security.addFlags(cmd) // --token, --tls-ca, --tls-cert, --tls-key, --tls-server-name
 	cmd.AddCommand(
 		newListenersCmd(daemon),
 		newConnectionsCmd(daemon),

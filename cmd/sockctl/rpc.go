@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
@@ -21,20 +20,30 @@ type daemonClient struct {
 	ls      sockplanev1.ListenerServiceClient
 	server  string        // the daemon's address, for error messages
 	timeout time.Duration // bounds each call
+	// tls and clientCert say whether TLS is on and whether a client
+	// certificate is sent, for the hints of error messages.
+	tls, clientCert bool
 }
 
-// dialDaemon returns a client of the daemon at server. gRPC connects on
-// the first call, so an unreachable daemon shows up as that call's error.
-func dialDaemon(server string, timeout time.Duration) (*daemonClient, error) {
-	conn, err := grpc.NewClient(server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// dialDaemon returns a client of the daemon at server, with the token and
+// TLS of sec. gRPC connects on the first call, so an unreachable daemon,
+// or a failed TLS handshake, shows up as that call's error.
+func dialDaemon(server string, timeout time.Duration, sec *clientSecurity) (*daemonClient, error) {
+	opts, err := sec.dialOptions(server)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(server, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--server %q: %w", server, err)
 	}
 	return &daemonClient{
-		conn:    conn,
-		ls:      sockplanev1.NewListenerServiceClient(conn),
-		server:  server,
-		timeout: timeout,
+		conn:       conn,
+		ls:         sockplanev1.NewListenerServiceClient(conn),
+		server:     server,
+		timeout:    timeout,
+		tls:        sec.tlsOn(),
+		clientCert: sec.tlsCert != "",
 	}, nil
 }
 
@@ -78,8 +87,10 @@ func (d *daemonClient) describe(err error) error {
 	switch st.Code() {
 	case codes.NotFound, codes.AlreadyExists, codes.InvalidArgument, codes.FailedPrecondition:
 		msg = st.Message()
+	case codes.Unauthenticated:
+		msg = fmt.Sprintf("the daemon at %s refused the call: %s (pass --token or set %s)", d.server, st.Message(), tokenEnv)
 	case codes.Unavailable:
-		msg = fmt.Sprintf("daemon at %s unavailable: %s", d.server, st.Message())
+		msg = fmt.Sprintf("daemon at %s unavailable: %s%s", d.server, st.Message(), d.tlsHint(st.Message()))
 	case codes.DeadlineExceeded:
 		msg = fmt.Sprintf("no answer from the daemon at %s within %v", d.server, d.timeout)
 	default:
@@ -101,4 +112,28 @@ func codeWords(c codes.Code) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// tlsHint guesses, from the message of a failed connection, at a TLS
+// setting that does not match the daemon's, and says what to pass.
+func (d *daemonClient) tlsHint(msg string) string {
+	switch {
+	case !d.tls && strings.Contains(msg, "server preface"):
+		return " (if the daemon serves TLS, pass --tls-ca)"
+	case d.tls && !d.clientCert && containsAny(msg, "certificate required", "broken pipe", "connection reset", "EOF"):
+		// With TLS 1.3 the client's handshake ends before the server
+		// checks for a client certificate, so a refusal for the lack of
+		// one shows as the alert or, as often, as a closed connection.
+		return " (if the daemon requires a client certificate, pass --tls-cert and --tls-key)"
+	}
+	return ""
+}
+
+func containsAny(s string, parts ...string) bool {
+	for _, p := range parts {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/status"
@@ -26,16 +27,18 @@ import (
 // server, and the HTTP server with the REST gateway in front of it, the
 // metrics, the health probes and the OpenAPI document.
 type daemon struct {
-	store  *boltstore.Store // nil without --data-dir
-	opts   options
-	log    *slog.Logger
-	reg    *rawsock.Registry
-	grpcLn net.Listener
-	httpLn net.Listener
-	grpc   *grpc.Server
-	health *health.Server
-	http   *http.Server
-	conn   *grpc.ClientConn // the gateway's connection to the gRPC server
+	store     *boltstore.Store // nil without --data-dir
+	opts      options
+	sec       *security // token, TLS; settled before anything binds
+	log       *slog.Logger
+	reg       *rawsock.Registry
+	grpcLn    net.Listener
+	httpLn    net.Listener
+	gatewayLn *gatewayListener // the gRPC server's in-process listener for the gateway
+	grpc      *grpc.Server
+	health    *health.Server
+	http      *http.Server
+	conn      *grpc.ClientConn // the gateway's connection to the gRPC server
 
 	// draining ends when shutdown begins; endStreamsOnShutdown ends the
 	// open gRPC streams with it.
@@ -46,6 +49,13 @@ type daemon struct {
 // newDaemon binds both API ports, so a port in use is reported at once
 // and port 0 resolves to a real port before anyone asks.
 func newDaemon(opts options, log *slog.Logger) (d *daemon, err error) {
+	// First, so that a refused configuration (a non-loopback address
+	// without authentication, a token file others can read) binds nothing
+	// and opens no store.
+	sec, err := opts.security()
+	if err != nil {
+		return nil, err
+	}
 	regOpts := []rawsock.RegistryOption{rawsock.WithExecAllow(opts.execAllow), rawsock.WithMaxListeners(opts.maxListeners)}
 	var store *boltstore.Store
 	if opts.dataDir != "" {
@@ -54,15 +64,17 @@ func newDaemon(opts options, log *slog.Logger) (d *daemon, err error) {
 		}
 		regOpts = append(regOpts, rawsock.WithStore(store))
 	}
-	d = &daemon{opts: opts, log: log, store: store, reg: rawsock.NewRegistry(log, regOpts...)}
+	d = &daemon{opts: opts, sec: sec, log: log, store: store, reg: rawsock.NewRegistry(log, regOpts...)}
 	d.draining, d.startDrain = context.WithCancel(context.Background())
-	defer func() {
+	// d is passed in: "return nil, err" sets the named result to nil
+	// before deferred calls run.
+	defer func(d *daemon) {
 		if err != nil {
 			d.startDrain()
 			_ = d.reg.Shutdown(context.Background())
 			d.closeStore()
 		}
-	}()
+	}(d)
 	if d.grpcLn, err = net.Listen("tcp", opts.grpcAddr); err != nil {
 		return nil, fmt.Errorf("--grpc-addr: %w", err)
 	}
@@ -107,6 +119,13 @@ func (d *daemon) closeStore() {
 	}
 }
 
+// grpcMaxRecvMsgSize bounds one gRPC request message: 4 MiB, gRPC's own
+// default, stated here so that it stays a decision and not an accident of
+// a library upgrade. A larger message is refused with RESOURCE_EXHAUSTED
+// before it reaches a service. (The REST side takes 1 MiB:
+// api.MaxRequestBody.)
+const grpcMaxRecvMsgSize = 4 << 20
+
 // setUp builds the servers on the bound ports: the gRPC server with its
 // interceptors and services, and the HTTP server with the gateway, the
 // metrics, the probes and the OpenAPI document.
@@ -116,15 +135,34 @@ func (d *daemon) setUp() error {
 		return err
 	}
 	// Interceptors run in the order listed, the first outermost; metrics
-	// come first so they count the code a call really ended with. Add new
-	// ones to these lists.
+	// come first so they count the code a call really ended with
+	// (UNAUTHENTICATED included), then the token check, before anything
+	// else sees the call. Add new ones to these lists.
 	unary := []grpc.UnaryServerInterceptor{metrics.UnaryServerInterceptor()}
-	stream := []grpc.StreamServerInterceptor{metrics.StreamServerInterceptor(), d.endStreamsOnShutdown}
-	d.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
+	stream := []grpc.StreamServerInterceptor{metrics.StreamServerInterceptor()}
+	if d.sec.auth != nil {
+		unary = append(unary, d.sec.auth.UnaryServerInterceptor())
+		stream = append(stream, d.sec.auth.StreamServerInterceptor())
+	}
+	stream = append(stream, d.endStreamsOnShutdown)
+	serverOpts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(grpcMaxRecvMsgSize),
+	}
+	if d.sec.tls != nil {
+		serverOpts = append(serverOpts, grpc.Creds(gatewayCreds{credentials.NewTLS(d.sec.tls)}))
+	}
+	d.grpc = grpc.NewServer(serverOpts...)
 	d.health = api.RegisterGRPC(d.grpc, d.reg)
 	metrics.InitializeGRPC(d.grpc) // after every service is registered
 
-	d.conn, err = grpc.NewClient(d.grpcAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// The gateway reaches the gRPC server in-process (gatewayListener), so
+	// it needs no certificate when the gRPC port demands one.
+	d.gatewayLn = newGatewayListener()
+	d.conn, err = grpc.NewClient("passthrough:///"+d.gatewayLn.Addr().String(),
+		grpc.WithContextDialer(d.gatewayLn.dial),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return fmt.Errorf("gateway client: %w", err)
 	}
@@ -133,12 +171,18 @@ func (d *daemon) setUp() error {
 		_ = d.conn.Close()
 		return err
 	}
+	handler := api.NewHTTPHandler(api.HTTPConfig{
+		Gateway: gw,
+		Metrics: metrics.Handler(),
+		Ready:   api.HealthReady(d.health),
+	})
 	d.http = &http.Server{
-		Handler: api.NewHTTPHandler(api.HTTPConfig{
-			Gateway: gw,
-			Metrics: metrics.Handler(),
-			Ready:   api.HealthReady(d.health),
-		}),
+		Handler: api.NewHTTPGuard(api.HTTPGuardConfig{
+			Auth:         d.sec.auth,
+			LoopbackOnly: isLoopbackListener(d.httpLn),
+			ExtraHosts:   d.sec.certNames,
+		}, handler),
+		TLSConfig:         d.sec.tls, // nil: plaintext
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
@@ -151,7 +195,8 @@ func (d *daemon) httpAddr() string { return d.httpLn.Addr().String() }
 // serve runs the API servers until ctx ends or one of them fails, then
 // shuts everything down within opts.shutdownTimeout.
 func (d *daemon) serve(ctx context.Context) error {
-	d.log.Info("sockplane serving", "grpc", d.grpcAddr(), "http", d.httpAddr())
+	d.log.Info("sockplane serving", "grpc", d.grpcAddr(), "http", d.httpAddr(), "tls", d.tlsMode(), "auth", d.authMode())
+	d.warnSecurity()
 	if len(d.opts.execAllow) > 0 {
 		d.log.Warn("the exec handler is on: exec listeners run these programs for their clients", "programs", d.opts.execAllow)
 		if risky := commandRunners(d.opts.execAllow); len(risky) > 0 {
@@ -159,14 +204,25 @@ func (d *daemon) serve(ctx context.Context) error {
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	// The gRPC server serves its port and the gateway's in-process
+	// listener; GracefulStop closes both. ErrServerStopped is a shutdown
+	// that came before Serve started, not a failure.
+	for _, ln := range []net.Listener{d.grpcLn, d.gatewayLn} {
+		g.Go(func() error {
+			if err := d.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				return fmt.Errorf("grpc server on %s: %w", ln.Addr(), err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
-		if err := d.grpc.Serve(d.grpcLn); err != nil {
-			return fmt.Errorf("grpc server: %w", err)
+		var err error
+		if d.http.TLSConfig != nil {
+			err = d.http.ServeTLS(d.httpLn, "", "") // the certificate is in TLSConfig
+		} else {
+			err = d.http.Serve(d.httpLn)
 		}
-		return nil
-	})
-	g.Go(func() error {
-		if err := d.http.Serve(d.httpLn); !errors.Is(err, http.ErrServerClosed) {
+		if !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
 		}
 		return nil

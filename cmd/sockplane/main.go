@@ -3,6 +3,7 @@
 // UDP listeners at run time.
 //
 //	sockplane [--grpc-addr 127.0.0.1:7070] [--http-addr 127.0.0.1:7080]
+//	          [--auth-token-file FILE] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 package main
 
 import (

@@ -35,6 +35,21 @@ type options struct {
 	// execAllow lists the programs exec listeners may run. Default: none,
 	// which leaves the exec handler off.
 	execAllow []string
+
+	// authToken is the bearer token every API call but health must carry,
+	// given on the command line. Default: "", none.
+	authToken string
+	// authTokenFile is a file holding the token instead, read once at
+	// start and trimmed; group and others must have no access to it.
+	// Default: "", none.
+	authTokenFile string
+	// tlsCert and tlsKey are the PEM certificate (chain) and private key
+	// both API ports serve TLS with. Default: "", plaintext.
+	tlsCert, tlsKey string
+	// tlsClientCA holds the PEM CA certificates client certificates must
+	// chain to: with it both ports require one (mutual TLS). Default: "",
+	// no client certificates.
+	tlsClientCA string
 }
 
 func newCommand(serve func(options) error) *cobra.Command {
@@ -45,7 +60,13 @@ func newCommand(serve func(options) error) *cobra.Command {
 		Long: `sockplane is a daemon with a gRPC API and a REST API (grpc-gateway) that
 start, stop and inspect raw socket listeners at run time. Each listener
 speaks the framed-header protocol: a 4-byte header length, a JSON header
-such as {"data_size": N}, then N bytes.`,
+such as {"data_size": N}, then N bytes.
+
+The API is on loopback by default. --auth-token-file makes every call but
+health carry "Authorization: Bearer <token>"; --tls-cert and --tls-key serve
+both ports over TLS, and --tls-client-ca requires client certificates
+(mutual TLS). A non-loopback --grpc-addr or --http-addr is refused unless a
+token or mutual TLS is set.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -60,6 +81,11 @@ such as {"data_size": N}, then N bytes.`,
 	f.StringVar(&opts.dataDir, "data-dir", defaultDataDir(), `directory of the listeners' saved state, restored at start ("": keep it in memory only)`)
 	f.IntVar(&opts.maxListeners, "max-listeners", 1000, "how many listeners may exist at once (0: no bound)")
 	f.StringSliceVar(&opts.execAllow, "exec-allow", nil, "programs exec listeners may run, e.g. ls,echo,uname,date (default: none; the exec handler is off)")
+	f.StringVar(&opts.authToken, "auth-token", "", "bearer `TOKEN` every API call but health must carry (other local users can read it in the process list: prefer --auth-token-file)")
+	f.StringVar(&opts.authTokenFile, "auth-token-file", "", "`FILE` holding the bearer token, read at start and trimmed; it must not be accessible to group or others (chmod 600)")
+	f.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate (chain) `FILE` both API ports serve TLS with; needs --tls-key")
+	f.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key `FILE` of --tls-cert")
+	f.StringVar(&opts.tlsClientCA, "tls-client-ca", "", "`FILE` of PEM CA certificates of the clients: both API ports then require a client certificate signed by one (mutual TLS)")
 	return cmd
 }
 

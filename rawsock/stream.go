@@ -109,6 +109,7 @@ func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
 func (c *streamConn) serve() {
 	if c.loop() == errRespawn {
 		c.l.parked.Add(1)
+		c.releaseBuffers()
 		go c.serveFresh()
 		return
 	}
@@ -274,8 +275,14 @@ func (c *streamConn) readReady(fd uintptr) bool {
 	}
 	if err == syscall.EAGAIN {
 		if c.r == c.w {
-			putBuffer(c.rbuf)
-			c.rbuf, c.r, c.w = nil, 0, 0
+			if c.fresh {
+				// New or parked: wait without a buffer. A busy connection
+				// keeps its own until it parks (see serve), so back-to-back
+				// frames do not regrow it.
+				putBuffer(c.rbuf)
+				c.rbuf = nil
+			}
+			c.r, c.w = 0, 0
 			c.state.Store(connIdle)
 			if c.l.inShutdown.Load() && c.state.CompareAndSwap(connIdle, connActive) {
 				c.readErr = errDraining
@@ -375,22 +382,34 @@ func (c *streamConn) writeLocked(more ...[]byte) error {
 	return err
 }
 
-// flush writes the pending replies and gives the write buffer back.
+// flush writes the pending replies.
 func (c *streamConn) flush() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	var err error
-	if c.wbuf != nil {
-		if len(c.wbuf.b) > 0 {
-			err = c.writeLocked()
-		}
-		putBuffer(c.wbuf)
-		c.wbuf = nil
+	if c.wbuf != nil && len(c.wbuf.b) > 0 {
+		err = c.writeLocked() // the buffer stays until the connection parks
 	}
 	if err == nil {
 		err = c.werr
 	}
 	return err
+}
+
+// releaseBuffers gives the connection's buffers back to the pools, when it
+// parks or ends; a partial frame is never dropped, as a connection parks
+// only between frames.
+func (c *streamConn) releaseBuffers() {
+	if c.rbuf != nil {
+		putBuffer(c.rbuf)
+		c.rbuf, c.r, c.w = nil, 0, 0
+	}
+	c.wmu.Lock()
+	if c.wbuf != nil {
+		putBuffer(c.wbuf)
+		c.wbuf = nil
+	}
+	c.wmu.Unlock()
 }
 
 // writeErrorFrame tells the peer why its connection is being closed.
@@ -410,10 +429,7 @@ func (c *streamConn) finish() {
 	c.cancel()
 	_ = c.nc.Close()
 	c.state.Store(connClosed)
-	if c.rbuf != nil {
-		putBuffer(c.rbuf)
-		c.rbuf = nil
-	}
+	c.releaseBuffers()
 	c.l.untrack(c)
 }
 

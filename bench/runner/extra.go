@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// results are everything measured.
+type results struct {
+	Env      env          `json:"env"`
+	Loads    []loadResult `json:"loads"`
+	Idle     []idleResult `json:"idle,omitempty"`
+	Create   []createRun  `json:"create,omitempty"`
+	Failures []string     `json:"failures,omitempty"`
+}
+
+// idleResult is bench/idle's output, and what limited the count.
+type idleResult struct {
+	Roundtrip       bool    `json:"roundtrip"`
+	Requested       int     `json:"requested"`
+	Opened          int     `json:"opened"`
+	Failed          int     `json:"failed"`
+	FirstError      string  `json:"firstError"`
+	Sources         int     `json:"sources"`
+	OpenSecs        float64 `json:"openSeconds"`
+	Active          float64 `json:"active"`
+	PerConnGoBytes  float64 `json:"perConnGoBytes"`
+	PerConnHeap     float64 `json:"perConnHeapBytes"`
+	PerConnLiveHeap float64 `json:"perConnLiveHeapBytes"`
+	PerConnStack    float64 `json:"perConnStackBytes"`
+	PerConnRSSBytes float64 `json:"perConnRSSBytes"`
+	Before          memory  `json:"before"`
+	After           memory  `json:"after"`
+	// Limit says what kept the count below the target, if anything.
+	Limit string `json:"limit,omitempty"`
+}
+
+type memory struct {
+	HeapInuse  float64 `json:"heapInuse"`
+	HeapAlloc  float64 `json:"heapAlloc"`
+	StackInuse float64 `json:"stackInuse"`
+	RSS        float64 `json:"rss"`
+	Goroutines float64 `json:"goroutines"`
+}
+
+// idleTarget is the issue's count of idle connections.
+const idleTarget = 100000
+
+// fdMargin is the descriptors left for everything but the connections:
+// the daemon's API sockets, store, epoll and pipes; the client's too.
+const fdMargin = 200
+
+// idle opens as many idle connections to a fresh daemon as the
+// descriptor limit allows, up to --idle-n, and measures the daemon's Go
+// memory per connection: once with connections that never sent a byte,
+// once with connections that each had one echo answered first.
+func (r *runner) idle() error {
+	for _, roundtrip := range []bool{false, true} {
+		res, err := r.idleOnce(roundtrip)
+		if res != nil {
+			r.res.Idle = append(r.res.Idle, *res)
+		}
+		stopAll()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) idleOnce(roundtrip bool) (*idleResult, error) {
+	n := r.cfg.idleN
+	res := &idleResult{}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return res, err
+	}
+	if room := int(lim.Cur) - fdMargin; n > room {
+		n = room
+		res.Limit = fmt.Sprintf("RLIMIT_NOFILE is %d (hard %d) for the daemon, which holds one descriptor per connection; "+
+			"raising the hard limit needs CAP_SYS_RESOURCE (fs.nr_open is %s)", lim.Cur, lim.Max, r.env.NROpen)
+	}
+	d, err := r.startDaemon("sockplane (idle)", "")
+	if err != nil {
+		return res, err
+	}
+	addr, err := d.createListener(`{"id":"idle","transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_ECHO",` +
+		`"limits":{"maxConnections":1048576,"idleTimeout":"0s"}}`)
+	if err != nil {
+		return res, err
+	}
+	logf("idle: opening %d connections to %s (one echo each first: %t)", n, addr, roundtrip)
+	argv := r.pin(r.cfg.loadCPU, r.binPath("idle"), "--addr", addr, "--n", strconv.Itoa(n),
+		"--metrics", "http://"+d.http+"/metrics", "--listener", "idle", "--roundtrip="+strconv.FormatBool(roundtrip))
+	out, err := runProc(r.ctx, "idle", argv, goEnv, 5*time.Minute)
+	if err != nil {
+		return res, err
+	}
+	if err := json.Unmarshal(out, res); err != nil {
+		return res, fmt.Errorf("idle printed %q: %w", out, err)
+	}
+	logf("idle: %d of %d open (%d failed, one echo each first: %t), %.0f B of Go memory each (heap %.0f, stacks %.0f)",
+		res.Opened, res.Requested, res.Failed, roundtrip, res.PerConnGoBytes, res.PerConnHeap, res.PerConnStack)
+	if res.Failed > 0 {
+		return res, fmt.Errorf("%d connections failed: %s", res.Failed, res.FirstError)
+	}
+	if int(res.Active) != res.Opened {
+		return res, fmt.Errorf("the listener counts %.0f connections active, not %d", res.Active, res.Opened)
+	}
+	return res, nil
+}
+
+// createRun is one daemon's create-latency measurement.
+type createRun struct {
+	Store   string       `json:"store"` // "memory" or the data directory
+	DataDir string       `json:"dataDir,omitempty"`
+	Result  createResult `json:"result"`
+}
+
+type createResult struct {
+	GRPC         latStats `json:"grpc"`
+	REST         latStats `json:"rest"`
+	Created      int      `json:"created"`
+	Serving      int      `json:"serving"`
+	FirstFailure string   `json:"firstFailure"`
+	Floor        struct {
+		GRPCGet latStats `json:"grpcGet"`
+		RESTGet latStats `json:"restGet"`
+		Dial    latStats `json:"dial"`
+	} `json:"floor"`
+	Fsync       *latStats `json:"fsync"`
+	FsyncAppend *latStats `json:"fsyncAppend"`
+}
+
+type latStats struct {
+	N       int     `json:"n"`
+	P50     float64 `json:"p50Micros"`
+	P90     float64 `json:"p90Micros"`
+	P99     float64 `json:"p99Micros"`
+	Max     float64 `json:"maxMicros"`
+	Mean    float64 `json:"meanMicros"`
+	CallP50 float64 `json:"callP50Micros"`
+}
+
+// create measures create-listener latency on a daemon without a store
+// (disk false) or with one in a new data directory (disk true).
+func (r *runner) create(disk bool) error {
+	cr := createRun{Store: "memory"}
+	dataDir := ""
+	if disk {
+		var err error
+		if dataDir, err = os.MkdirTemp(r.cfg.dataParent, "sockplane-bench-data-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dataDir)
+		cr.Store, cr.DataDir = "bbolt", dataDir
+	}
+	d, err := r.startDaemon("sockplane (create, "+cr.Store+")", dataDir)
+	if err != nil {
+		return err
+	}
+	warm := 20
+	if r.cfg.quick {
+		warm = 4
+	}
+	argv := r.pin(r.cfg.loadCPU, r.binPath("createlat"), "--grpc", d.grpc, "--http", d.http,
+		"--n", strconv.Itoa(r.cfg.createN), "--warmup", strconv.Itoa(warm))
+	if disk {
+		argv = append(argv, "--fsync-dir", dataDir)
+	}
+	logf("create: %d listeners on a daemon with a %s store", r.cfg.createN, cr.Store)
+	out, err := runProc(r.ctx, "createlat", argv, goEnv, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(out, &cr.Result); err != nil {
+		return fmt.Errorf("createlat printed %q: %w", out, err)
+	}
+	r.res.Create = append(r.res.Create, cr)
+	res := cr.Result
+	logf("create (%s): gRPC p50 %.0fµs p99 %.0fµs, REST p50 %.0fµs p99 %.0fµs, %d of %d serving",
+		cr.Store, res.GRPC.P50, res.GRPC.P99, res.REST.P50, res.REST.P99, res.Serving, res.Created)
+	if res.Serving != r.cfg.createN {
+		return fmt.Errorf("%d of %d listeners serving: %s", res.Serving, r.cfg.createN, res.FirstFailure)
+	}
+	return nil
+}

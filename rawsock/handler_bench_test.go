@@ -1,0 +1,51 @@
+package rawsock
+
+import (
+	"bytes"
+	"testing"
+)
+
+// framingWriter is a ResponseWriter that frames each reply into one
+// reused buffer, as a stream connection's Reply does before it writes,
+// so a handler benchmark counts the handler and the response encoding
+// but no socket.
+type framingWriter struct {
+	codec Codec
+	out   []byte
+}
+
+func (w *framingWriter) Reply(body []byte, extra ...HeaderField) error {
+	out, err := w.codec.AppendFrame(w.out[:0], body, extra...)
+	w.out = out
+	return err
+}
+
+// BenchmarkHandler serves one request frame with each built-in handler
+// but exec (which starts a process), at the two sizes of bench/run.sh.
+// Upper works in place, so after the first iteration it uppercases
+// letters that already are: the loop still reads and compares every
+// byte.
+func BenchmarkHandler(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		h    Handler
+		size int
+	}{
+		{"echo/64B", Echo{}, 64},
+		{"echo/1MiB", Echo{}, 1 << 20},
+		{"upper/64B", Upper{}, 64},
+		{"upper/1MiB", Upper{}, 1 << 20},
+		{"discard/64B", Discard{}, 64},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			body := bytes.Repeat([]byte("sockplane"), bc.size/9+1)[:bc.size]
+			req := &Request{Body: body}
+			w := &framingWriter{codec: Codec{}.withDefaults(), out: make([]byte, 0, bc.size+64)}
+			b.ReportAllocs()
+			b.SetBytes(int64(bc.size))
+			for b.Loop() {
+				bc.h.ServeFrame(w, req)
+			}
+		})
+	}
+}

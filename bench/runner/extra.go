@@ -57,9 +57,14 @@ const fdMargin = 200
 // idle opens as many idle connections to a fresh daemon as the
 // descriptor limit allows, up to --idle-n, and measures the daemon's Go
 // memory per connection: once with connections that never sent a byte,
-// once with connections that each had one echo answered first.
+// once with connections that each had one echo answered first (only the
+// latter with --quick).
 func (r *runner) idle() error {
-	for _, roundtrip := range []bool{false, true} {
+	kinds := []bool{false, true}
+	if r.cfg.quick {
+		kinds = []bool{true} // the stricter of the two
+	}
+	for _, roundtrip := range kinds {
 		res, err := r.idleOnce(roundtrip)
 		if res != nil {
 			r.res.Idle = append(r.res.Idle, *res)
@@ -96,6 +101,9 @@ func (r *runner) idleOnce(roundtrip bool) (*idleResult, error) {
 	logf("idle: opening %d connections to %s (one echo each first: %t)", n, addr, roundtrip)
 	argv := r.pin(r.cfg.loadCPU, r.binPath("idle"), "--addr", addr, "--n", strconv.Itoa(n),
 		"--metrics", "http://"+d.http+"/metrics", "--listener", "idle", "--roundtrip="+strconv.FormatBool(roundtrip))
+	if r.cfg.quick {
+		argv = append(argv, "--settle", "1500ms") // past the 1 s after which a connection parks
+	}
 	out, err := runProc(r.ctx, "idle", argv, goEnv, 5*time.Minute)
 	if err != nil {
 		return res, err

@@ -81,7 +81,7 @@ func (r *runner) rows() []row {
 	if s, b, ok := r.pair("tcp64", tSockplane, tBaseline); ok {
 		pr := r.paired("tcp64", tSockplane, tBaseline, func(x runStats) float64 { return x.MsgsPerCPUSecond }, ratio)
 		add(row{t64, fmt.Sprintf("%.0f", s.MsgsPerCPUSecond), fmt.Sprintf("B %.0f", b.MsgsPerCPUSecond),
-			fmt.Sprintf("%.2f × B (of medians: %.2f)", pr, s.MsgsPerCPUSecond/b.MsgsPerCPUSecond), "≥ 1.2 × B", yes(pr >= 1.2)})
+			fmt.Sprintf("%.3f × B (of medians: %.3f)", pr, s.MsgsPerCPUSecond/b.MsgsPerCPUSecond), "≥ 1.2 × B", yes(pr >= 1.2)})
 	} else {
 		add(notRun(t64, "≥ 1.2 × B"))
 	}
@@ -103,7 +103,7 @@ func (r *runner) rows() []row {
 		if _, c, ok := r.pair("tcp1000-open", tSockplane, tCopy); ok {
 			ref += fmt.Sprintf(" (io.Copy echo %.0f µs)", c.P99Micros)
 		}
-		add(row{t1000, fmt.Sprintf("%.0f µs", s.P99Micros), ref, fmt.Sprintf("%.2f × B (of medians: %.2f)", pr, s.P99Micros/b.P99Micros), "≤ 0.7 × B", yes(pr <= 0.7)})
+		add(row{t1000, fmt.Sprintf("%.0f µs", s.P99Micros), ref, fmt.Sprintf("%.3f × B (of medians: %.3f)", pr, s.P99Micros/b.P99Micros), "≤ 0.7 × B", yes(pr <= 0.7)})
 	} else {
 		add(notRun(t1000, "≤ 0.7 × B"))
 	}
@@ -111,11 +111,11 @@ func (r *runner) rows() []row {
 	if s, c, ok := r.pair("mib", tSockplane, tCopy); ok {
 		pr := r.paired("mib", tSockplane, tCopy, func(x runStats) float64 { return x.MBPerSec }, ratio)
 		add(row{tmib, fmt.Sprintf("%.0f MB/s", s.MBPerSec), fmt.Sprintf("io.Copy echo %.0f MB/s", c.MBPerSec),
-			fmt.Sprintf("%.2f × (of medians: %.2f)", pr, s.MBPerSec/c.MBPerSec), "≥ 0.9 × bulk copy", yes(pr >= 0.9)})
+			fmt.Sprintf("%.3f × (of medians: %.3f)", pr, s.MBPerSec/c.MBPerSec), "≥ 0.9 × bulk copy", yes(pr >= 0.9)})
 		if _, rw, ok := r.pair("mib", tSockplane, tReadWrite); ok {
 			pr := r.paired("mib", tSockplane, tReadWrite, func(x runStats) float64 { return x.MBPerSec }, ratio)
 			add(row{tmib + " (reference: the copy through user space)", fmt.Sprintf("%.0f MB/s", s.MBPerSec), fmt.Sprintf("read/write echo %.0f MB/s", rw.MBPerSec),
-				fmt.Sprintf("%.2f × (of medians: %.2f)", pr, s.MBPerSec/rw.MBPerSec), "(for reference)", "—"})
+				fmt.Sprintf("%.3f × (of medians: %.3f)", pr, s.MBPerSec/rw.MBPerSec), "(for reference)", "—"})
 		}
 	} else {
 		add(notRun(tmib, "≥ 0.9 × bulk copy"))
@@ -124,7 +124,7 @@ func (r *runner) rows() []row {
 	if s, u, ok := r.pair("udp", tSockplane, tUDPLoop); ok {
 		pr := r.paired("udp", tSockplane, tUDPLoop, func(x runStats) float64 { return x.MsgsPerSec }, ratio)
 		add(row{tudp, fmt.Sprintf("%.0f", s.MsgsPerSec), fmt.Sprintf("bare loop %.0f", u.MsgsPerSec),
-			fmt.Sprintf("%.2f × (of medians: %.2f)", pr, s.MsgsPerSec/u.MsgsPerSec), "≥ 0.9 × bare loop", yes(pr >= 0.9)})
+			fmt.Sprintf("%.3f × (of medians: %.3f)", pr, s.MsgsPerSec/u.MsgsPerSec), "≥ 0.9 × bare loop", yes(pr >= 0.9)})
 	} else {
 		add(notRun(tudp, "≥ 0.9 × bare loop"))
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"testing"
-	"time"
 )
 
 // plainEchoServer is the smallest correct server of the same protocol,
@@ -83,31 +82,10 @@ func servePlain(c net.Conn) {
 func BenchmarkPlainEcho(b *testing.B) {
 	for _, depth := range []int{1, 64} {
 		b.Run(map[int]string{1: "pingpong", 64: "pipelined64"}[depth], func(b *testing.B) {
-			conn, err := net.Dial("tcp", plainEchoServer(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(benchDeadline))
 			// The plain server answers with encoding/json's compact header,
 			// so requests use it too and a reply is as long as its request.
 			frame := le(`{"data_size":64}`, string(make([]byte, 64)))
-			batch := make([]byte, 0, depth*len(frame))
-			for range depth {
-				batch = append(batch, frame...)
-			}
-			reply := make([]byte, len(batch))
-			b.ReportAllocs()
-			b.SetBytes(int64(len(frame)))
-			b.ResetTimer()
-			for i := 0; i < b.N; i += depth {
-				if _, err := conn.Write(batch); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := io.ReadFull(conn, reply); err != nil {
-					b.Fatal(err)
-				}
-			}
+			echoBatches(b, plainEchoServer(b), frame, depth)
 		})
 	}
 }

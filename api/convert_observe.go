@@ -10,6 +10,7 @@ import (
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // eventTypes maps rawsock's event types to the API's.
@@ -90,7 +91,7 @@ func eventToProto(e rawsock.Event) *sockplanev1.Event {
 // headerFields turns SendFrame's extra header into fields, in key order
 // so that the same request always writes the same bytes. data_size is the
 // codec's: a caller may not set it.
-func headerFields(h *structpb.Struct) ([]rawsock.HeaderField, error) {
+func headerFields(h *structpb.Struct) ([]wire.HeaderField, error) {
 	m := h.AsMap()
 	if _, ok := m["data_size"]; ok {
 		return nil, &rawsock.FieldError{Field: "header.data_size", Reason: "is set from the body; leave it out"}
@@ -100,9 +101,9 @@ func headerFields(h *structpb.Struct) ([]rawsock.HeaderField, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	fields := make([]rawsock.HeaderField, len(keys))
+	fields := make([]wire.HeaderField, len(keys))
 	for i, k := range keys {
-		fields[i] = rawsock.HeaderField{Name: k, Value: m[k]}
+		fields[i] = wire.HeaderField{Name: k, Value: m[k]}
 	}
 	return fields, nil
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
 )
 
 // errorCodes maps each rawsock sentinel error to the gRPC code a client
@@ -17,17 +18,23 @@ import (
 var errorCodes = []struct {
 	err  error
 	code codes.Code
+	hint string // appended to the message: what the caller can do
 }{
-	{rawsock.ErrNotFound, codes.NotFound},
-	{rawsock.ErrConnNotFound, codes.NotFound},
-	{rawsock.ErrExists, codes.AlreadyExists},
-	{rawsock.ErrAddrInUse, codes.AlreadyExists},
-	{rawsock.ErrBind, codes.FailedPrecondition},
-	{rawsock.ErrExecDisabled, codes.FailedPrecondition},
-	{rawsock.ErrShuttingDown, codes.Unavailable},
-	{rawsock.ErrTooManyListeners, codes.ResourceExhausted},
-	{rawsock.ErrStore, codes.Unavailable}, // the disk, not the caller: retry later
+	{err: registry.ErrNotFound, code: codes.NotFound},
+	{err: rawsock.ErrConnNotFound, code: codes.NotFound},
+	{err: registry.ErrExists, code: codes.AlreadyExists},
+	{err: rawsock.ErrAddrInUse, code: codes.AlreadyExists},
+	{err: rawsock.ErrBind, code: codes.FailedPrecondition},
+	{err: registry.ErrExecDisabled, code: codes.FailedPrecondition, hint: enableExec},
+	{err: registry.ErrExecNotAllowed, code: codes.FailedPrecondition, hint: enableExec},
+	{err: registry.ErrUnreadable, code: codes.FailedPrecondition},
+	{err: registry.ErrShuttingDown, code: codes.Unavailable},
+	{err: registry.ErrTooManyListeners, code: codes.ResourceExhausted, hint: "delete some, or start sockplane with a larger --max-listeners"},
+	{err: registry.ErrStore, code: codes.Unavailable}, // the disk, not the caller: retry later
 }
+
+// enableExec says how the daemon's exec policy is set.
+const enableExec = "start sockplane with --exec-allow=PROGRAM,... (e.g. --exec-allow=ls,echo,uname,date) naming the programs"
 
 // toStatus turns an error of the domain into a gRPC status error. field
 // prefixes the name of an invalid field, e.g. "listener." for fields of the
@@ -45,7 +52,11 @@ func toStatus(err error, fieldPrefix string) error {
 	}
 	for _, e := range errorCodes {
 		if errors.Is(err, e.err) {
-			return status.Error(e.code, err.Error())
+			msg := err.Error()
+			if e.hint != "" {
+				msg += ": " + e.hint
+			}
+			return status.Error(e.code, msg)
 		}
 	}
 	return status.Error(codes.Internal, err.Error())

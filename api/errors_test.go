@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
 )
 
 func TestToStatus(t *testing.T) {
@@ -20,14 +21,17 @@ func TestToStatus(t *testing.T) {
 		code codes.Code
 		msg  string
 	}{
-		{"not found", fmt.Errorf("%w: x", rawsock.ErrNotFound), codes.NotFound, "listener not found: x"},
-		{"duplicate id", fmt.Errorf("%w: x", rawsock.ErrExists), codes.AlreadyExists, "listener already exists: x"},
+		{"not found", fmt.Errorf("%w: x", registry.ErrNotFound), codes.NotFound, "listener not found: x"},
+		{"duplicate id", fmt.Errorf("%w: x", registry.ErrExists), codes.AlreadyExists, "listener already exists: x"},
 		{"address in use", fmt.Errorf("%w: 127.0.0.1:1", rawsock.ErrAddrInUse), codes.AlreadyExists, "address already in use: 127.0.0.1:1"},
 		{"cannot bind", fmt.Errorf("%w 192.0.2.1:0: nope", rawsock.ErrBind), codes.FailedPrecondition, "cannot bind address 192.0.2.1:0: nope"},
-		{"exec off", rawsock.ErrExecDisabled, codes.FailedPrecondition, rawsock.ErrExecDisabled.Error()},
-		{"too many", rawsock.ErrTooManyListeners, codes.ResourceExhausted, rawsock.ErrTooManyListeners.Error()},
-		{"shutting down", rawsock.ErrShuttingDown, codes.Unavailable, "shutting down: no new listeners"},
-		{"deeply wrapped", fmt.Errorf("outer: %w", fmt.Errorf("%w: y", rawsock.ErrNotFound)), codes.NotFound, "outer: listener not found: y"},
+		{"exec off", registry.ErrExecDisabled, codes.FailedPrecondition, registry.ErrExecDisabled.Error() + ": " + enableExec},
+		{"exec narrowed to nothing", fmt.Errorf("%w: none of uname", registry.ErrExecNotAllowed), codes.FailedPrecondition,
+			registry.ErrExecNotAllowed.Error() + ": none of uname: " + enableExec},
+		{"unreadable record", fmt.Errorf("%w: x", registry.ErrUnreadable), codes.FailedPrecondition, registry.ErrUnreadable.Error() + ": x"},
+		{"too many", registry.ErrTooManyListeners, codes.ResourceExhausted, "too many listeners: delete some, or start sockplane with a larger --max-listeners"},
+		{"shutting down", registry.ErrShuttingDown, codes.Unavailable, "shutting down"},
+		{"deeply wrapped", fmt.Errorf("outer: %w", fmt.Errorf("%w: y", registry.ErrNotFound)), codes.NotFound, "outer: listener not found: y"},
 		{"field", &rawsock.FieldError{Field: "address", Reason: "required"}, codes.InvalidArgument, "invalid listener.address: required"},
 		{"cancelled", context.Canceled, codes.Canceled, ""},
 		{"deadline", fmt.Errorf("wait: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ""},

@@ -7,33 +7,34 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/internal/specpb"
+	"github.com/sockplane/sockplane/registry"
 )
 
 // ListenerService implements sockplane.v1.ListenerService over a
-// rawsock.Registry.
+// registry.Registry.
 type ListenerService struct {
 	sockplanev1.UnimplementedListenerServiceServer
-	reg *rawsock.Registry
+	reg *registry.Registry
 }
 
 // NewListenerService returns the service for reg.
-func NewListenerService(reg *rawsock.Registry) *ListenerService {
+func NewListenerService(reg *registry.Registry) *ListenerService {
 	return &ListenerService{reg: reg}
 }
 
 var _ sockplanev1.ListenerServiceServer = (*ListenerService)(nil)
 
 // CreateListener implements sockplane.v1.ListenerService.
-func (s *ListenerService) CreateListener(_ context.Context, req *sockplanev1.CreateListenerRequest) (*sockplanev1.CreateListenerResponse, error) {
+func (s *ListenerService) CreateListener(ctx context.Context, req *sockplanev1.CreateListenerRequest) (*sockplanev1.CreateListenerResponse, error) {
 	if req.GetListener() == nil {
 		return nil, invalidArgument("listener", "required")
 	}
-	spec, err := specFromProto(req.GetListener())
+	spec, err := specpb.SpecFromProto(req.GetListener())
 	if err != nil {
 		return nil, toStatus(err, "listener.")
 	}
-	info, err := s.reg.Create(spec)
+	info, err := s.reg.Create(ctx, spec)
 	if err != nil {
 		return nil, toStatus(err, "listener.")
 	}
@@ -60,12 +61,12 @@ func (s *ListenerService) ListListeners(context.Context, *sockplanev1.ListListen
 }
 
 // StopListener implements sockplane.v1.ListenerService.
-func (s *ListenerService) StopListener(_ context.Context, req *sockplanev1.StopListenerRequest) (*sockplanev1.StopListenerResponse, error) {
+func (s *ListenerService) StopListener(ctx context.Context, req *sockplanev1.StopListenerRequest) (*sockplanev1.StopListenerResponse, error) {
 	opts, err := stopOptions(req.GetMode(), req.GetDrainTimeout())
 	if err != nil {
 		return nil, err
 	}
-	info, err := byID(req.GetId(), func(id string) (rawsock.Info, error) { return s.reg.Stop(id, opts) })
+	info, err := byID(req.GetId(), func(id string) (registry.Info, error) { return s.reg.Stop(ctx, id, opts) })
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +74,8 @@ func (s *ListenerService) StopListener(_ context.Context, req *sockplanev1.StopL
 }
 
 // StartListener implements sockplane.v1.ListenerService.
-func (s *ListenerService) StartListener(_ context.Context, req *sockplanev1.StartListenerRequest) (*sockplanev1.StartListenerResponse, error) {
-	info, err := byID(req.GetId(), s.reg.Start)
+func (s *ListenerService) StartListener(ctx context.Context, req *sockplanev1.StartListenerRequest) (*sockplanev1.StartListenerResponse, error) {
+	info, err := byID(req.GetId(), func(id string) (registry.Info, error) { return s.reg.Start(ctx, id) })
 	if err != nil {
 		return nil, err
 	}
@@ -82,32 +83,32 @@ func (s *ListenerService) StartListener(_ context.Context, req *sockplanev1.Star
 }
 
 // DeleteListener implements sockplane.v1.ListenerService.
-func (s *ListenerService) DeleteListener(_ context.Context, req *sockplanev1.DeleteListenerRequest) (*sockplanev1.DeleteListenerResponse, error) {
-	if err := rawsock.ValidateID(req.GetId()); err != nil {
+func (s *ListenerService) DeleteListener(ctx context.Context, req *sockplanev1.DeleteListenerRequest) (*sockplanev1.DeleteListenerResponse, error) {
+	if err := registry.ValidateID(req.GetId()); err != nil {
 		return nil, toStatus(err, "")
 	}
 	opts, err := stopOptions(req.GetMode(), req.GetDrainTimeout())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reg.Delete(req.GetId(), opts); err != nil {
+	if err := s.reg.Delete(ctx, req.GetId(), opts); err != nil {
 		return nil, toStatus(err, "")
 	}
 	return &sockplanev1.DeleteListenerResponse{}, nil
 }
 
 // byID validates id and runs a registry operation on it.
-func byID(id string, op func(string) (rawsock.Info, error)) (rawsock.Info, error) {
-	if err := rawsock.ValidateID(id); err != nil {
-		return rawsock.Info{}, toStatus(err, "")
+func byID(id string, op func(string) (registry.Info, error)) (registry.Info, error) {
+	if err := registry.ValidateID(id); err != nil {
+		return registry.Info{}, toStatus(err, "")
 	}
 	info, err := op(id)
 	return info, toStatus(err, "")
 }
 
 // stopOptions converts a stop request's mode and drain timeout.
-func stopOptions(mode sockplanev1.StopMode, drain *durationpb.Duration) (rawsock.StopOptions, error) {
-	var opts rawsock.StopOptions
+func stopOptions(mode sockplanev1.StopMode, drain *durationpb.Duration) (registry.StopOptions, error) {
+	var opts registry.StopOptions
 	switch mode {
 	case sockplanev1.StopMode_STOP_MODE_UNSPECIFIED, sockplanev1.StopMode_STOP_MODE_GRACEFUL:
 	case sockplanev1.StopMode_STOP_MODE_IMMEDIATE:
@@ -116,8 +117,8 @@ func stopOptions(mode sockplanev1.StopMode, drain *durationpb.Duration) (rawsock
 		return opts, invalidArgument("mode", fmt.Sprintf("unknown value %v", mode))
 	}
 	if drain != nil {
-		if drain.CheckValid() != nil || drain.AsDuration() <= 0 {
-			return opts, invalidArgument("drainTimeout", "must be a positive duration, e.g. \"10s\"")
+		if drain.CheckValid() != nil || drain.AsDuration() <= 0 || drain.AsDuration() > registry.MaxDrainTimeout {
+			return opts, invalidArgument("drainTimeout", fmt.Sprintf("must be a positive duration of at most %v, e.g. \"10s\"", registry.MaxDrainTimeout))
 		}
 		opts.DrainTimeout = drain.AsDuration()
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
 )
 
 // Metrics is the daemon's Prometheus registry: the listeners (see
@@ -35,7 +36,7 @@ const maxConcurrentScrapes = 8
 // NewMetrics registers every collector on a new registry. Errors from the
 // metrics handler (a collector that fails) go to log at warn level; the
 // scrape still serves what the other collectors produced.
-func NewMetrics(reg *rawsock.Registry, log *slog.Logger) (*Metrics, error) {
+func NewMetrics(reg *registry.Registry, log *slog.Logger) (*Metrics, error) {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		grpc:     grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram()),
@@ -109,7 +110,7 @@ type listenerCounter struct {
 // Deleting a listener ends its series; creating one with the same id
 // starts them from 0, which Prometheus reads as a counter reset.
 type ListenerCollector struct {
-	reg       *rawsock.Registry
+	reg       *registry.Registry
 	up        *prometheus.Desc
 	listeners *prometheus.Desc
 	counters  []listenerCounter
@@ -118,7 +119,7 @@ type ListenerCollector struct {
 var _ prometheus.Collector = (*ListenerCollector)(nil)
 
 // NewListenerCollector returns a collector of reg's listeners.
-func NewListenerCollector(reg *rawsock.Registry) *ListenerCollector {
+func NewListenerCollector(reg *registry.Registry) *ListenerCollector {
 	desc := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("sockplane_listener_"+name, help, listenerLabels, nil)
 	}
@@ -157,12 +158,12 @@ func (c *ListenerCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *ListenerCollector) Collect(ch chan<- prometheus.Metric) {
-	byState := map[rawsock.State]int{rawsock.StateRunning: 0, rawsock.StateStopped: 0, rawsock.StateFailed: 0}
+	byState := map[registry.State]int{registry.StateRunning: 0, registry.StateStopped: 0, registry.StateFailed: 0}
 	for _, info := range c.reg.List() {
 		byState[info.State]++
 		labels := []string{info.Spec.ID, string(info.Spec.Transport), string(info.Spec.Handler)}
 		up := 0.0
-		if info.State == rawsock.StateRunning {
+		if info.State == registry.StateRunning {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, labels...)

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // testTimeout bounds every blocking step of a test.
@@ -28,9 +30,9 @@ const testTimeout = 10 * time.Second
 // listener series equals the registry's stats for that listener.
 func TestListenerMetricsMatchStats(t *testing.T) {
 	reg := newTestRegistry(t)
-	shout := createListener(t, reg, rawsock.Spec{ID: "shout", Transport: rawsock.TransportTCP, Address: "127.0.0.1:0", Handler: rawsock.HandlerUpper})
-	dgram := createListener(t, reg, rawsock.Spec{ID: "dgram", Transport: rawsock.TransportUDP, Address: "127.0.0.1:0"})
-	idle := createListener(t, reg, rawsock.Spec{ID: "idle", Transport: rawsock.TransportTCP, Address: "127.0.0.1:0"})
+	shout := createListener(t, reg, registry.Spec{ID: "shout", Transport: registry.TransportTCP, Address: "127.0.0.1:0", Handler: registry.HandlerUpper})
+	dgram := createListener(t, reg, registry.Spec{ID: "dgram", Transport: registry.TransportUDP, Address: "127.0.0.1:0"})
+	idle := createListener(t, reg, registry.Spec{ID: "idle", Transport: registry.TransportTCP, Address: "127.0.0.1:0"})
 
 	// shout: three frames on a connection left open, so one is active.
 	conn := dialListener(t, "tcp", shout.BoundAddr)
@@ -58,12 +60,12 @@ func TestListenerMetricsMatchStats(t *testing.T) {
 	if _, err := once.Write([]byte{0, 0, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
-	var codec rawsock.Codec
+	var codec wire.Codec
 	if f, err := codec.ReadFrame(bufio.NewReader(once)); err != nil || !strings.Contains(string(f.Header), `"error"`) {
 		t.Fatalf("idle: want an error frame, got %q, %v", f.Header, err)
 	}
 	_ = once.Close()
-	if _, err := reg.Stop("idle", rawsock.StopOptions{}); err != nil {
+	if _, err := reg.Stop(context.Background(), "idle", registry.StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -184,11 +186,11 @@ func TestListenerMetricsEmptyRegistry(t *testing.T) {
 // newTestRegistry returns a registry whose listeners are shut down when
 // the test ends, and checks then that nothing the test started is left
 // running.
-func newTestRegistry(t *testing.T) *rawsock.Registry {
+func newTestRegistry(t *testing.T) *registry.Registry {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // first registered, so it runs last
-	reg := rawsock.NewRegistry(slog.New(slog.DiscardHandler))
+	reg := registry.New(slog.New(slog.DiscardHandler), registry.Policy{}, nil)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()
@@ -199,9 +201,9 @@ func newTestRegistry(t *testing.T) *rawsock.Registry {
 	return reg
 }
 
-func createListener(t *testing.T, reg *rawsock.Registry, spec rawsock.Spec) rawsock.Info {
+func createListener(t *testing.T, reg *registry.Registry, spec registry.Spec) registry.Info {
 	t.Helper()
-	info, err := reg.Create(spec)
+	info, err := reg.Create(context.Background(), spec)
 	if err != nil {
 		t.Fatalf("create %s: %v", spec.ID, err)
 	}
@@ -224,7 +226,7 @@ func dialListener(t *testing.T, network, addr string) net.Conn {
 // pipelined in one write; on a datagram socket one per datagram.
 func exchange(t *testing.T, conn net.Conn, bodies ...string) string {
 	t.Helper()
-	var codec rawsock.Codec
+	var codec wire.Codec
 	replies := make([]string, 0, len(bodies))
 	if _, ok := conn.(net.PacketConn); ok {
 		buf := make([]byte, 64<<10)
@@ -269,7 +271,7 @@ func exchange(t *testing.T, conn net.Conn, bodies ...string) string {
 	return strings.Join(replies, " ")
 }
 
-func newTestMetrics(t *testing.T, reg *rawsock.Registry) *Metrics {
+func newTestMetrics(t *testing.T, reg *registry.Registry) *Metrics {
 	t.Helper()
 	m, err := NewMetrics(reg, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
 )
 
 // watchBuffer is how many events a watcher may fall behind before it
@@ -16,7 +17,7 @@ const watchBuffer = 256
 
 // ListConnections implements sockplane.v1.ListenerService.
 func (s *ListenerService) ListConnections(_ context.Context, req *sockplanev1.ListConnectionsRequest) (*sockplanev1.ListConnectionsResponse, error) {
-	if err := rawsock.ValidateID(req.GetId()); err != nil {
+	if err := registry.ValidateID(req.GetId()); err != nil {
 		return nil, toStatus(err, "")
 	}
 	conns, err := s.reg.Connections(req.GetId())
@@ -61,7 +62,7 @@ func (s *ListenerService) SendFrame(_ context.Context, req *sockplanev1.SendFram
 
 // ListFrames implements sockplane.v1.ListenerService.
 func (s *ListenerService) ListFrames(_ context.Context, req *sockplanev1.ListFramesRequest) (*sockplanev1.ListFramesResponse, error) {
-	if err := rawsock.ValidateID(req.GetId()); err != nil {
+	if err := registry.ValidateID(req.GetId()); err != nil {
 		return nil, toStatus(err, "")
 	}
 	connID, err := parseConnID(req.GetConnectionId(), true)
@@ -86,7 +87,7 @@ func (s *ListenerService) ListFrames(_ context.Context, req *sockplanev1.ListFra
 // before the next event it gets.
 func (s *ListenerService) WatchEvents(req *sockplanev1.WatchEventsRequest, stream grpc.ServerStreamingServer[sockplanev1.WatchEventsResponse]) error {
 	if id := req.GetListenerId(); id != "" {
-		if err := rawsock.ValidateID(id); err != nil {
+		if err := registry.ValidateID(id); err != nil {
 			return toStatus(&rawsock.FieldError{Field: "listenerId", Reason: err.(*rawsock.FieldError).Reason}, "")
 		}
 	}
@@ -118,7 +119,7 @@ func (s *ListenerService) WatchEvents(req *sockplanev1.WatchEventsRequest, strea
 
 // connTarget validates the listener and connection ids of a request.
 func connTarget(id, connID string) (uint64, error) {
-	if err := rawsock.ValidateID(id); err != nil {
+	if err := registry.ValidateID(id); err != nil {
 		return 0, toStatus(err, "")
 	}
 	n, err := parseConnID(connID, false)

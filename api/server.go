@@ -14,14 +14,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
 )
 
 // RegisterGRPC registers the listener service, gRPC health checking and
 // server reflection on s, so grpcurl works with no .proto files at hand.
 // The returned health server reports SERVING until the caller says
 // otherwise (Shutdown).
-func RegisterGRPC(s *grpc.Server, reg *rawsock.Registry) *health.Server {
+func RegisterGRPC(s *grpc.Server, reg *registry.Registry) *health.Server {
 	sockplanev1.RegisterListenerServiceServer(s, NewListenerService(reg))
 	hs := health.NewServer()
 	hs.SetServingStatus(sockplanev1.ListenerService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)

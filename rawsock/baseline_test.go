@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"testing"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // plainEchoServer is the smallest correct server of the same protocol,
@@ -59,7 +61,7 @@ func servePlain(c net.Conn) {
 		var h struct {
 			DataSize int `json:"data_size"`
 		}
-		if json.Unmarshal(header, &h) != nil || h.DataSize < 0 || h.DataSize > DefaultMaxBodyBytes {
+		if json.Unmarshal(header, &h) != nil || h.DataSize < 0 || h.DataSize > wire.DefaultMaxBodyBytes {
 			return
 		}
 		body := make([]byte, h.DataSize)

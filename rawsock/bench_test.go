@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // benchDeadline bounds a benchmark's connection, so a bug fails the run
@@ -12,7 +14,7 @@ import (
 const benchDeadline = 2 * time.Minute
 
 func BenchmarkParse(b *testing.B) {
-	c := Codec{}.withDefaults()
+	c := wire.Codec{}.WithDefaults()
 	for _, bc := range []struct {
 		name  string
 		frame []byte
@@ -33,7 +35,7 @@ func BenchmarkParse(b *testing.B) {
 }
 
 func BenchmarkAppendFrame(b *testing.B) {
-	c := Codec{}.withDefaults()
+	c := wire.Codec{}.WithDefaults()
 	body := make([]byte, 64)
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()

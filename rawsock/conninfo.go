@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // ErrConnNotFound means a listener has no connection or datagram peer
@@ -94,8 +96,8 @@ func (l *Listener) CloseConn(id uint64) error {
 // SendFrame writes one frame in the response framing to a connection or
 // datagram peer, whole, between the frames its handler writes. It returns
 // the bytes written.
-func (l *Listener) SendFrame(id uint64, body []byte, extra ...HeaderField) (int, error) {
-	if len(extra) > 0 && l.response.Framing != FramingJSONHeader {
+func (l *Listener) SendFrame(id uint64, body []byte, extra ...wire.HeaderField) (int, error) {
+	if len(extra) > 0 && l.response.Framing != wire.FramingJSONHeader {
 		// Dropping them quietly would let an operator believe they were sent.
 		return 0, fieldErrorf("header", "the listener's response framing is %s, which has no header to carry them", l.response.Framing)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/netip"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // A Handler serves one request frame. ServeFrame runs on the goroutine
@@ -28,7 +30,7 @@ type ResponseWriter interface {
 	// Reply sends body as one frame in the listener's response framing,
 	// with extra header fields after "data_size". The body is copied or
 	// written before Reply returns, so the caller may reuse it.
-	Reply(body []byte, extra ...HeaderField) error
+	Reply(body []byte, extra ...wire.HeaderField) error
 }
 
 // Request is one frame read from a peer.
@@ -43,6 +45,13 @@ type Request struct {
 	remote net.Addr       // stream peers
 	peer   netip.AddrPort // datagram peers, turned into a net.Addr on demand
 	local  net.Addr
+}
+
+// NewRequest returns a request for a frame served outside a listener, as
+// a handler's tests or a handler that wraps another one do: its context is
+// ctx and it has no addresses.
+func NewRequest(ctx context.Context, header, body []byte) *Request {
+	return &Request{Header: header, Body: body, ctx: ctx}
 }
 
 // Context is cancelled when the connection closes or the listener stops.

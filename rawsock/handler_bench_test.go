@@ -3,6 +3,8 @@ package rawsock
 import (
 	"bytes"
 	"testing"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // framingWriter is a ResponseWriter that frames each reply into one
@@ -10,11 +12,11 @@ import (
 // so a handler benchmark counts the handler and the response encoding
 // but no socket.
 type framingWriter struct {
-	codec Codec
+	codec wire.Codec
 	out   []byte
 }
 
-func (w *framingWriter) Reply(body []byte, extra ...HeaderField) error {
+func (w *framingWriter) Reply(body []byte, extra ...wire.HeaderField) error {
 	out, err := w.codec.AppendFrame(w.out[:0], body, extra...)
 	w.out = out
 	return err
@@ -40,7 +42,7 @@ func BenchmarkHandler(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			body := bytes.Repeat([]byte("sockplane"), bc.size/9+1)[:bc.size]
 			req := &Request{Body: body}
-			w := &framingWriter{codec: Codec{}.withDefaults(), out: make([]byte, 0, bc.size+64)}
+			w := &framingWriter{codec: wire.Codec{}.WithDefaults(), out: make([]byte, 0, bc.size+64)}
 			b.ReportAllocs()
 			b.SetBytes(int64(bc.size))
 			for b.Loop() {

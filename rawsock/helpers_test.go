@@ -2,14 +2,24 @@ package rawsock
 
 import (
 	"bufio"
+	"encoding/binary"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/sockplane/sockplane/internal/poll"
+	"github.com/sockplane/sockplane/wire"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// le builds a little-endian JSON-header frame by hand, independently of
+// the wire package's AppendFrame.
+func le(header, body string) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(header)))
+	return append(append(b, header...), body...)
+}
 
 // testTimeout bounds every blocking step of a test.
 const testTimeout = 10 * time.Second
@@ -43,7 +53,7 @@ type client struct {
 	tb    testing.TB
 	conn  net.Conn
 	br    *bufio.Reader
-	codec Codec
+	codec wire.Codec
 }
 
 func dial(tb testing.TB, ln *Listener) *client {
@@ -73,7 +83,7 @@ func (c *client) write(b []byte) {
 	}
 }
 
-func (c *client) recv() Frame {
+func (c *client) recv() wire.Frame {
 	c.tb.Helper()
 	f, err := c.codec.ReadFrame(c.br)
 	if err != nil {
@@ -88,16 +98,8 @@ func (c *client) roundTrip(body string) string {
 	return string(c.recv().Body)
 }
 
-// waitFor polls cond until it holds or the test times out. It waits on
-// state that no event announces (counters published by another
-// goroutine); it is not a sleep standing in for synchronisation.
+// waitFor polls cond until it holds or the test times out.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(tb, what, cond)
 }

@@ -3,6 +3,8 @@ package rawsock
 import (
 	"errors"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // Default limits of a listener.
@@ -55,4 +57,4 @@ func (e errFrameTimeout) Error() string {
 	return "frame not complete within " + e.limit.String()
 }
 
-func (e errFrameTimeout) Is(target error) bool { return target == ErrMalformedFrame }
+func (e errFrameTimeout) Is(target error) bool { return target == wire.ErrMalformedFrame }

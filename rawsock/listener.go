@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // Config describes a Listener. Validation and defaults happen once, in
@@ -29,9 +31,9 @@ type Config struct {
 	Handler Handler
 	// Request is the framing and limits of frames read from peers.
 	// Default: the zero Codec (JSON header, little-endian, default limits).
-	Request Codec
+	Request wire.Codec
 	// Response is the framing of frames written to peers. Default: as Request.
-	Response Codec
+	Response wire.Codec
 	// Stats receives the counters. Default: a new Stats (see Listener.Stats).
 	Stats *Stats
 	// Logger receives errors that no caller sees: failed accepts, failed
@@ -58,16 +60,19 @@ type Config struct {
 //     connections, and waits for the others to finish the frames they hold
 //     and go idle, or for ctx to end; then it returns ctx.Err() and leaves
 //     the rest to Close.
-//   - Close closes the socket and every connection at once and waits for
-//     the listener's goroutines to exit.
+//   - Close closes the socket and every connection at once, cancels the
+//     requests' contexts and waits for the listener's goroutines to exit,
+//     but not for ever: a handler that ignores its context is left to
+//     return when it does (Done closes then) and reported by an error
+//     wrapping ErrHandlersRunning.
 //   - After either, Start returns ErrListenerClosed and Done is closed;
 //     Err returns ErrListenerClosed, or the error that stopped serving.
 type Listener struct {
 	network   string
 	address   string
 	handler   Handler
-	request   Codec
-	response  Codec
+	request   wire.Codec
+	response  wire.Codec
 	stats     *Stats
 	log       *slog.Logger
 	unixMode  fs.FileMode
@@ -108,7 +113,7 @@ func NewListener(cfg Config) (*Listener, error) {
 	if cfg.Handler == nil {
 		return nil, fieldErrorf("handler", "no handler")
 	}
-	if cfg.Response == (Codec{}) {
+	if cfg.Response == (wire.Codec{}) {
 		cfg.Response = cfg.Request
 	}
 	if cfg.Stats == nil {
@@ -125,8 +130,8 @@ func NewListener(cfg Config) (*Listener, error) {
 		network:   cfg.Network,
 		address:   cfg.Address,
 		handler:   cfg.Handler,
-		request:   cfg.Request.withDefaults(),
-		response:  cfg.Response.withDefaults(),
+		request:   cfg.Request.WithDefaults(),
+		response:  cfg.Response.WithDefaults(),
 		stats:     cfg.Stats,
 		unixMode:  cfg.UnixMode,
 		log:       cfg.Logger.With("network", cfg.Network, "address", cfg.Address),
@@ -293,6 +298,11 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	}
 }
 
+// closeGrace is how long Close waits for the listener's goroutines once
+// its sockets are closed and its requests' contexts cancelled. They exit
+// within microseconds then, unless a handler ignores its context.
+var closeGrace = 500 * time.Millisecond
+
 // Close stops the listener at once; see the Listener doc comment.
 func (l *Listener) Close() error {
 	l.beginClose()
@@ -302,8 +312,20 @@ func (l *Listener) Close() error {
 	}
 	l.mu.Unlock()
 	l.cancel()
-	<-l.done
-	return nil
+	grace := time.NewTimer(closeGrace)
+	defer grace.Stop()
+	select {
+	case <-l.done:
+		return nil
+	case <-grace.C:
+	}
+	l.mu.Lock()
+	n := len(l.conns)
+	l.mu.Unlock()
+	if n == 0 {
+		n = 1 // the datagram reader, whose handler holds it
+	}
+	return fmt.Errorf("%w: %d connection(s) of %s still in their handler; Done closes when they return", ErrHandlersRunning, n, l.address)
 }
 
 func (l *Listener) closeIdleConns() {

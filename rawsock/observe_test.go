@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // TestConnectionsCloseAndSend: two clients show up with their own counts;
@@ -49,7 +51,7 @@ func TestConnectionsCloseAndSend(t *testing.T) {
 		t.Fatalf("other client got %q", got)
 	}
 
-	n, err := ln.SendFrame(cb.ID, []byte("from the operator"), HeaderField{Name: "from", Value: "api"})
+	n, err := ln.SendFrame(cb.ID, []byte("from the operator"), wire.HeaderField{Name: "from", Value: "api"})
 	if err != nil || n == 0 {
 		t.Fatalf("SendFrame = %d, %v", n, err)
 	}
@@ -57,11 +59,11 @@ func TestConnectionsCloseAndSend(t *testing.T) {
 	if string(f.Body) != "from the operator" || string(f.Header) != `{"data_size": 17, "from": "api"}` {
 		t.Fatalf("operator frame %s %q", f.Header, f.Body)
 	}
-	raw := startListener(t, Config{Response: Codec{Framing: FramingRaw}})
+	raw := startListener(t, Config{Response: wire.Codec{Framing: wire.FramingRaw}})
 	dial(t, raw).write([]byte{1})
 	waitFor(t, "the raw connection", func() bool { return len(raw.Connections()) == 1 })
 	var fe *FieldError
-	if _, err := raw.SendFrame(raw.Connections()[0].ID, []byte("x"), HeaderField{Name: "k", Value: 1}); !errors.As(err, &fe) || fe.Field != "header" {
+	if _, err := raw.SendFrame(raw.Connections()[0].ID, []byte("x"), wire.HeaderField{Name: "k", Value: 1}); !errors.As(err, &fe) || fe.Field != "header" {
 		t.Fatalf("header fields to a raw listener: %v, want a FieldError on header", err)
 	}
 	if err := ln.CloseConn(999); !errors.Is(err, ErrConnNotFound) {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // maxDatagram is the largest datagram payload; the read buffer holds one.
@@ -146,7 +148,7 @@ func (p *packetConn) serveDatagram(b []byte) {
 }
 
 // Reply implements ResponseWriter: one frame, one datagram.
-func (p *packetConn) Reply(body []byte, extra ...HeaderField) error {
+func (p *packetConn) Reply(body []byte, extra ...wire.HeaderField) error {
 	out, err := p.l.response.AppendFrame(p.out[:0], body, extra...)
 	if err != nil {
 		return err
@@ -180,7 +182,7 @@ func (p *packetConn) countOut(pe *peer, frame, body []byte) {
 	pe.cnt.framesOut.Add(1)
 	pe.cnt.bytesOut.Add(uint64(len(frame)))
 	if p.l.capture != nil {
-		p.l.capture.record(pe.act.id, true, p.l.response.headerText(frame[:len(frame)-len(body)]), body)
+		p.l.capture.record(pe.act.id, true, p.l.response.HeaderText(frame[:len(frame)-len(body)]), body)
 	}
 }
 

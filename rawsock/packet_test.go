@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 func dialUDP(t *testing.T, ln *Listener) *net.UDPConn {
@@ -18,7 +20,7 @@ func dialUDP(t *testing.T, ln *Listener) *net.UDPConn {
 	return c
 }
 
-func udpRoundTrip(t *testing.T, c *net.UDPConn, codec Codec, body string) Frame {
+func udpRoundTrip(t *testing.T, c *net.UDPConn, codec wire.Codec, body string) wire.Frame {
 	t.Helper()
 	b, _ := codec.AppendFrame(nil, []byte(body))
 	if _, err := c.Write(b); err != nil {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // The peer table of a datagram listener: bounded, and a peer silent for
@@ -128,7 +130,7 @@ func (p *packetConn) forget(id uint64) error {
 
 // sendTo writes one frame to a peer, for an operator: a datagram of its
 // own, so it cannot tear a reply the handler writes meanwhile.
-func (p *packetConn) sendTo(id uint64, body []byte, extra []HeaderField) (int, error) {
+func (p *packetConn) sendTo(id uint64, body []byte, extra []wire.HeaderField) (int, error) {
 	pe, err := p.lookup(id)
 	if err != nil {
 		return 0, err

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // Sizes of a stream connection's pooled buffers.
@@ -87,7 +89,7 @@ func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
-	c := &streamConn{l: l, nc: nc, rc: rc, need: l.request.minFrame(), cancel: cancel}
+	c := &streamConn{l: l, nc: nc, rc: rc, need: l.request.MinFrame(), cancel: cancel}
 	now := time.Now()
 	c.act = activity{id: l.stats.lastConnID.Add(1), peer: addrString(nc.RemoteAddr()), opened: now, counter: &c.cnt}
 	c.act.touch(now)
@@ -173,7 +175,7 @@ func (c *streamConn) serveBuffered() error {
 		c.l.handler.ServeFrame(c, &c.req)
 		c.req.Header, c.req.Body = nil, nil
 		c.r += n
-		c.need = c.l.request.minFrame()
+		c.need = c.l.request.MinFrame()
 		c.frameStart = time.Time{} // the next frame's clock starts when it does
 	}
 	return nil
@@ -307,7 +309,7 @@ func (c *streamConn) readReady(fd uintptr) bool {
 // buffer until the connection has served what it has read; a reply too
 // large for the buffer goes out at once, with what was pending, in one
 // writev.
-func (c *streamConn) Reply(body []byte, extra ...HeaderField) error {
+func (c *streamConn) Reply(body []byte, extra ...wire.HeaderField) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.werr != nil {
@@ -324,7 +326,7 @@ func (c *streamConn) Reply(body []byte, extra ...HeaderField) error {
 	size := len(hdr) + len(body)
 	c.cnt.framesOut.Add(1)
 	c.cnt.bytesOut.Add(uint64(size))
-	c.l.capture.record(c.act.id, true, c.l.response.headerText(hdr), body)
+	c.l.capture.record(c.act.id, true, c.l.response.HeaderText(hdr), body)
 	if len(c.wbuf.b)+size > cap(c.wbuf.b) {
 		if size > cap(c.wbuf.b) {
 			return c.writeLocked(hdr, body)
@@ -341,7 +343,7 @@ func (c *streamConn) Reply(body []byte, extra ...HeaderField) error {
 // send writes one frame now, for an operator: after the replies pending,
 // in one writev, bounded by operatorSendTimeout for a peer that does not
 // read.
-func (c *streamConn) send(body []byte, extra []HeaderField) (int, error) {
+func (c *streamConn) send(body []byte, extra []wire.HeaderField) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.werr != nil {
@@ -353,7 +355,7 @@ func (c *streamConn) send(body []byte, extra []HeaderField) (int, error) {
 	}
 	c.cnt.framesOut.Add(1)
 	c.cnt.bytesOut.Add(uint64(len(hdr) + len(body)))
-	c.l.capture.record(c.act.id, true, c.l.response.headerText(hdr), body)
+	c.l.capture.record(c.act.id, true, c.l.response.HeaderText(hdr), body)
 	_ = c.nc.SetWriteDeadline(time.Now().Add(operatorSendTimeout))
 	defer func() { _ = c.nc.SetWriteDeadline(time.Time{}) }()
 	if err := c.writeLocked(hdr, body); err != nil {

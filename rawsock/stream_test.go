@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 func TestTCPHandlers(t *testing.T) {
@@ -35,10 +37,10 @@ func TestTCPHandlers(t *testing.T) {
 }
 
 func TestTCPBigEndian(t *testing.T) {
-	codec := Codec{ByteOrder: BigEndian}
+	codec := wire.Codec{ByteOrder: wire.BigEndian}
 	ln := startListener(t, Config{Handler: Upper{}, Request: codec})
 	c := dial(t, ln)
-	if c.codec.ByteOrder != BigEndian {
+	if c.codec.ByteOrder != wire.BigEndian {
 		t.Fatalf("response codec byte order = %v, want the request's", c.codec.ByteOrder)
 	}
 	if got := c.roundTrip("abc"); got != "ABC" {
@@ -146,6 +148,7 @@ func TestTCPBadFrames(t *testing.T) {
 		{"negative data_size", le(`{"data_size": -5}`, ""), "negative data_size"},
 		{"oversized data_size", le(`{"data_size": 4294967296}`, ""), "exceeds the limit"},
 		{"garbage after the header", le(`{"data_size": 1} {}`, "x"), "not a JSON object"},
+		{"header not UTF-8", le("{\"data_size\": 0, \"x\": \"\xff\xfe\"}", ""), "not valid UTF-8"},
 	}
 	ln := startListener(t, Config{Handler: Upper{}})
 	bystander := dial(t, ln)

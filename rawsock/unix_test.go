@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 func socketPath(t *testing.T) string {
@@ -195,7 +197,7 @@ func TestUnixgram(t *testing.T) {
 // dropped and counted, never served cut short.
 func TestUnixgramTooLarge(t *testing.T) {
 	path := socketPath(t)
-	ln := startListener(t, Config{Network: "unixgram", Address: path, Request: Codec{Framing: FramingRaw}})
+	ln := startListener(t, Config{Network: "unixgram", Address: path, Request: wire.Codec{Framing: wire.FramingRaw}})
 	client, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "c.sock"), Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)

@@ -14,9 +14,9 @@ import (
 // user may connect.
 const DefaultUnixMode fs.FileMode = 0o600
 
-// maxUnixPath is the longest path a sockaddr_un holds on Linux (108 bytes
+// MaxUnixPath is the longest path a sockaddr_un holds on Linux (108 bytes
 // with the terminating NUL).
-const maxUnixPath = 107
+const MaxUnixPath = 107
 
 // isAbstract reports a Linux abstract socket name ("@name"): no file.
 func isAbstract(path string) bool { return len(path) > 0 && path[0] == '@' }

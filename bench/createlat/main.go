@@ -51,7 +51,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 type options struct {
@@ -339,7 +339,7 @@ func echo(addr string, timeout time.Duration) error {
 	}
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(timeout))
-	var codec rawsock.Codec
+	var codec wire.Codec
 	msg := []byte("are you there?")
 	frame, err := codec.AppendFrame(nil, msg)
 	if err != nil {

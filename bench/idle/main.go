@@ -43,7 +43,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 type options struct {
@@ -299,7 +299,7 @@ func bindAddressNoPort(_, _ string, c syscall.RawConn) error {
 // request is the framed echo request of --roundtrip, the way the
 // tutorial's client frames it; the reply is the same bytes.
 var request = func() []byte {
-	var codec rawsock.Codec
+	var codec wire.Codec
 	b, err := codec.AppendFrame(nil, []byte("hello, then quiet"))
 	if err != nil {
 		panic(err)

@@ -12,9 +12,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/sockplane/sockplane/wire"
 	"github.com/spf13/cobra"
-
-	"github.com/sockplane/sockplane/rawsock"
 )
 
 // benchOptions are the flags of sockctl bench.
@@ -28,8 +27,8 @@ type benchOptions struct {
 	udp      bool
 	expect   string        // echo, upper or none: what a reply body must be
 	timeout  time.Duration // a reply later than this is an error (and, for UDP, lost)
-	framing  *enumFlag[rawsock.Framing]
-	order    *enumFlag[rawsock.ByteOrder]
+	framing  *enumFlag[wire.Framing]
+	order    *enumFlag[wire.ByteOrder]
 }
 
 // benchResult is what a run measured.
@@ -108,17 +107,17 @@ func (o *benchOptions) check() error {
 		return errors.New("--conns must be at least 1")
 	case o.depth < 1:
 		return errors.New("--depth must be at least 1")
-	case o.size < 0 || o.size > rawsock.DefaultMaxBodyBytes:
-		return fmt.Errorf("--size must be from 0 to %d", rawsock.DefaultMaxBodyBytes)
+	case o.size < 0 || o.size > wire.DefaultMaxBodyBytes:
+		return fmt.Errorf("--size must be from 0 to %d", wire.DefaultMaxBodyBytes)
 	case o.duration <= 0:
 		return errors.New("--duration must be positive")
 	case o.rate < 0:
 		return errors.New("--rate must not be negative")
 	case o.expect != "echo" && o.expect != "upper" && o.expect != "none":
 		return fmt.Errorf("--expect %q: want echo, upper or none", o.expect)
-	case o.framing.value == rawsock.FramingRaw && o.expect == "none":
+	case o.framing.value == wire.FramingRaw && o.expect == "none":
 		return errors.New("--framing raw counts replies by their length: it needs --expect echo or upper")
-	case o.framing.value == rawsock.FramingRaw && o.size == 0:
+	case o.framing.value == wire.FramingRaw && o.size == 0:
 		return errors.New("--framing raw cannot send empty messages")
 	}
 	return nil
@@ -127,7 +126,7 @@ func (o *benchOptions) check() error {
 // benchRun is the state the workers share.
 type benchRun struct {
 	opts     benchOptions
-	codec    rawsock.Codec
+	codec    wire.Codec
 	request  []byte // one request frame
 	want     []byte // the reply body it must get, nil for --expect none
 	start    time.Time
@@ -155,7 +154,7 @@ func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(time.M
 
 func runBench(ctx context.Context, addr string, o benchOptions) (benchResult, error) {
 	b := &benchRun{opts: o, hist: newHist()}
-	b.codec = rawsock.Codec{Framing: o.framing.value, ByteOrder: o.order.value, MaxBodyBytes: rawsock.HardMaxBodyBytes}
+	b.codec = wire.Codec{Framing: o.framing.value, ByteOrder: o.order.value, MaxBodyBytes: wire.HardMaxBodyBytes}
 	body := make([]byte, o.size)
 	for i := range body {
 		body[i] = 'a' + byte(i%26)

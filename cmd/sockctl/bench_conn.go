@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 func dialWorker(ctx context.Context, network, addr string, b *benchRun) (benchWorker, error) {
@@ -73,7 +73,7 @@ func (c *streamConn) next() ([]byte, error) {
 
 // parse takes a whole reply off the buffer, if one is there.
 func (c *streamConn) parse() ([]byte, bool, error) {
-	if c.b.codec.Framing == rawsock.FramingRaw {
+	if c.b.codec.Framing == wire.FramingRaw {
 		// Raw replies have no boundaries: a reply is as long as a request.
 		if size := c.b.opts.size; c.w-c.r >= size {
 			c.r += size
@@ -93,7 +93,7 @@ func (c *streamConn) parse() ([]byte, bool, error) {
 }
 
 func (c *streamConn) more() bool {
-	if c.b.codec.Framing == rawsock.FramingRaw {
+	if c.b.codec.Framing == wire.FramingRaw {
 		return c.w-c.r >= c.b.opts.size
 	}
 	_, n, _, _ := c.b.codec.Parse(c.buf[c.r:c.w])

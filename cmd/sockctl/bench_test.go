@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // benchJSON runs sockctl bench briefly with -o json and decodes the
@@ -25,10 +26,10 @@ func benchJSON(t *testing.T, args ...string) (benchResult, error) {
 // are counted, checked and timed.
 func TestBench(t *testing.T) {
 	reg := newRegistry(t)
-	tcp := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP, Address: "127.0.0.1:0", Handler: rawsock.HandlerUpper})
-	udp := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportUDP, Address: "127.0.0.1:0", Handler: rawsock.HandlerUpper})
-	raw := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP, Address: "127.0.0.1:0",
-		Framing: rawsock.FramingSpec{Request: rawsock.FramingRaw, Response: rawsock.FramingRaw}})
+	tcp := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP, Address: "127.0.0.1:0", Handler: registry.HandlerUpper})
+	udp := createListener(t, reg, registry.Spec{Transport: registry.TransportUDP, Address: "127.0.0.1:0", Handler: registry.HandlerUpper})
+	raw := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP, Address: "127.0.0.1:0",
+		Framing: registry.FramingSpec{Request: wire.FramingRaw, Response: wire.FramingRaw}})
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -58,7 +59,7 @@ func TestBench(t *testing.T) {
 // errors, and the command fails.
 func TestBenchChecksReplies(t *testing.T) {
 	reg := newRegistry(t)
-	echo := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP, Address: "127.0.0.1:0"})
+	echo := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP, Address: "127.0.0.1:0"})
 	r, err := benchJSON(t, "--expect", "upper", echo.BoundAddr)
 	if err == nil || r.Errors == 0 || !strings.Contains(r.FirstFailure, "expected") {
 		t.Fatalf("%+v, %v; want errors for replies that are not upper-cased", r, err)
@@ -73,7 +74,7 @@ func TestBenchChecksReplies(t *testing.T) {
 
 func TestBenchTableOutput(t *testing.T) {
 	reg := newRegistry(t)
-	echo := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP, Address: "127.0.0.1:0"})
+	echo := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP, Address: "127.0.0.1:0"})
 	out := mustSockctl(t, "bench", "--warmup", "0s", "--duration", "100ms", echo.BoundAddr)
 	for _, want := range []string{"msgs/s", "MB/s", "p50", "p99", "p999", "errors     0"} {
 		if !strings.Contains(out, want) {

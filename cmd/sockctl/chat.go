@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/sockplane/sockplane/wire"
 	"github.com/spf13/cobra"
-
-	"github.com/sockplane/sockplane/rawsock"
 )
 
 // prompt is what chat prints before it reads a line.
@@ -114,7 +113,7 @@ func scanLines(in io.Reader, done <-chan struct{}) <-chan inputLine {
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(in)
-		sc.Buffer(nil, rawsock.DefaultMaxBodyBytes) // a line is at most a body
+		sc.Buffer(nil, wire.DefaultMaxBodyBytes) // a line is at most a body
 		for sc.Scan() {
 			select {
 			case lines <- inputLine{text: bytes.Clone(sc.Bytes())}:

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
+	"github.com/sockplane/sockplane/wire"
 )
 
 func TestChat(t *testing.T) {
@@ -18,7 +20,7 @@ func TestChat(t *testing.T) {
 	reg := newRegistry(t)
 	for _, tc := range framingCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.spec.Handler = rawsock.HandlerUpper
+			tc.spec.Handler = registry.HandlerUpper
 			info := createListener(t, reg, tc.spec)
 			args := append(append([]string{"chat"}, listenerArgs(info)...), tc.flags...)
 			out, stderr, err := sockctl(t, "hello\n\n  \n world \t\n", args...)
@@ -29,7 +31,7 @@ func TestChat(t *testing.T) {
 			// last prompt's line ends at EOF. A JSON-header reply shows
 			// its header first, as the tutorial's client prints head_dic.
 			want := ">>> HELLO\n>>> >>> >>> WORLD\n>>> \n"
-			if info.Spec.Framing.Response == rawsock.FramingJSONHeader {
+			if info.Spec.Framing.Response == wire.FramingJSONHeader {
 				want = ">>> {\"data_size\": 5}\nHELLO\n>>> >>> >>> {\"data_size\": 5}\nWORLD\n>>> \n"
 			}
 			if out != want {
@@ -46,10 +48,10 @@ func TestChatPrintsHeaderAsReceived(t *testing.T) {
 	addr := startRawListener(t, rawsock.Config{
 		Network: "tcp",
 		Handler: rawsock.HandlerFunc(func(w rawsock.ResponseWriter, r *rawsock.Request) {
-			_ = w.Reply(r.Body, rawsock.HeaderField{Name: "exit_code", Value: 0}, rawsock.HeaderField{Name: "truncated", Value: false})
+			_ = w.Reply(r.Body, wire.HeaderField{Name: "exit_code", Value: 0}, wire.HeaderField{Name: "truncated", Value: false})
 		}),
-		Request:  rawsock.Codec{Framing: rawsock.FramingRaw},
-		Response: rawsock.Codec{Framing: rawsock.FramingJSONHeader},
+		Request:  wire.Codec{Framing: wire.FramingRaw},
+		Response: wire.Codec{Framing: wire.FramingJSONHeader},
 	})
 	out, _, err := sockctl(t, "ls\n", "chat", "--request-framing", "raw", addr)
 	if err != nil {
@@ -162,7 +164,7 @@ func (w *firstWrite) Write(p []byte) (int, error) {
 func TestChatEmptyInput(t *testing.T) {
 	t.Parallel()
 	reg := newRegistry(t)
-	info := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP})
+	info := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP})
 	out, _, err := sockctl(t, "", "chat", info.BoundAddr)
 	if err != nil || out != ">>> \n" {
 		t.Errorf("chat with no input: %q, %v", out, err)
@@ -174,7 +176,7 @@ func TestChatErrorFrame(t *testing.T) {
 	addr := startRawListener(t, rawsock.Config{
 		Network: "tcp",
 		Handler: rawsock.Upper{},
-		Request: rawsock.Codec{MaxBodyBytes: 4},
+		Request: wire.Codec{MaxBodyBytes: 4},
 	})
 	out, _, err := sockctl(t, "ok\ntoo long\nnever\n", "chat", addr)
 	if err == nil || !strings.Contains(err.Error(), "frame too large") {

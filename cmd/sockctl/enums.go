@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // enumName pairs a name a user types with the value it stands for.
@@ -46,17 +46,17 @@ var (
 	}
 	// codecFramingNames and byteOrderNames are the framings and byte
 	// orders of send and chat, which frame messages themselves with a
-	// rawsock.Codec. The names are those of framingNames and
+	// wire.Codec. The names are those of framingNames and
 	// protoByteOrderNames, so a listener created with --framing raw is
 	// talked to with --framing raw.
-	codecFramingNames = []enumName[rawsock.Framing]{
-		{"json", rawsock.FramingJSONHeader},
-		{"length", rawsock.FramingLengthPrefixed},
-		{"raw", rawsock.FramingRaw},
+	codecFramingNames = []enumName[wire.Framing]{
+		{"json", wire.FramingJSONHeader},
+		{"length", wire.FramingLengthPrefixed},
+		{"raw", wire.FramingRaw},
 	}
-	byteOrderNames = []enumName[rawsock.ByteOrder]{
-		{"little", rawsock.LittleEndian},
-		{"big", rawsock.BigEndian},
+	byteOrderNames = []enumName[wire.ByteOrder]{
+		{"little", wire.LittleEndian},
+		{"big", wire.BigEndian},
 	}
 	outputNames = []enumName[outputFormat]{
 		{"table", outputTable},

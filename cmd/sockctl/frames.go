@@ -13,9 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sockplane/sockplane/wire"
 	"github.com/spf13/cobra"
-
-	"github.com/sockplane/sockplane/rawsock"
 )
 
 // maxDatagram is the receive buffer of a datagram reply: the largest UDP
@@ -34,12 +33,12 @@ type frameOptions struct {
 	// ADDR. Default: none.
 	unixgram string
 	// framing of requests and responses both. Default: json.
-	framing *enumFlag[rawsock.Framing]
+	framing *enumFlag[wire.Framing]
 	// requestFraming and responseFraming, when set, override framing for
 	// their side. Default: unset.
-	requestFraming, responseFraming *enumFlag[rawsock.Framing]
+	requestFraming, responseFraming *enumFlag[wire.Framing]
 	// byteOrder of the 4-byte lengths. Default: little.
-	byteOrder *enumFlag[rawsock.ByteOrder]
+	byteOrder *enumFlag[wire.ByteOrder]
 	// timeout bounds the connect and each reply. Default: 5s.
 	timeout time.Duration
 }
@@ -109,7 +108,7 @@ func (o *frameOptions) endpoint(args []string) (network, addr string, rest []str
 
 // codecs returns the codecs of requests and replies: --framing, unless
 // --request-framing or --response-framing overrides it.
-func (o *frameOptions) codecs() (request, response rawsock.Codec) {
+func (o *frameOptions) codecs() (request, response wire.Codec) {
 	request.Framing, response.Framing = o.framing.value, o.framing.value
 	if o.requestFraming.name != "" {
 		request.Framing = o.requestFraming.value
@@ -173,7 +172,7 @@ type frameConn struct {
 	conn              net.Conn
 	addr              string          // as the user wrote it, for error messages
 	ctx               context.Context // its end closes conn
-	request, response rawsock.Codec
+	request, response wire.Codec
 	stream            bool
 	timeout           time.Duration
 	br                *bufio.Reader // streams only
@@ -205,40 +204,40 @@ var errEmptyRawStream = errors.New("an empty message cannot be sent with the raw
 // The reply is valid until the next call. Sending and receiving must end
 // within the timeout. A reply whose header holds an "error" is a
 // *serverError.
-func (c *frameConn) roundTrip(body []byte) (rawsock.Frame, error) {
-	if len(body) == 0 && c.stream && c.request.Framing == rawsock.FramingRaw {
-		return rawsock.Frame{}, errEmptyRawStream
+func (c *frameConn) roundTrip(body []byte) (wire.Frame, error) {
+	if len(body) == 0 && c.stream && c.request.Framing == wire.FramingRaw {
+		return wire.Frame{}, errEmptyRawStream
 	}
 	if err := c.conn.SetDeadline(time.Now().Add(c.timeout)); err != nil {
-		return rawsock.Frame{}, c.ioError("set a deadline on", err)
+		return wire.Frame{}, c.ioError("set a deadline on", err)
 	}
 	var err error
 	if c.wbuf, err = c.request.AppendFrame(c.wbuf[:0], body); err != nil {
-		return rawsock.Frame{}, fmt.Errorf("encode message: %w", err)
+		return wire.Frame{}, fmt.Errorf("encode message: %w", err)
 	}
 	if _, err := c.conn.Write(c.wbuf); err != nil {
-		return rawsock.Frame{}, c.ioError("send to", err)
+		return wire.Frame{}, c.ioError("send to", err)
 	}
 	f, err := c.readFrame()
 	if err != nil {
-		return rawsock.Frame{}, err
+		return wire.Frame{}, err
 	}
 	if msg, ok := headerError(f.Header); ok {
-		return rawsock.Frame{}, &serverError{addr: c.addr, msg: msg}
+		return wire.Frame{}, &serverError{addr: c.addr, msg: msg}
 	}
 	return f, nil
 }
 
 // readFrame reads one reply.
-func (c *frameConn) readFrame() (rawsock.Frame, error) {
+func (c *frameConn) readFrame() (wire.Frame, error) {
 	if !c.stream {
 		n, err := readDatagram(c.conn, c.dgram)
 		if err != nil {
-			return rawsock.Frame{}, c.ioError("read reply from", err)
+			return wire.Frame{}, c.ioError("read reply from", err)
 		}
 		f, err := c.response.ParseDatagram(c.dgram[:n])
 		if err != nil {
-			return rawsock.Frame{}, fmt.Errorf("bad reply from %s (are --response-framing and --byte-order right?): %w", c.addr, err)
+			return wire.Frame{}, fmt.Errorf("bad reply from %s (are --response-framing and --byte-order right?): %w", c.addr, err)
 		}
 		return f, nil
 	}
@@ -252,7 +251,7 @@ func (c *frameConn) readFrame() (rawsock.Frame, error) {
 		return f, fmt.Errorf("connection closed by %s", c.addr)
 	case err == io.ErrUnexpectedEOF:
 		return f, fmt.Errorf("connection closed by %s in the middle of a reply", c.addr)
-	case errors.Is(err, rawsock.ErrMalformedFrame), errors.Is(err, rawsock.ErrFrameTooLarge):
+	case errors.Is(err, wire.ErrMalformedFrame), errors.Is(err, wire.ErrFrameTooLarge):
 		return f, fmt.Errorf("bad reply from %s (are --response-framing and --byte-order right?): %w", c.addr, err)
 	}
 	return f, c.ioError("read reply from", err)

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sockplane/sockplane/api"
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,9 +28,13 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // newRegistry returns a registry whose listeners are shut down when the
 // test ends.
-func newRegistry(tb testing.TB, opts ...rawsock.RegistryOption) *rawsock.Registry {
+func newRegistry(tb testing.TB, policy ...registry.Policy) *registry.Registry {
 	tb.Helper()
-	reg := rawsock.NewRegistry(slog.New(slog.DiscardHandler), opts...)
+	var p registry.Policy
+	if len(policy) > 0 {
+		p = policy[0]
+	}
+	reg := registry.New(slog.New(slog.DiscardHandler), p, nil)
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()
@@ -41,11 +45,11 @@ func newRegistry(tb testing.TB, opts ...rawsock.RegistryOption) *rawsock.Registr
 	return reg
 }
 
-// startDaemon serves the gRPC API over a new registry with opts on
+// startDaemon serves the gRPC API over a new registry with policy on
 // 127.0.0.1:0 and returns the API's address and the registry.
-func startDaemon(tb testing.TB, opts ...rawsock.RegistryOption) (string, *rawsock.Registry) {
+func startDaemon(tb testing.TB, policy ...registry.Policy) (string, *registry.Registry) {
 	tb.Helper()
-	reg := newRegistry(tb, opts...)
+	reg := newRegistry(tb, policy...)
 	s := grpc.NewServer()
 	api.RegisterGRPC(s, reg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,12 +72,12 @@ func startDaemon(tb testing.TB, opts ...rawsock.RegistryOption) (string, *rawsoc
 }
 
 // createListener creates a listener in reg on 127.0.0.1:0.
-func createListener(tb testing.TB, reg *rawsock.Registry, spec rawsock.Spec) rawsock.Info {
+func createListener(tb testing.TB, reg *registry.Registry, spec registry.Spec) registry.Info {
 	tb.Helper()
 	if spec.Address == "" {
 		spec.Address = "127.0.0.1:0"
 	}
-	info, err := reg.Create(spec)
+	info, err := reg.Create(context.Background(), spec)
 	if err != nil {
 		tb.Fatalf("create listener: %v", err)
 	}

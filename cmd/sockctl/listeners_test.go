@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
 )
 
 // unmarshal parses protojson output into m.
@@ -367,7 +367,7 @@ func TestCreateExec(t *testing.T) {
 	if err != nil {
 		t.Skip("no echo program in PATH: cannot run the exec handler")
 	}
-	server, _ := startDaemon(t, rawsock.WithExecAllow([]string{"echo", "true"}))
+	server, _ := startDaemon(t, registry.Policy{ExecAllow: []string{"echo", "true"}})
 	dir := t.TempDir()
 	out := mustSockctl(t, "listeners", "create", "--server", server, "-o", "json", "--id", "cmd",
 		"--transport", "tcp", "--handler", "exec", "--request-framing", "raw",

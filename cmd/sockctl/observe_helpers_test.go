@@ -13,15 +13,16 @@ import (
 	"time"
 
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // rawClient is a client of a listener written the tutorial's way: a
-// socket, and the JSON header framing done by hand with rawsock.Codec.
+// socket, and the JSON header framing done by hand with wire.Codec.
 type rawClient struct {
 	tb    testing.TB
 	conn  net.Conn
 	br    *bufio.Reader
-	codec rawsock.Codec
+	codec wire.Codec
 }
 
 // dialRaw connects to a TCP listener. Every read and write of the client
@@ -59,7 +60,7 @@ func (c *rawClient) send(body string) {
 	}
 }
 
-func (c *rawClient) read() rawsock.Frame {
+func (c *rawClient) read() wire.Frame {
 	c.tb.Helper()
 	f, err := c.codec.ReadFrame(c.br)
 	if err != nil {

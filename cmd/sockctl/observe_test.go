@@ -15,6 +15,8 @@ import (
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // ageRE matches an age of the connections table.
@@ -23,7 +25,7 @@ var ageRE = regexp.MustCompile(`^([0-9]+d)?([0-9]+h)?([0-9]+m)?[0-9]+s$|^[0-9]+[
 func TestConnectionsListAndClose(t *testing.T) {
 	t.Parallel()
 	server, reg := startDaemon(t)
-	info := createListener(t, reg, rawsock.Spec{ID: "web", Transport: rawsock.TransportTCP, Handler: rawsock.HandlerUpper})
+	info := createListener(t, reg, registry.Spec{ID: "web", Transport: registry.TransportTCP, Handler: registry.HandlerUpper})
 	ctl := func(args ...string) string { return mustSockctl(t, append(args, "--server", server)...) }
 
 	a, b := dialRaw(t, info.BoundAddr), dialRaw(t, info.BoundAddr)
@@ -104,9 +106,9 @@ func TestConnectionsListAndClose(t *testing.T) {
 func TestFrames(t *testing.T) {
 	t.Parallel()
 	server, reg := startDaemon(t)
-	info := createListener(t, reg, rawsock.Spec{
-		ID: "cap", Transport: rawsock.TransportTCP, Handler: rawsock.HandlerUpper,
-		Capture: rawsock.CaptureSpec{MaxFrames: 100},
+	info := createListener(t, reg, registry.Spec{
+		ID: "cap", Transport: registry.TransportTCP, Handler: registry.HandlerUpper,
+		Capture: registry.CaptureSpec{MaxFrames: 100},
 	})
 	ctl := func(args ...string) string { return mustSockctl(t, append(args, "--server", server)...) }
 
@@ -185,7 +187,7 @@ func TestFrames(t *testing.T) {
 func TestFramesOfListenerWithoutCapture(t *testing.T) {
 	t.Parallel()
 	server, reg := startDaemon(t)
-	createListener(t, reg, rawsock.Spec{ID: "plain", Transport: rawsock.TransportTCP})
+	createListener(t, reg, registry.Spec{ID: "plain", Transport: registry.TransportTCP})
 	if out := mustSockctl(t, "frames", "plain", "--server", server); out != "AT   CONN   DIR   SIZE   TRUNCATED   HEADER   BODY\n" {
 		t.Errorf("frames printed %q", out)
 	}
@@ -198,7 +200,7 @@ func TestSendFrame(t *testing.T) {
 	server, reg := startDaemon(t)
 	sub := reg.Events().Subscribe("rec", 16)
 	defer sub.Close()
-	info := createListener(t, reg, rawsock.Spec{ID: "rec", Transport: rawsock.TransportTCP, Handler: rawsock.HandlerRecord})
+	info := createListener(t, reg, registry.Spec{ID: "rec", Transport: registry.TransportTCP, Handler: registry.HandlerRecord})
 	c := dialRaw(t, info.BoundAddr)
 	connID := strconv.FormatUint(awaitEvent(t, sub, rawsock.EventConnectionOpened).ConnID, 10)
 	ctl := func(stdin string, args ...string) string {
@@ -282,7 +284,7 @@ func TestSendFrameUDP(t *testing.T) {
 	server, reg := startDaemon(t)
 	sub := reg.Events().Subscribe("chat", 16)
 	defer sub.Close()
-	info := createListener(t, reg, rawsock.Spec{ID: "chat", Transport: rawsock.TransportUDP, Handler: rawsock.HandlerRecord})
+	info := createListener(t, reg, registry.Spec{ID: "chat", Transport: registry.TransportUDP, Handler: registry.HandlerRecord})
 	conn, err := net.Dial("udp", info.BoundAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +293,7 @@ func TestSendFrameUDP(t *testing.T) {
 	if err := conn.SetDeadline(time.Now().Add(testTimeout)); err != nil {
 		t.Fatal(err)
 	}
-	var codec rawsock.Codec
+	var codec wire.Codec
 	hi, _ := codec.AppendFrame(nil, []byte("hi"))
 	if _, err := conn.Write(hi); err != nil {
 		t.Fatal(err)
@@ -319,7 +321,7 @@ func TestSendFrameUDP(t *testing.T) {
 func TestObserveDaemonErrors(t *testing.T) {
 	t.Parallel()
 	server, reg := startDaemon(t)
-	createListener(t, reg, rawsock.Spec{ID: "web", Transport: rawsock.TransportTCP})
+	createListener(t, reg, registry.Spec{ID: "web", Transport: registry.TransportTCP})
 	const badConn = `invalid connectionId: "abc" is not a connection id (a positive integer, as ListConnections shows)`
 	for _, tc := range []struct {
 		args []string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -14,7 +15,7 @@ import (
 
 	"github.com/sockplane/sockplane/api"
 	"github.com/sockplane/sockplane/internal/testcert"
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
 )
 
 const testToken = "sockctl-test-token-0123456789"
@@ -25,7 +26,7 @@ const testToken = "sockctl-test-token-0123456789"
 func startSecureDaemon(tb testing.TB, certs *testcert.Files) string {
 	tb.Helper()
 	reg := newRegistry(tb)
-	if _, err := reg.Create(rawsock.Spec{ID: "secret-web", Transport: rawsock.TransportTCP, Address: "127.0.0.1:0"}); err != nil {
+	if _, err := reg.Create(context.Background(), registry.Spec{ID: "secret-web", Transport: registry.TransportTCP, Address: "127.0.0.1:0"}); err != nil {
 		tb.Fatal(err)
 	}
 	auth := api.NewTokenAuth(testToken)

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // startRawListener starts a rawsock.Listener outside any registry, for
@@ -32,13 +34,13 @@ func startRawListener(tb testing.TB, cfg rawsock.Config) string {
 
 // listenerArgs are the arguments that point send or chat at the
 // listener of info: its address, or a flag with its socket path.
-func listenerArgs(info rawsock.Info) []string {
+func listenerArgs(info registry.Info) []string {
 	switch info.Spec.Transport {
-	case rawsock.TransportUDP:
+	case registry.TransportUDP:
 		return []string{"--udp", info.BoundAddr}
-	case rawsock.TransportUnix:
+	case registry.TransportUnix:
 		return []string{"--unix", info.BoundAddr}
-	case rawsock.TransportUnixgram:
+	case registry.TransportUnixgram:
 		return []string{"--unixgram", info.BoundAddr}
 	}
 	return []string{info.BoundAddr}
@@ -54,42 +56,42 @@ func socketPath(tb testing.TB) string {
 // flags of send and chat that match each.
 func framingCases(tb testing.TB) []struct {
 	name  string
-	spec  rawsock.Spec
+	spec  registry.Spec
 	flags []string
 } {
 	tb.Helper()
-	framing := func(req, resp rawsock.Framing, order rawsock.ByteOrder) rawsock.FramingSpec {
-		return rawsock.FramingSpec{Request: req, Response: resp, ByteOrder: order}
+	framing := func(req, resp wire.Framing, order wire.ByteOrder) registry.FramingSpec {
+		return registry.FramingSpec{Request: req, Response: resp, ByteOrder: order}
 	}
 	const (
-		json   = rawsock.FramingJSONHeader
-		length = rawsock.FramingLengthPrefixed
-		raw    = rawsock.FramingRaw
-		big    = rawsock.BigEndian
+		json   = wire.FramingJSONHeader
+		length = wire.FramingLengthPrefixed
+		raw    = wire.FramingRaw
+		big    = wire.BigEndian
 	)
 	return []struct {
 		name  string
-		spec  rawsock.Spec
+		spec  registry.Spec
 		flags []string
 	}{
-		{"tcp", rawsock.Spec{Transport: rawsock.TransportTCP}, nil},
-		{"udp", rawsock.Spec{Transport: rawsock.TransportUDP}, nil},
-		{"tcp big-endian", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(0, 0, big)}, []string{"--byte-order", "big"}},
-		{"udp big-endian", rawsock.Spec{Transport: rawsock.TransportUDP, Framing: framing(0, 0, big)}, []string{"--byte-order", "big"}},
-		{"tcp length", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(length, length, 0)}, []string{"--framing", "length"}},
-		{"tcp length big-endian", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(length, length, big)}, []string{"--framing", "length", "--byte-order", "big"}},
-		{"tcp raw", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
-		{"udp raw", rawsock.Spec{Transport: rawsock.TransportUDP, Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
+		{"tcp", registry.Spec{Transport: registry.TransportTCP}, nil},
+		{"udp", registry.Spec{Transport: registry.TransportUDP}, nil},
+		{"tcp big-endian", registry.Spec{Transport: registry.TransportTCP, Framing: framing(0, 0, big)}, []string{"--byte-order", "big"}},
+		{"udp big-endian", registry.Spec{Transport: registry.TransportUDP, Framing: framing(0, 0, big)}, []string{"--byte-order", "big"}},
+		{"tcp length", registry.Spec{Transport: registry.TransportTCP, Framing: framing(length, length, 0)}, []string{"--framing", "length"}},
+		{"tcp length big-endian", registry.Spec{Transport: registry.TransportTCP, Framing: framing(length, length, big)}, []string{"--framing", "length", "--byte-order", "big"}},
+		{"tcp raw", registry.Spec{Transport: registry.TransportTCP, Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
+		{"udp raw", registry.Spec{Transport: registry.TransportUDP, Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
 		// The tutorial's command server: the bare request, a JSON-header reply.
-		{"tcp raw to json", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(raw, json, 0)}, []string{"--request-framing", "raw", "--response-framing", "json"}},
+		{"tcp raw to json", registry.Spec{Transport: registry.TransportTCP, Framing: framing(raw, json, 0)}, []string{"--request-framing", "raw", "--response-framing", "json"}},
 		// --request-framing overrides --framing for its side only.
-		{"tcp override", rawsock.Spec{Transport: rawsock.TransportTCP, Framing: framing(raw, length, 0)}, []string{"--framing", "length", "--request-framing", "raw"}},
-		{"udp json to length", rawsock.Spec{Transport: rawsock.TransportUDP, Framing: framing(json, length, 0)}, []string{"--response-framing", "length"}},
-		{"unix", rawsock.Spec{Transport: rawsock.TransportUnix, Address: socketPath(tb)}, nil},
-		{"unix raw", rawsock.Spec{Transport: rawsock.TransportUnix, Address: socketPath(tb), Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
-		{"unixgram", rawsock.Spec{Transport: rawsock.TransportUnixgram, Address: socketPath(tb)}, nil},
-		{"unixgram length big-endian", rawsock.Spec{Transport: rawsock.TransportUnixgram, Address: socketPath(tb), Framing: framing(length, length, big)}, []string{"--framing", "length", "--byte-order", "big"}},
-		{"unixgram raw", rawsock.Spec{Transport: rawsock.TransportUnixgram, Address: socketPath(tb), Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
+		{"tcp override", registry.Spec{Transport: registry.TransportTCP, Framing: framing(raw, length, 0)}, []string{"--framing", "length", "--request-framing", "raw"}},
+		{"udp json to length", registry.Spec{Transport: registry.TransportUDP, Framing: framing(json, length, 0)}, []string{"--response-framing", "length"}},
+		{"unix", registry.Spec{Transport: registry.TransportUnix, Address: socketPath(tb)}, nil},
+		{"unix raw", registry.Spec{Transport: registry.TransportUnix, Address: socketPath(tb), Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
+		{"unixgram", registry.Spec{Transport: registry.TransportUnixgram, Address: socketPath(tb)}, nil},
+		{"unixgram length big-endian", registry.Spec{Transport: registry.TransportUnixgram, Address: socketPath(tb), Framing: framing(length, length, big)}, []string{"--framing", "length", "--byte-order", "big"}},
+		{"unixgram raw", registry.Spec{Transport: registry.TransportUnixgram, Address: socketPath(tb), Framing: framing(raw, raw, 0)}, []string{"--framing", "raw"}},
 	}
 }
 
@@ -98,7 +100,7 @@ func TestSend(t *testing.T) {
 	reg := newRegistry(t)
 	for _, tc := range framingCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.spec.Handler = rawsock.HandlerUpper
+			tc.spec.Handler = registry.HandlerUpper
 			info := createListener(t, reg, tc.spec)
 			args := append([]string{"send"}, listenerArgs(info)...)
 			args = append(append(args, "hello", "world"), tc.flags...)
@@ -114,7 +116,7 @@ func TestSend(t *testing.T) {
 func TestSendUnixgramRemovesReplySocket(t *testing.T) {
 	t.Parallel()
 	reg := newRegistry(t)
-	info := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportUnixgram, Address: socketPath(t), Handler: rawsock.HandlerUpper})
+	info := createListener(t, reg, registry.Spec{Transport: registry.TransportUnixgram, Address: socketPath(t), Handler: registry.HandlerUpper})
 	var o frameOptions
 	flags := &cobra.Command{}
 	addFrameFlags(flags, &o)
@@ -146,15 +148,15 @@ func TestSendUnixgramRemovesReplySocket(t *testing.T) {
 func TestSendEmptyRawOverStream(t *testing.T) {
 	t.Parallel()
 	reg := newRegistry(t)
-	raw := rawsock.FramingSpec{Request: rawsock.FramingRaw, Response: rawsock.FramingRaw}
-	tcp := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP, Framing: raw})
+	raw := registry.FramingSpec{Request: wire.FramingRaw, Response: wire.FramingRaw}
+	tcp := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP, Framing: raw})
 	_, _, err := sockctl(t, "", "send", "--framing", "raw", tcp.BoundAddr, "")
 	if !errors.Is(err, errEmptyRawStream) {
 		t.Errorf("empty raw message over TCP: %v, want %v", err, errEmptyRawStream)
 	}
 	// One datagram is one message, so an empty one is a message, as in
 	// the tutorial's UDP client.
-	udp := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportUDP, Framing: raw})
+	udp := createListener(t, reg, registry.Spec{Transport: registry.TransportUDP, Framing: raw})
 	if out := mustSockctl(t, "send", "--framing", "raw", "--udp", udp.BoundAddr, "", "x"); out != "\nx\n" {
 		t.Errorf("empty raw datagram: %q, want %q", out, "\nx\n")
 	}
@@ -163,7 +165,7 @@ func TestSendEmptyRawOverStream(t *testing.T) {
 func TestSendKeepsMessagesWhole(t *testing.T) {
 	t.Parallel()
 	reg := newRegistry(t)
-	info := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP}) // echo
+	info := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP}) // echo
 	// 1 MB: many TCP segments each way, read back whole.
 	big := strings.Repeat("0123456789", 100_000)
 	out := mustSockctl(t, "send", info.BoundAddr, "  spaces kept  ", "", big)
@@ -179,7 +181,7 @@ func TestSendErrorFrame(t *testing.T) {
 	addr := startRawListener(t, rawsock.Config{
 		Network: "tcp",
 		Handler: rawsock.Echo{},
-		Request: rawsock.Codec{MaxBodyBytes: 4},
+		Request: wire.Codec{MaxBodyBytes: 4},
 	})
 	out, _, err := sockctl(t, "", "send", addr, "ok", "too long", "never sent")
 	var se *serverError
@@ -199,7 +201,7 @@ func TestSendErrorFieldUDP(t *testing.T) {
 	addr := startRawListener(t, rawsock.Config{
 		Network: "udp",
 		Handler: rawsock.HandlerFunc(func(w rawsock.ResponseWriter, _ *rawsock.Request) {
-			_ = w.Reply(nil, rawsock.HeaderField{Name: "error", Value: "no such command"})
+			_ = w.Reply(nil, wire.HeaderField{Name: "error", Value: "no such command"})
 		}),
 		// The error reply is larger than the request, which a datagram
 		// listener refuses by default (no amplification).
@@ -230,7 +232,7 @@ func TestSendTimeout(t *testing.T) {
 func TestSendWrongByteOrder(t *testing.T) {
 	t.Parallel()
 	reg := newRegistry(t)
-	info := createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP, Framing: rawsock.FramingSpec{ByteOrder: rawsock.BigEndian}})
+	info := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP, Framing: registry.FramingSpec{ByteOrder: wire.BigEndian}})
 	// A little-endian length reads as a huge big-endian one: the listener
 	// answers with an error frame in its byte order, which we cannot read.
 	_, _, err := sockctl(t, "", "send", info.BoundAddr, "hello")

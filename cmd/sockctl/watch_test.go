@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/registry"
 )
 
 // TestWatch watches a real daemon: a client comes and goes, then a
@@ -24,8 +24,8 @@ import (
 func TestWatch(t *testing.T) {
 	t.Parallel()
 	server, reg := startDaemon(t)
-	info := createListener(t, reg, rawsock.Spec{ID: "web", Transport: rawsock.TransportTCP, Handler: rawsock.HandlerUpper})
-	createListener(t, reg, rawsock.Spec{ID: "other", Transport: rawsock.TransportTCP, Handler: rawsock.HandlerUpper})
+	info := createListener(t, reg, registry.Spec{ID: "web", Transport: registry.TransportTCP, Handler: registry.HandlerUpper})
+	createListener(t, reg, registry.Spec{ID: "other", Transport: registry.TransportTCP, Handler: registry.HandlerUpper})
 
 	// --listener web, table
 	stdout, stderr := newLineWriter(), newLineWriter()
@@ -35,7 +35,7 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("stderr %q, want %q", got, want)
 	}
 	// A client of another listener makes no line.
-	o := dialRaw(t, createListener(t, reg, rawsock.Spec{Transport: rawsock.TransportTCP}).BoundAddr)
+	o := dialRaw(t, createListener(t, reg, registry.Spec{Transport: registry.TransportTCP}).BoundAddr)
 	o.roundTrip("x")
 	c := dialRaw(t, info.BoundAddr)
 	c.roundTrip("hi")
@@ -64,7 +64,7 @@ func TestWatch(t *testing.T) {
 	if got, want := stderr.next(t), "watching the events of every listener at "+server+"; Ctrl-C to stop"; got != want {
 		t.Fatalf("stderr %q, want %q", got, want)
 	}
-	late := createListener(t, reg, rawsock.Spec{ID: "late", Transport: rawsock.TransportTCP})
+	late := createListener(t, reg, registry.Spec{ID: "late", Transport: registry.TransportTCP})
 	line := stdout.next(t)
 	var resp sockplanev1.WatchEventsResponse
 	unmarshal(t, line, &resp)

@@ -19,8 +19,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sockplane/sockplane/api"
-	"github.com/sockplane/sockplane/rawsock"
-	"github.com/sockplane/sockplane/rawsock/boltstore"
+	"github.com/sockplane/sockplane/registry"
+	"github.com/sockplane/sockplane/registry/boltstore"
 )
 
 // daemon is the running control plane: the listener registry, the gRPC
@@ -31,7 +31,7 @@ type daemon struct {
 	opts      options
 	sec       *security // token, TLS; settled before anything binds
 	log       *slog.Logger
-	reg       *rawsock.Registry
+	reg       *registry.Registry
 	grpcLn    net.Listener
 	httpLn    net.Listener
 	gatewayLn *gatewayListener // the gRPC server's in-process listener for the gateway
@@ -56,22 +56,26 @@ func newDaemon(opts options, log *slog.Logger) (d *daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	regOpts := []rawsock.RegistryOption{rawsock.WithExecAllow(opts.execAllow), rawsock.WithMaxListeners(opts.maxListeners)}
+	policy := registry.Policy{ExecAllow: opts.execAllow, MaxListeners: opts.maxListeners}
 	var store *boltstore.Store
+	var desired registry.Store // a nil *boltstore.Store must not become a non-nil interface
 	if opts.dataDir != "" {
 		if store, err = boltstore.Open(opts.dataDir); err != nil {
 			return nil, fmt.Errorf("--data-dir: %w", err)
 		}
-		regOpts = append(regOpts, rawsock.WithStore(store))
+		desired = store
+		if n := store.Migrated(); n > 0 {
+			log.Info("store migrated to the current schema", "store", store.Path(), "records", n, "copy", store.Path()+".schema0.bak")
+		}
 	}
-	d = &daemon{opts: opts, sec: sec, log: log, store: store, reg: rawsock.NewRegistry(log, regOpts...)}
+	d = &daemon{opts: opts, sec: sec, log: log, store: store, reg: registry.New(log, policy, desired)}
 	d.draining, d.startDrain = context.WithCancel(context.Background())
 	// d is passed in: "return nil, err" sets the named result to nil
 	// before deferred calls run.
 	defer func(d *daemon) {
 		if err != nil {
 			d.startDrain()
-			_ = d.reg.Shutdown(context.Background())
+			_ = d.reg.Close()
 			d.closeStore()
 		}
 	}(d)
@@ -103,7 +107,7 @@ func (d *daemon) restore() error {
 		d.log.Info("no --data-dir: listeners live in memory only")
 		return nil
 	}
-	restored, failed, err := d.reg.Restore()
+	restored, failed, err := d.reg.Restore(context.Background())
 	if err != nil {
 		return fmt.Errorf("restore from %s: %w", d.store.Path(), err)
 	}

@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockplane/sockplane/wire"
 	"go.uber.org/goleak"
-
-	"github.com/sockplane/sockplane/rawsock"
 )
 
 func TestMain(m *testing.M) {
@@ -125,7 +124,7 @@ func roundTrip(t *testing.T, network, addr, body string) (string, error) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(testTimeout))
-	var codec rawsock.Codec
+	var codec wire.Codec
 	frame, err := codec.AppendFrame(nil, []byte(body))
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
-	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // rawClient is a raw TCP client of a listener.
@@ -36,7 +36,7 @@ func dialRaw(t *testing.T, addr string) *rawClient {
 
 func (c *rawClient) roundTrip(t *testing.T, body string) string {
 	t.Helper()
-	var codec rawsock.Codec
+	var codec wire.Codec
 	frame, _ := codec.AppendFrame(nil, []byte(body))
 	if _, err := c.conn.Write(frame); err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func (c *rawClient) roundTrip(t *testing.T, body string) string {
 }
 
 func frameLen(body string) string {
-	var codec rawsock.Codec
+	var codec wire.Codec
 	f, _ := codec.AppendFrame(nil, []byte(body))
 	return fmt.Sprint(len(f))
 }
@@ -148,7 +148,7 @@ func TestRecordAndOperatorReply(t *testing.T) {
 	}
 	defer udp.Close()
 	_ = udp.SetDeadline(time.Now().Add(testTimeout))
-	var codec rawsock.Codec
+	var codec wire.Codec
 	hello, _ := codec.AppendFrame(nil, []byte("hello, operator"))
 	if _, err := udp.Write(hello); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestRecordAndOperatorReply(t *testing.T) {
 			t.Fatalf("the sender never showed up: %s", list.raw)
 		}
 	}
-	readReply := func() rawsock.Frame {
+	readReply := func() wire.Frame {
 		t.Helper()
 		buf := make([]byte, 64<<10)
 		n, err := udp.Read(buf)

@@ -16,11 +16,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/sockplane/sockplane/wire"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-
-	"github.com/sockplane/sockplane/rawsock"
 )
 
 // TestMetricsMatchListenerStats: after a listener created over REST has
@@ -44,7 +43,7 @@ func TestMetricsMatchListenerStats(t *testing.T) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(testTimeout))
-	var codec rawsock.Codec
+	var codec wire.Codec
 	var frames []byte
 	for _, body := range []string{"hello", "world"} {
 		if frames, err = codec.AppendFrame(frames, []byte(body)); err != nil {

@@ -1,4 +1,4 @@
-package rawsock
+package wire
 
 import (
 	"bufio"
@@ -36,7 +36,7 @@ func TestParseWholeFrames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := tt.codec.withDefaults()
+			c := tt.codec.WithDefaults()
 			f, n, _, err := c.Parse(tt.input)
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
@@ -51,7 +51,7 @@ func TestParseWholeFrames(t *testing.T) {
 // TestParseSplit feeds every prefix of a frame: each must ask for more
 // bytes, with need beyond what it has, until the whole frame is there.
 func TestParseSplit(t *testing.T) {
-	c := Codec{}.withDefaults()
+	c := Codec{}.WithDefaults()
 	whole := le(`{"data_size": 11}`, "hello world")
 	for i := 0; i < len(whole); i++ {
 		_, n, need, err := c.Parse(whole[:i])
@@ -64,7 +64,7 @@ func TestParseSplit(t *testing.T) {
 // TestParseMerged parses several frames sent in one write, as TCP may
 // deliver them: the sticky-packet case.
 func TestParseMerged(t *testing.T) {
-	c := Codec{}.withDefaults()
+	c := Codec{}.WithDefaults()
 	var stream []byte
 	want := []string{"one", "", "three", strings.Repeat("x", 5000)}
 	for _, body := range want {
@@ -117,7 +117,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := tt.codec.withDefaults()
+			c := tt.codec.WithDefaults()
 			_, n, _, err := c.Parse(tt.input)
 			if !errors.Is(err, tt.want) || n != 0 {
 				t.Fatalf("Parse(%q) = n=%d err=%v, want %v", tt.input, n, err, tt.want)
@@ -127,7 +127,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 // TestZeroCodec: the zero Codec is the tutorial's framing with the
-// default limits, without withDefaults.
+// default limits, without WithDefaults.
 func TestZeroCodec(t *testing.T) {
 	var c Codec
 	b, err := c.AppendFrame(nil, []byte("hi"))
@@ -146,7 +146,7 @@ func TestZeroCodec(t *testing.T) {
 }
 
 func TestParseDatagram(t *testing.T) {
-	c := Codec{}.withDefaults()
+	c := Codec{}.WithDefaults()
 	ok := le(`{"data_size": 2}`, "hi")
 	if f, err := c.ParseDatagram(ok); err != nil || string(f.Body) != "hi" {
 		t.Fatalf("ParseDatagram(whole) = %q, %v", f.Body, err)
@@ -168,7 +168,7 @@ func TestAppendFrameIsWhatPythonWrites(t *testing.T) {
 		order ByteOrder
 		bo    binary.AppendByteOrder
 	}{{LittleEndian, binary.LittleEndian}, {BigEndian, binary.BigEndian}} {
-		c := Codec{ByteOrder: tt.order}.withDefaults()
+		c := Codec{ByteOrder: tt.order}.WithDefaults()
 		got, err := c.AppendFrame([]byte("prefix"), []byte("HELLO"))
 		if err != nil {
 			t.Fatal(err)
@@ -182,7 +182,7 @@ func TestAppendFrameIsWhatPythonWrites(t *testing.T) {
 }
 
 func TestAppendHeaderExtraFields(t *testing.T) {
-	c := Codec{}.withDefaults()
+	c := Codec{}.WithDefaults()
 	got, err := c.AppendFrame(nil, []byte("ab"), HeaderField{"exit_code", 2}, HeaderField{"truncated", false})
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestAppendHeaderExtraFields(t *testing.T) {
 }
 
 func TestAppendErrorFrame(t *testing.T) {
-	c := Codec{}.withDefaults()
+	c := Codec{}.WithDefaults()
 	b := c.AppendErrorFrame(nil, errors.New(`bad "frame"`))
 	f, n, _, err := c.Parse(b)
 	if err != nil || n != len(b) {
@@ -209,7 +209,7 @@ func TestAppendErrorFrame(t *testing.T) {
 }
 
 func TestReadFrame(t *testing.T) {
-	c := Codec{MaxBodyBytes: 10}.withDefaults()
+	c := Codec{MaxBodyBytes: 10}.WithDefaults()
 	stream := append(le(`{"data_size": 3}`, "abc"), le(`{"data_size": 0}`, "")...)
 	r := bufio.NewReader(bytes.NewReader(stream))
 	for _, want := range []string{"abc", ""} {
@@ -228,28 +228,5 @@ func TestReadFrame(t *testing.T) {
 	big := le(`{"data_size": 11}`, "")
 	if _, err := c.ReadFrame(bufio.NewReader(bytes.NewReader(big))); !errors.Is(err, ErrFrameTooLarge) {
 		t.Fatalf("big frame: err = %v, want ErrFrameTooLarge", err)
-	}
-}
-
-func TestUpperASCIIMatchesPythonBytesUpper(t *testing.T) {
-	in := []byte("hello, Wörld! 123 \xff abcxyz")
-	upperASCII(in)
-	if want := "HELLO, WöRLD! 123 \xff ABCXYZ"; string(in) != want {
-		t.Fatalf("got %q, want %q", in, want)
-	}
-}
-
-func TestSizeClass(t *testing.T) {
-	for _, tt := range []struct{ n, class int }{
-		{0, 0}, {1, 0}, {4096, 0}, {4097, 1}, {8192, 1}, {1 << 20, 8}, {64 << 20, 14}, {64<<20 + 1, -1},
-	} {
-		if got := sizeClass(tt.n); got != tt.class {
-			t.Errorf("sizeClass(%d) = %d, want %d", tt.n, got, tt.class)
-		}
-		if tt.class >= 0 {
-			if b := getBuffer(tt.n); len(b.b) < tt.n {
-				t.Errorf("getBuffer(%d) has %d bytes", tt.n, len(b.b))
-			}
-		}
 	}
 }

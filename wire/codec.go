@@ -1,4 +1,4 @@
-package rawsock
+package wire
 
 import (
 	"bufio"
@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Framing says how messages are delimited on the wire.
 type Framing uint8
 
-// The framings. The zero value is not a framing: Codec.withDefaults turns
+// The framings. The zero value is not a framing: Codec.WithDefaults turns
 // it into FramingJSONHeader.
 const (
 	// FramingJSONHeader is the tutorial's fix for sticky packets: a 4-byte
@@ -90,8 +91,8 @@ type Codec struct {
 	MaxBodyBytes int
 }
 
-// withDefaults returns c with every zero field set to its default.
-func (c Codec) withDefaults() Codec {
+// WithDefaults returns c with every zero field set to its default.
+func (c Codec) WithDefaults() Codec {
 	if c.Framing == 0 {
 		c.Framing = FramingJSONHeader
 	}
@@ -177,8 +178,8 @@ func (c *Codec) Parse(buf []byte) (f Frame, n, need int, err error) {
 	return Frame{Header: header, Body: buf[bodyStart:end:end]}, end, 0, nil
 }
 
-// minFrame is the fewest bytes that can hold a frame, or its length.
-func (c *Codec) minFrame() int {
+// MinFrame is the fewest bytes that can hold a frame, or its length.
+func (c *Codec) MinFrame() int {
 	if c.Framing == FramingRaw {
 		return 1
 	}
@@ -259,6 +260,12 @@ func parseDataSize(header []byte) (int64, error) {
 		if n, ok := canonicalDataSize(header, p); ok {
 			return n, nil
 		}
+	}
+	// encoding/json replaces invalid UTF-8 with U+FFFD instead of refusing
+	// it, and the header is UTF-8 JSON: a peer that sends anything else
+	// does not speak the protocol. (The canonical forms are ASCII.)
+	if !utf8.Valid(header) {
+		return 0, fmt.Errorf("%w: header is not valid UTF-8", ErrMalformedFrame)
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(header, &obj); err != nil || obj == nil {
@@ -345,9 +352,9 @@ func (c *Codec) AppendHeader(dst []byte, bodyLen int, extra ...HeaderField) ([]b
 	return dst, nil
 }
 
-// headerText is the JSON header inside what AppendHeader wrote, or nil
+// HeaderText is the JSON header inside what AppendHeader wrote, or nil
 // for framings without one.
-func (c *Codec) headerText(prefixAndHeader []byte) []byte {
+func (c *Codec) HeaderText(prefixAndHeader []byte) []byte {
 	if c.Framing != FramingJSONHeader && c.Framing != 0 {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package rawsock
+package command
 
 import (
 	"bytes"
@@ -16,22 +16,25 @@ import (
 	"syscall"
 	"time"
 	"unicode"
+
+	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // Defaults and limits of an Exec.
 const (
-	// DefaultExecTimeout bounds one run of a command.
-	DefaultExecTimeout = 5 * time.Second
-	// DefaultExecMaxOutputBytes is how much of stdout, and of stderr, a
+	// DefaultTimeout bounds one run of a command.
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxOutputBytes is how much of stdout, and of stderr, a
 	// run keeps: 64 KiB each.
-	DefaultExecMaxOutputBytes = 64 << 10
-	// HardMaxExecOutputBytes is the largest MaxOutputBytes: 32 MiB, so
-	// that stdout and stderr together fit in HardMaxBodyBytes.
-	HardMaxExecOutputBytes = HardMaxBodyBytes / 2
-	// DefaultExecMaxConcurrent is how many commands one Exec runs at once.
-	DefaultExecMaxConcurrent = 4
-	// DefaultExecPath is the PATH of the commands when the daemon has none.
-	DefaultExecPath = "/usr/local/bin:/usr/bin:/bin"
+	DefaultMaxOutputBytes = 64 << 10
+	// HardMaxOutputBytes is the largest MaxOutputBytes: 32 MiB, so
+	// that stdout and stderr together fit in wire.HardMaxBodyBytes.
+	HardMaxOutputBytes = wire.HardMaxBodyBytes / 2
+	// DefaultMaxConcurrent is how many commands one Exec runs at once.
+	DefaultMaxConcurrent = 4
+	// DefaultPath is the PATH of the commands when the daemon has none.
+	DefaultPath = "/usr/local/bin:/usr/bin:/bin"
 )
 
 // Exit codes of the runs that never start, as a shell would report them.
@@ -50,9 +53,9 @@ const execWaitDelay = time.Second
 // tells a timeout from a peer that went away.
 var errExecTimeout = errors.New("exec timeout")
 
-// ExecConfig configures an Exec handler. NewExec validates it and fills in
+// Config configures an Exec handler. New validates it and fills in
 // the defaults.
-type ExecConfig struct {
+type Config struct {
 	// Allow lists the programs that may run: bare names looked up in Path
 	// (e.g. "ls"), or clean absolute paths (e.g. "/usr/bin/ls"). A bare
 	// name allows only itself as typed: not "./ls", not "/bin/ls"; an
@@ -75,12 +78,12 @@ type ExecConfig struct {
 	// Default: 4.
 	MaxConcurrent int
 	// Dir is the working directory of the commands; a relative Dir is
-	// made absolute by NewExec. Default: the daemon's.
+	// made absolute by New. Default: the daemon's.
 	Dir string
 	// Path is the PATH the bare names of Allow are looked up in, and the
 	// only variable of the commands' environment. Its relative entries
 	// (including empty ones) are skipped, so lookups never depend on a
-	// working directory. Default: the daemon's PATH, or DefaultExecPath
+	// working directory. Default: the daemon's PATH, or DefaultPath
 	// if that is empty.
 	Path string
 }
@@ -89,7 +92,7 @@ type ExecConfig struct {
 // frame's text is split into words with SplitArgs, the first word must be
 // on the allow list, and the program is executed directly, without a
 // shell, with PATH as its whole environment, no stdin, a timeout, capped
-// output and a bound on concurrent runs. Create one with NewExec; the zero
+// output and a bound on concurrent runs. Create one with New; the zero
 // Exec refuses every command.
 type Exec struct {
 	allow   map[string]bool
@@ -102,13 +105,13 @@ type Exec struct {
 	slots   chan struct{} // a semaphore: one token per run
 }
 
-var _ Handler = (*Exec)(nil)
+var _ rawsock.Handler = (*Exec)(nil)
 
-// NewExec validates cfg, applies its defaults and returns the handler. An
+// New validates cfg, applies its defaults and returns the handler. An
 // invalid field gives a *FieldError whose Field is "exec.allow",
 // "exec.timeout", "exec.maxOutputBytes", "exec.maxConcurrent" or
 // "exec.workingDir".
-func NewExec(cfg ExecConfig) (*Exec, error) {
+func New(cfg Config) (*Exec, error) {
 	if len(cfg.Allow) == 0 {
 		return nil, fieldErrorf("exec.allow", "required: the programs that may run")
 	}
@@ -123,21 +126,21 @@ func NewExec(cfg ExecConfig) (*Exec, error) {
 	case cfg.Timeout < 0:
 		return nil, fieldErrorf("exec.timeout", "negative: %v", cfg.Timeout)
 	case cfg.Timeout == 0:
-		cfg.Timeout = DefaultExecTimeout
+		cfg.Timeout = DefaultTimeout
 	}
 	switch {
 	case cfg.MaxOutputBytes < 0:
 		return nil, fieldErrorf("exec.maxOutputBytes", "negative: %d", cfg.MaxOutputBytes)
-	case cfg.MaxOutputBytes > HardMaxExecOutputBytes:
-		return nil, fieldErrorf("exec.maxOutputBytes", "%d bytes, more than %d", cfg.MaxOutputBytes, HardMaxExecOutputBytes)
+	case cfg.MaxOutputBytes > HardMaxOutputBytes:
+		return nil, fieldErrorf("exec.maxOutputBytes", "%d bytes, more than %d", cfg.MaxOutputBytes, HardMaxOutputBytes)
 	case cfg.MaxOutputBytes == 0:
-		cfg.MaxOutputBytes = DefaultExecMaxOutputBytes
+		cfg.MaxOutputBytes = DefaultMaxOutputBytes
 	}
 	switch {
 	case cfg.MaxConcurrent < 0:
 		return nil, fieldErrorf("exec.maxConcurrent", "negative: %d", cfg.MaxConcurrent)
 	case cfg.MaxConcurrent == 0:
-		cfg.MaxConcurrent = DefaultExecMaxConcurrent
+		cfg.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if cfg.Dir != "" {
 		dir, err := filepath.Abs(cfg.Dir)
@@ -157,7 +160,7 @@ func NewExec(cfg ExecConfig) (*Exec, error) {
 		cfg.Path = os.Getenv("PATH")
 	}
 	if cfg.Path == "" {
-		cfg.Path = DefaultExecPath
+		cfg.Path = DefaultPath
 	}
 
 	names := make([]string, 0, len(allow))
@@ -214,7 +217,7 @@ func checkAllowEntry(name string) error {
 // fallback to a shell) or when the request's context ended while it waited
 // for a free slot. The header never has an "error" field: that one ends
 // the connection.
-func (e *Exec) ServeFrame(w ResponseWriter, r *Request) {
+func (e *Exec) ServeFrame(w rawsock.ResponseWriter, r *rawsock.Request) {
 	if bytes.IndexByte(r.Body, 0) >= 0 {
 		refuse(w, exitUsage, "command contains a NUL byte")
 		return
@@ -263,27 +266,27 @@ func (e *Exec) ServeFrame(w ResponseWriter, r *Request) {
 		body = append(stdout, stderr...)
 	}
 	_ = w.Reply(body,
-		HeaderField{"exit_code", res.code},
-		HeaderField{"stdout_size", len(stdout)},
-		HeaderField{"stderr_size", len(stderr)},
-		HeaderField{"truncated", res.stdout.dropped > 0 || res.stderr.dropped > 0},
-		HeaderField{"timed_out", res.timedOut},
+		wire.HeaderField{Name: "exit_code", Value: res.code},
+		wire.HeaderField{Name: "stdout_size", Value: len(stdout)},
+		wire.HeaderField{Name: "stderr_size", Value: len(stderr)},
+		wire.HeaderField{Name: "truncated", Value: res.stdout.dropped > 0 || res.stderr.dropped > 0},
+		wire.HeaderField{Name: "timed_out", Value: res.timedOut},
 	)
 }
 
 // refuse replies to a command that did not run, with a message the
 // tutorial's client prints as it is.
-func refuse(w ResponseWriter, code int, msg string) {
+func refuse(w rawsock.ResponseWriter, code int, msg string) {
 	body := make([]byte, 0, len("sockplane: ")+len(msg)+1)
 	body = append(body, "sockplane: "...)
 	body = append(body, msg...)
 	body = append(body, '\n')
 	_ = w.Reply(body,
-		HeaderField{"exit_code", code},
-		HeaderField{"stdout_size", 0},
-		HeaderField{"stderr_size", len(body)},
-		HeaderField{"truncated", false},
-		HeaderField{"timed_out", false},
+		wire.HeaderField{Name: "exit_code", Value: code},
+		wire.HeaderField{Name: "stdout_size", Value: 0},
+		wire.HeaderField{Name: "stderr_size", Value: len(body)},
+		wire.HeaderField{Name: "truncated", Value: false},
+		wire.HeaderField{Name: "timed_out", Value: false},
 	)
 }
 

@@ -1,4 +1,4 @@
-package rawsock
+package registry
 
 import (
 	"context"
@@ -12,25 +12,21 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-)
 
-func newTestRegistry(t *testing.T) *Registry {
-	t.Helper()
-	r := NewRegistry(slog.New(slog.DiscardHandler))
-	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
-	return r
-}
+	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
+)
 
 func TestRegistryLifecycle(t *testing.T) {
 	r := newTestRegistry(t)
-	info, err := r.Create(Spec{ID: "up", Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerUpper})
+	info, err := r.Create(t.Context(), Spec{ID: "up", Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerUpper})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.State != StateRunning || strings.HasSuffix(info.BoundAddr, ":0") || info.StartedAt.IsZero() {
 		t.Fatalf("created: %+v", info)
 	}
-	want := FramingSpec{Request: FramingJSONHeader, Response: FramingJSONHeader, ByteOrder: LittleEndian}
+	want := FramingSpec{Request: wire.FramingJSONHeader, Response: wire.FramingJSONHeader, ByteOrder: wire.LittleEndian}
 	if info.Spec.Framing != want {
 		t.Fatalf("framing defaults = %+v, want %+v", info.Spec.Framing, want)
 	}
@@ -41,36 +37,36 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 	defer conn.Close()
 
-	stopped, err := r.Stop("up", StopOptions{})
+	stopped, err := r.Stop(t.Context(), "up", StopOptions{})
 	if err != nil || stopped.State != StateStopped || stopped.BoundAddr != "" {
 		t.Fatalf("Stop = %+v, %v", stopped, err)
 	}
 	if _, err := net.Dial("tcp", addr); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial a stopped listener: %v, want refused", err)
 	}
-	if again, err := r.Stop("up", StopOptions{}); err != nil || again.State != StateStopped {
+	if again, err := r.Stop(t.Context(), "up", StopOptions{}); err != nil || again.State != StateStopped {
 		t.Fatalf("second Stop = %+v, %v; want a no-op", again, err)
 	}
 
-	started, err := r.Start("up")
+	started, err := r.Start(t.Context(), "up")
 	if err != nil || started.State != StateRunning || started.BoundAddr != addr {
 		t.Fatalf("Start = %+v, %v; want running on %s again", started, err, addr)
 	}
-	if again, err := r.Start("up"); err != nil || again.BoundAddr != started.BoundAddr {
+	if again, err := r.Start(t.Context(), "up"); err != nil || again.BoundAddr != started.BoundAddr {
 		t.Fatalf("second Start = %+v, %v; want a no-op", again, err)
 	}
 	if list := r.List(); len(list) != 1 || list[0].Spec.ID != "up" {
 		t.Fatalf("List = %+v", list)
 	}
 
-	if err := r.Delete("up", StopOptions{}); err != nil {
+	if err := r.Delete(t.Context(), "up", StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for name, call := range map[string]func() error{
 		"Get":    func() error { _, err := r.Get("up"); return err },
-		"Stop":   func() error { _, err := r.Stop("up", StopOptions{}); return err },
-		"Start":  func() error { _, err := r.Start("up"); return err },
-		"Delete": func() error { return r.Delete("up", StopOptions{}) },
+		"Stop":   func() error { _, err := r.Stop(t.Context(), "up", StopOptions{}); return err },
+		"Start":  func() error { _, err := r.Start(t.Context(), "up"); return err },
+		"Delete": func() error { return r.Delete(t.Context(), "up", StopOptions{}) },
 	} {
 		if err := call(); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s after Delete = %v, want ErrNotFound", name, err)
@@ -80,16 +76,16 @@ func TestRegistryLifecycle(t *testing.T) {
 
 func TestRegistryConflicts(t *testing.T) {
 	r := newTestRegistry(t)
-	first, err := r.Create(Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"})
+	first, err := r.Create(t.Context(), Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Create(Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"}); !errors.Is(err, ErrExists) {
+	if _, err := r.Create(t.Context(), Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"}); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate id: %v, want ErrExists", err)
 	}
-	_, err = r.Create(Spec{ID: "b", Transport: TransportUDP, Address: first.BoundAddr})
-	if !errors.Is(err, ErrAddrInUse) {
-		t.Fatalf("used address: %v, want ErrAddrInUse", err)
+	_, err = r.Create(t.Context(), Spec{ID: "b", Transport: TransportUDP, Address: first.BoundAddr})
+	if !errors.Is(err, rawsock.ErrAddrInUse) {
+		t.Fatalf("used address: %v, want rawsock.ErrAddrInUse", err)
 	}
 	if _, err := r.Get("b"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a listener that could not bind was registered: %v", err)
@@ -105,10 +101,10 @@ func TestRegistryStartFailsWhenPortTaken(t *testing.T) {
 	}
 	port := probe.LocalAddr().String()
 	_ = probe.Close()
-	if _, err := r.Create(Spec{ID: "fixed", Transport: TransportUDP, Address: port}); err != nil {
+	if _, err := r.Create(t.Context(), Spec{ID: "fixed", Transport: TransportUDP, Address: port}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Stop("fixed", StopOptions{}); err != nil {
+	if _, err := r.Stop(t.Context(), "fixed", StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	squatter, err := net.ListenPacket("udp", port)
@@ -116,12 +112,12 @@ func TestRegistryStartFailsWhenPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer squatter.Close()
-	info, err := r.Start("fixed")
-	if !errors.Is(err, ErrAddrInUse) || info.State != StateFailed || !strings.Contains(info.Error, port) {
-		t.Fatalf("Start on a taken port = %+v, %v; want StateFailed and ErrAddrInUse", info, err)
+	info, err := r.Start(t.Context(), "fixed")
+	if !errors.Is(err, rawsock.ErrAddrInUse) || info.State != StateFailed || !strings.Contains(info.Error, port) {
+		t.Fatalf("Start on a taken port = %+v, %v; want StateFailed and rawsock.ErrAddrInUse", info, err)
 	}
 	_ = squatter.Close()
-	if info, err := r.Start("fixed"); err != nil || info.State != StateRunning || info.Error != "" {
+	if info, err := r.Start(t.Context(), "fixed"); err != nil || info.State != StateRunning || info.Error != "" {
 		t.Fatalf("Start once the port is free = %+v, %v", info, err)
 	}
 }
@@ -130,11 +126,11 @@ func TestRegistryStartFailsWhenPortTaken(t *testing.T) {
 // was taken while it was stopped starts on another free port.
 func TestRegistryPortZeroMovesWhenTaken(t *testing.T) {
 	r := newTestRegistry(t)
-	info, err := r.Create(Spec{ID: "any", Transport: TransportTCP, Address: "127.0.0.1:0"})
+	info, err := r.Create(t.Context(), Spec{ID: "any", Transport: TransportTCP, Address: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Stop("any", StopOptions{}); err != nil {
+	if _, err := r.Stop(t.Context(), "any", StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	squatter, err := net.Listen("tcp", info.BoundAddr)
@@ -142,18 +138,18 @@ func TestRegistryPortZeroMovesWhenTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer squatter.Close()
-	again, err := r.Start("any")
+	again, err := r.Start(t.Context(), "any")
 	if err != nil || again.State != StateRunning || again.BoundAddr == info.BoundAddr {
 		t.Fatalf("Start = %+v, %v; want running on another port than %s", again, err, info.BoundAddr)
 	}
 }
 
 func TestRegistryRefusesAfterShutdown(t *testing.T) {
-	r := NewRegistry(slog.New(slog.DiscardHandler))
+	r := New(slog.New(slog.DiscardHandler), Policy{}, nil)
 	if err := r.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Create(Spec{Transport: TransportTCP, Address: "127.0.0.1:0"}); !errors.Is(err, ErrShuttingDown) {
+	if _, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"}); !errors.Is(err, ErrShuttingDown) {
 		t.Fatalf("Create after Shutdown = %v, want ErrShuttingDown", err)
 	}
 }
@@ -161,25 +157,25 @@ func TestRegistryRefusesAfterShutdown(t *testing.T) {
 func TestRegistryUnixStopStartSamePath(t *testing.T) {
 	r := newTestRegistry(t)
 	path := filepath.Join(t.TempDir(), "r.sock")
-	info, err := r.Create(Spec{ID: "u", Transport: TransportUnix, Address: path, Handler: HandlerUpper})
+	info, err := r.Create(t.Context(), Spec{ID: "u", Transport: TransportUnix, Address: path, Handler: HandlerUpper})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Spec.UnixMode != DefaultUnixMode || info.BoundAddr != path {
+	if info.Spec.UnixMode != rawsock.DefaultUnixMode || info.BoundAddr != path {
 		t.Fatalf("created %+v", info)
 	}
 	for range 3 {
-		if _, err := r.Stop("u", StopOptions{}); err != nil {
+		if _, err := r.Stop(t.Context(), "u", StopOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("socket file of a stopped listener: %v", err)
 		}
-		if info, err := r.Start("u"); err != nil || info.BoundAddr != path {
+		if info, err := r.Start(t.Context(), "u"); err != nil || info.BoundAddr != path {
 			t.Fatalf("Start = %+v, %v", info, err)
 		}
 	}
-	if err := r.Delete("u", StopOptions{}); err != nil {
+	if err := r.Delete(t.Context(), "u", StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
@@ -191,7 +187,7 @@ func TestRegistryGeneratesIDs(t *testing.T) {
 	r := newTestRegistry(t)
 	seen := map[string]bool{}
 	for range 20 {
-		info, err := r.Create(Spec{Transport: TransportTCP, Address: "127.0.0.1:0"})
+		info, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,13 +231,13 @@ func TestSpecValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := ok
 			tt.edit(&s)
-			var fe *FieldError
-			if err := s.withDefaults().Validate(); !errors.As(err, &fe) || fe.Field != tt.field {
+			var fe *rawsock.FieldError
+			if err := s.withDefaults().validate(); !errors.As(err, &fe) || fe.Field != tt.field {
 				t.Fatalf("Validate = %v, want a FieldError on %s", err, tt.field)
 			}
 		})
 	}
-	if err := (Spec{ID: strings.Repeat("a-9", 21), Transport: TransportUDP, Address: "[::1]:0"}).withDefaults().Validate(); err != nil {
+	if err := (Spec{ID: strings.Repeat("a-9", 21), Transport: TransportUDP, Address: "[::1]:0"}).withDefaults().validate(); err != nil {
 		t.Fatalf("valid spec: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package rawsock
+package command
 
 import (
 	"bytes"
@@ -16,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockplane/sockplane/internal/poll"
+	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 // execReply is a reply of Exec with its header fields decoded.
@@ -28,14 +32,14 @@ type execReply struct {
 	timedOut   bool
 }
 
-// replyRecorder is a ResponseWriter that keeps what it is given.
+// replyRecorder is a rawsock.ResponseWriter that keeps what it is given.
 type replyRecorder struct {
 	mu      sync.Mutex
 	bodies  [][]byte
-	headers [][]HeaderField
+	headers [][]wire.HeaderField
 }
 
-func (rr *replyRecorder) Reply(body []byte, extra ...HeaderField) error {
+func (rr *replyRecorder) Reply(body []byte, extra ...wire.HeaderField) error {
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
 	rr.bodies = append(rr.bodies, bytes.Clone(body))
@@ -60,7 +64,7 @@ func serve(tb testing.TB, e *Exec, ctx context.Context, body string) execReply {
 // serveExec is serve for goroutines other than the test's.
 func serveExec(e *Exec, ctx context.Context, body string) (execReply, error) {
 	rr := &replyRecorder{}
-	e.ServeFrame(rr, &Request{Body: []byte(body), ctx: ctx})
+	e.ServeFrame(rr, rawsock.NewRequest(ctx, nil, []byte(body)))
 	if len(rr.bodies) != 1 {
 		return execReply{}, fmt.Errorf("%q: %d replies, want 1", body, len(rr.bodies))
 	}
@@ -105,11 +109,11 @@ func need(tb testing.TB, programs ...string) map[string]string {
 	return paths
 }
 
-func newTestExec(tb testing.TB, cfg ExecConfig) *Exec {
+func newTestExec(tb testing.TB, cfg Config) *Exec {
 	tb.Helper()
-	e, err := NewExec(cfg)
+	e, err := New(cfg)
 	if err != nil {
-		tb.Fatalf("NewExec(%+v): %v", cfg, err)
+		tb.Fatalf("New(%+v): %v", cfg, err)
 	}
 	return e
 }
@@ -133,75 +137,75 @@ func TestExecRuns(t *testing.T) {
 	zeros := strings.Repeat("\x00", 1024)
 	tests := []struct {
 		name   string
-		cfg    ExecConfig
+		cfg    Config
 		in     string
 		want   execReply
 		substr bool // want.body is only a part of the body
 	}{
 		{
 			name: "echo",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   "echo hello world",
 			want: execReply{body: "hello world\n", stdoutSize: 12},
 		},
 		{
 			name: "raw client line",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   "echo hello world\r\n",
 			want: execReply{body: "hello world\n", stdoutSize: 12},
 		},
 		{
 			name: "quoted arguments",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   `echo 'a  b' "c\"d" e\ f`,
 			want: execReply{body: "a  b c\"d e f\n", stdoutSize: 13},
 		},
 		{
 			name: "absolute allow entry",
-			cfg:  ExecConfig{Allow: []string{bin["echo"]}},
+			cfg:  Config{Allow: []string{bin["echo"]}},
 			in:   bin["echo"] + " hi",
 			want: execReply{body: "hi\n", stdoutSize: 3},
 		},
 		{
 			name: "stderr after stdout",
-			cfg:  ExecConfig{Allow: []string{"sh"}},
+			cfg:  Config{Allow: []string{"sh"}},
 			in:   `sh -c 'echo err >&2; echo out'`,
 			want: execReply{body: "out\nerr\n", stdoutSize: 4, stderrSize: 4},
 		},
 		{
 			name:   "exit status passes through",
-			cfg:    ExecConfig{Allow: []string{"ls"}},
+			cfg:    Config{Allow: []string{"ls"}},
 			in:     "ls /nonexistent-sockplane-dir",
 			want:   execReply{body: "nonexistent-sockplane-dir", exitCode: 2},
 			substr: true,
 		},
 		{
 			name: "exit status of sh",
-			cfg:  ExecConfig{Allow: []string{"sh"}},
+			cfg:  Config{Allow: []string{"sh"}},
 			in:   "sh -c 'exit 3'",
 			want: execReply{exitCode: 3},
 		},
 		{
 			name: "killed by a signal",
-			cfg:  ExecConfig{Allow: []string{"sh"}},
+			cfg:  Config{Allow: []string{"sh"}},
 			in:   "sh -c 'kill -TERM $$'",
 			want: execReply{exitCode: 128 + int(syscall.SIGTERM)},
 		},
 		{
 			name: "stdout flood",
-			cfg:  ExecConfig{Allow: []string{"head"}, MaxOutputBytes: 1024},
+			cfg:  Config{Allow: []string{"head"}, MaxOutputBytes: 1024},
 			in:   "head -c 1000000 /dev/zero",
 			want: execReply{body: zeros, stdoutSize: 1024, truncated: true},
 		},
 		{
 			name: "stderr flood",
-			cfg:  ExecConfig{Allow: []string{"sh"}, MaxOutputBytes: 1024},
+			cfg:  Config{Allow: []string{"sh"}, MaxOutputBytes: 1024},
 			in:   "sh -c 'head -c 100000 /dev/zero >&2; echo ok'",
 			want: execReply{body: "ok\n" + zeros, stdoutSize: 3, stderrSize: 1024, truncated: true},
 		},
 		{
 			name: "output of exactly the limit",
-			cfg:  ExecConfig{Allow: []string{"head"}, MaxOutputBytes: 1024},
+			cfg:  Config{Allow: []string{"head"}, MaxOutputBytes: 1024},
 			in:   "head -c 1024 /dev/zero",
 			want: execReply{body: zeros, stdoutSize: 1024},
 		},
@@ -231,7 +235,7 @@ func TestExecRunsNoShell(t *testing.T) {
 	need(t, "echo", "rm")
 	dir := t.TempDir()
 	victim := writeFile(t, dir, "x", "keep me", 0o644)
-	e := newTestExec(t, ExecConfig{Allow: []string{"echo", "rm"}, Dir: dir})
+	e := newTestExec(t, Config{Allow: []string{"echo", "rm"}, Dir: dir})
 	for _, in := range []string{
 		"echo a; rm -rf x",
 		"echo a && rm x",
@@ -278,147 +282,147 @@ func TestExecRefuses(t *testing.T) {
 	empty := t.TempDir()
 	tests := []struct {
 		name string
-		cfg  ExecConfig
+		cfg  Config
 		in   string
 		code int
 		msg  string
 	}{
 		{
 			name: "not allowed",
-			cfg:  ExecConfig{Allow: []string{"ls", "echo", "date"}},
+			cfg:  Config{Allow: []string{"ls", "echo", "date"}},
 			in:   "rm -rf x",
 			code: 127,
 			msg:  "rm: not allowed (allowed: date, echo, ls)",
 		},
 		{
 			name: "relative path for a bare entry",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   "./echo hi",
 			code: 127,
 			msg:  "./echo: not allowed (allowed: echo)",
 		},
 		{
 			name: "absolute path for a bare entry",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   "/bin/echo hi",
 			code: 127,
 			msg:  "/bin/echo: not allowed (allowed: echo)",
 		},
 		{
 			name: "its own absolute path for a bare entry",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   bin["echo"] + " hi",
 			code: 127,
 			msg:  bin["echo"] + ": not allowed (allowed: echo)",
 		},
 		{
 			name: "bare name for an absolute entry",
-			cfg:  ExecConfig{Allow: []string{bin["echo"]}},
+			cfg:  Config{Allow: []string{bin["echo"]}},
 			in:   "echo hi",
 			code: 127,
 			msg:  "echo: not allowed (allowed: " + bin["echo"] + ")",
 		},
 		{
 			name: "unclean path for an absolute entry",
-			cfg:  ExecConfig{Allow: []string{bin["echo"]}},
+			cfg:  Config{Allow: []string{bin["echo"]}},
 			in:   "/" + bin["echo"] + " hi",
 			code: 127,
 			msg:  "/" + bin["echo"] + ": not allowed (allowed: " + bin["echo"] + ")",
 		},
 		{
 			name: "empty program name",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   "'' hi",
 			code: 127,
 			msg:  `"": not allowed (allowed: echo)`,
 		},
 		{
 			name: "control characters are quoted",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   "'\x1b[2Jrm'",
 			code: 127,
 			msg:  `"\x1b[2Jrm": not allowed (allowed: echo)`,
 		},
 		{
 			name: "not in PATH",
-			cfg:  ExecConfig{Allow: []string{"sockplane-no-such-program"}},
+			cfg:  Config{Allow: []string{"sockplane-no-such-program"}},
 			in:   "sockplane-no-such-program",
 			code: 127,
 			msg:  "sockplane-no-such-program: not found in PATH",
 		},
 		{
 			name: "only the configured PATH",
-			cfg:  ExecConfig{Allow: []string{"echo"}, Path: empty},
+			cfg:  Config{Allow: []string{"echo"}, Path: empty},
 			in:   "echo hi",
 			code: 127,
 			msg:  "echo: not found in PATH",
 		},
 		{
 			name: "relative PATH entries are skipped",
-			cfg:  ExecConfig{Allow: []string{"prog"}, Dir: dir, Path: ".::prog:" + empty},
+			cfg:  Config{Allow: []string{"prog"}, Dir: dir, Path: ".::prog:" + empty},
 			in:   "prog",
 			code: 127,
 			msg:  "prog: not found in PATH",
 		},
 		{
 			name: "absolute entry missing",
-			cfg:  ExecConfig{Allow: []string{"/nonexistent-sockplane/prog"}},
+			cfg:  Config{Allow: []string{"/nonexistent-sockplane/prog"}},
 			in:   "/nonexistent-sockplane/prog",
 			code: 127,
 			msg:  "/nonexistent-sockplane/prog: not found",
 		},
 		{
 			name: "not executable",
-			cfg:  ExecConfig{Allow: []string{data}},
+			cfg:  Config{Allow: []string{data}},
 			in:   data,
 			code: 126,
 			msg:  data + ": cannot execute: permission denied",
 		},
 		{
 			name: "no shell for a file that is not a program",
-			cfg:  ExecConfig{Allow: []string{garbage}},
+			cfg:  Config{Allow: []string{garbage}},
 			in:   garbage,
 			code: 126,
 			msg:  garbage + ": cannot execute: exec format error",
 		},
 		{
 			name: "unterminated single quote",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   "echo 'abc",
 			code: 2,
 			msg:  "unterminated single quote",
 		},
 		{
 			name: "unterminated double quote",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   `echo "abc`,
 			code: 2,
 			msg:  "unterminated double quote",
 		},
 		{
 			name: "trailing backslash",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   `echo abc\`,
 			code: 2,
 			msg:  "trailing backslash",
 		},
 		{
 			name: "empty",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   "",
 			code: 2,
 			msg:  "empty command",
 		},
 		{
 			name: "only whitespace",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   " \t\r\n ",
 			code: 2,
 			msg:  "empty command",
 		},
 		{
 			name: "NUL byte",
-			cfg:  ExecConfig{Allow: []string{"echo"}},
+			cfg:  Config{Allow: []string{"echo"}},
 			in:   "echo a\x00b",
 			code: 2,
 			msg:  "command contains a NUL byte",
@@ -456,7 +460,7 @@ func TestExecEnvironmentIsOnlyPath(t *testing.T) {
 	t.Parallel()
 	bin := need(t, "env")
 	path := filepath.Dir(bin["env"]) + ":/nonexistent-sockplane"
-	e := newTestExec(t, ExecConfig{Allow: []string{"env"}, Path: path, Dir: t.TempDir()})
+	e := newTestExec(t, Config{Allow: []string{"env"}, Path: path, Dir: t.TempDir()})
 	got := serve(t, e, context.Background(), "env")
 	if want := "PATH=" + path + "\n"; got.exitCode != 0 || got.body != want {
 		t.Errorf("env: exit %d, body %q; want 0, %q", got.exitCode, got.body, want)
@@ -470,7 +474,7 @@ func TestExecWorkingDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := serve(t, newTestExec(t, ExecConfig{Allow: []string{"pwd"}, Dir: dir}), context.Background(), "pwd")
+	got := serve(t, newTestExec(t, Config{Allow: []string{"pwd"}, Dir: dir}), context.Background(), "pwd")
 	if got.exitCode != 0 || got.body != dir+"\n" {
 		t.Errorf("pwd: exit %d, body %q; want 0, %q", got.exitCode, got.body, dir+"\n")
 	}
@@ -479,7 +483,7 @@ func TestExecWorkingDir(t *testing.T) {
 func TestExecTimeout(t *testing.T) {
 	t.Parallel()
 	need(t, "sleep")
-	e := newTestExec(t, ExecConfig{Allow: []string{"sleep"}, Timeout: 200 * time.Millisecond})
+	e := newTestExec(t, Config{Allow: []string{"sleep"}, Timeout: 200 * time.Millisecond})
 	start := time.Now()
 	got := serve(t, e, context.Background(), "sleep 60")
 	if elapsed := time.Since(start); elapsed > 3*time.Second {
@@ -493,7 +497,7 @@ func TestExecTimeout(t *testing.T) {
 func TestExecTimeoutKeepsOutput(t *testing.T) {
 	t.Parallel()
 	need(t, "yes")
-	e := newTestExec(t, ExecConfig{Allow: []string{"yes"}, Timeout: 200 * time.Millisecond, MaxOutputBytes: 1000})
+	e := newTestExec(t, Config{Allow: []string{"yes"}, Timeout: 200 * time.Millisecond, MaxOutputBytes: 1000})
 	got := serve(t, e, context.Background(), "yes")
 	want := execReply{
 		body:       strings.Repeat("y\n", 500),
@@ -512,7 +516,7 @@ func TestExecTimeoutKeepsOutput(t *testing.T) {
 func TestExecRequestContextKills(t *testing.T) {
 	t.Parallel()
 	need(t, "sleep")
-	e := newTestExec(t, ExecConfig{Allow: []string{"sleep"}})
+	e := newTestExec(t, Config{Allow: []string{"sleep"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -558,7 +562,7 @@ func TestExecKillsProcessGroup(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newTestExec(t, ExecConfig{Allow: []string{"sh"}, Timeout: tt.timeout})
+			e := newTestExec(t, Config{Allow: []string{"sh"}, Timeout: tt.timeout})
 			start := time.Now()
 			got := serve(t, e, context.Background(), tt.in)
 			if elapsed := time.Since(start); elapsed > tt.within {
@@ -571,7 +575,7 @@ func TestExecKillsProcessGroup(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no grandchild pid in %q", got.body)
 			}
-			waitFor(t, fmt.Sprintf("grandchild %d to die", pid), func() bool { return processGone(pid) })
+			poll.Until(t, fmt.Sprintf("grandchild %d to die", pid), func() bool { return processGone(pid) })
 		})
 	}
 }
@@ -582,7 +586,7 @@ func TestExecKillsProcessGroup(t *testing.T) {
 func TestExecEscapedProcessDoesNotHang(t *testing.T) {
 	t.Parallel()
 	need(t, "sh", "setsid", "sleep")
-	e := newTestExec(t, ExecConfig{Allow: []string{"sh"}})
+	e := newTestExec(t, Config{Allow: []string{"sh"}})
 	start := time.Now()
 	got := serve(t, e, context.Background(), "sh -c 'setsid sleep 60 & echo $!'")
 	elapsed := time.Since(start)
@@ -602,7 +606,7 @@ func TestExecEscapedProcessDoesNotHang(t *testing.T) {
 func TestExecConcurrencyLimit(t *testing.T) {
 	t.Parallel()
 	need(t, "echo", "sleep")
-	e := newTestExec(t, ExecConfig{Allow: []string{"echo", "sleep"}, MaxConcurrent: 1})
+	e := newTestExec(t, Config{Allow: []string{"echo", "sleep"}, MaxConcurrent: 1})
 
 	// A run holds the only slot until its peer goes away.
 	ctx1, cancel1 := context.WithCancel(context.Background())
@@ -616,7 +620,7 @@ func TestExecConcurrencyLimit(t *testing.T) {
 		got, err := serveExec(e, ctx1, "sleep 60")
 		first <- result{got, err}
 	}()
-	waitFor(t, "the first run to take the slot", func() bool { return len(e.slots) == 1 })
+	poll.Until(t, "the first run to take the slot", func() bool { return len(e.slots) == 1 })
 
 	// A second request waits, and gives up when its peer does.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -650,7 +654,7 @@ func TestExecConcurrencyLimit(t *testing.T) {
 func TestExecConcurrentRuns(t *testing.T) {
 	t.Parallel()
 	need(t, "echo")
-	e := newTestExec(t, ExecConfig{Allow: []string{"echo"}, MaxConcurrent: 2})
+	e := newTestExec(t, Config{Allow: []string{"echo"}, MaxConcurrent: 2})
 	var wg sync.WaitGroup
 	results := make([]execReply, 8)
 	errs := make([]error, len(results))
@@ -671,34 +675,34 @@ func TestNewExecValidation(t *testing.T) {
 	ok := []string{"echo"}
 	tests := []struct {
 		name  string
-		cfg   ExecConfig
+		cfg   Config
 		field string
 	}{
-		{"no allow list", ExecConfig{}, "exec.allow"},
-		{"empty allow list", ExecConfig{Allow: []string{}}, "exec.allow"},
-		{"empty entry", ExecConfig{Allow: []string{"echo", ""}}, "exec.allow"},
-		{"entry with a space", ExecConfig{Allow: []string{"rm -rf"}}, "exec.allow"},
-		{"entry with a tab", ExecConfig{Allow: []string{"ls\t"}}, "exec.allow"},
-		{"entry with a newline", ExecConfig{Allow: []string{"ls\n"}}, "exec.allow"},
-		{"entry with NUL", ExecConfig{Allow: []string{"ls\x00"}}, "exec.allow"},
-		{"dot-slash entry", ExecConfig{Allow: []string{"./ls"}}, "exec.allow"},
-		{"relative path entry", ExecConfig{Allow: []string{"bin/ls"}}, "exec.allow"},
-		{"dot entry", ExecConfig{Allow: []string{"."}}, "exec.allow"},
-		{"dot-dot entry", ExecConfig{Allow: []string{".."}}, "exec.allow"},
-		{"unclean absolute entry", ExecConfig{Allow: []string{"/usr/bin/../bin/ls"}}, "exec.allow"},
-		{"trailing slash entry", ExecConfig{Allow: []string{"/usr/bin/"}}, "exec.allow"},
-		{"negative timeout", ExecConfig{Allow: ok, Timeout: -time.Second}, "exec.timeout"},
-		{"negative output", ExecConfig{Allow: ok, MaxOutputBytes: -1}, "exec.maxOutputBytes"},
-		{"output too large", ExecConfig{Allow: ok, MaxOutputBytes: HardMaxExecOutputBytes + 1}, "exec.maxOutputBytes"},
-		{"negative concurrency", ExecConfig{Allow: ok, MaxConcurrent: -1}, "exec.maxConcurrent"},
-		{"missing dir", ExecConfig{Allow: ok, Dir: "/nonexistent-sockplane"}, "exec.workingDir"},
-		{"dir is a file", ExecConfig{Allow: ok, Dir: file}, "exec.workingDir"},
+		{"no allow list", Config{}, "exec.allow"},
+		{"empty allow list", Config{Allow: []string{}}, "exec.allow"},
+		{"empty entry", Config{Allow: []string{"echo", ""}}, "exec.allow"},
+		{"entry with a space", Config{Allow: []string{"rm -rf"}}, "exec.allow"},
+		{"entry with a tab", Config{Allow: []string{"ls\t"}}, "exec.allow"},
+		{"entry with a newline", Config{Allow: []string{"ls\n"}}, "exec.allow"},
+		{"entry with NUL", Config{Allow: []string{"ls\x00"}}, "exec.allow"},
+		{"dot-slash entry", Config{Allow: []string{"./ls"}}, "exec.allow"},
+		{"relative path entry", Config{Allow: []string{"bin/ls"}}, "exec.allow"},
+		{"dot entry", Config{Allow: []string{"."}}, "exec.allow"},
+		{"dot-dot entry", Config{Allow: []string{".."}}, "exec.allow"},
+		{"unclean absolute entry", Config{Allow: []string{"/usr/bin/../bin/ls"}}, "exec.allow"},
+		{"trailing slash entry", Config{Allow: []string{"/usr/bin/"}}, "exec.allow"},
+		{"negative timeout", Config{Allow: ok, Timeout: -time.Second}, "exec.timeout"},
+		{"negative output", Config{Allow: ok, MaxOutputBytes: -1}, "exec.maxOutputBytes"},
+		{"output too large", Config{Allow: ok, MaxOutputBytes: HardMaxOutputBytes + 1}, "exec.maxOutputBytes"},
+		{"negative concurrency", Config{Allow: ok, MaxConcurrent: -1}, "exec.maxConcurrent"},
+		{"missing dir", Config{Allow: ok, Dir: "/nonexistent-sockplane"}, "exec.workingDir"},
+		{"dir is a file", Config{Allow: ok, Dir: file}, "exec.workingDir"},
 	}
 	for _, tt := range tests {
-		e, err := NewExec(tt.cfg)
-		var fe *FieldError
+		e, err := New(tt.cfg)
+		var fe *rawsock.FieldError
 		if !errors.As(err, &fe) || fe.Field != tt.field {
-			t.Errorf("%s: NewExec = %v, %v; want a FieldError for %s", tt.name, e, err, tt.field)
+			t.Errorf("%s: New = %v, %v; want a FieldError for %s", tt.name, e, err, tt.field)
 		}
 	}
 }
@@ -707,11 +711,11 @@ func TestNewExecDefaults(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv("PATH", "")
-	e := newTestExec(t, ExecConfig{Allow: []string{"echo", "/bin/ls", "echo"}, Dir: "."})
-	if e.timeout != DefaultExecTimeout || e.maxOut != DefaultExecMaxOutputBytes || cap(e.slots) != DefaultExecMaxConcurrent {
+	e := newTestExec(t, Config{Allow: []string{"echo", "/bin/ls", "echo"}, Dir: "."})
+	if e.timeout != DefaultTimeout || e.maxOut != DefaultMaxOutputBytes || cap(e.slots) != DefaultMaxConcurrent {
 		t.Errorf("timeout %v, max output %d, max concurrent %d", e.timeout, e.maxOut, cap(e.slots))
 	}
-	if e.path != DefaultExecPath || !slices.Equal(e.env, []string{"PATH=" + DefaultExecPath}) {
+	if e.path != DefaultPath || !slices.Equal(e.env, []string{"PATH=" + DefaultPath}) {
 		t.Errorf("path %q, env %q", e.path, e.env)
 	}
 	if e.dir != dir {
@@ -722,7 +726,7 @@ func TestNewExecDefaults(t *testing.T) {
 	}
 
 	t.Setenv("PATH", "/a:/b")
-	if e := newTestExec(t, ExecConfig{Allow: []string{"echo"}}); e.path != "/a:/b" || e.dir != "" {
+	if e := newTestExec(t, Config{Allow: []string{"echo"}}); e.path != "/a:/b" || e.dir != "" {
 		t.Errorf("path %q, dir %q", e.path, e.dir)
 	}
 }

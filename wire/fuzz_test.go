@@ -1,4 +1,4 @@
-package rawsock
+package wire
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func FuzzParse(f *testing.F) {
 		if bigEndian {
 			c.ByteOrder = BigEndian
 		}
-		c = c.withDefaults()
+		c = c.WithDefaults()
 		fr, n, need, err := c.Parse(b)
 		switch {
 		case err != nil:

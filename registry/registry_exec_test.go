@@ -1,27 +1,27 @@
-package rawsock
+package registry
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"net"
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/sockplane/sockplane/command"
+	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
 )
 
 func TestRegistryExecIsOffByDefault(t *testing.T) {
 	r := newTestRegistry(t)
-	_, err := r.Create(Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerExec})
+	_, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerExec})
 	if !errors.Is(err, ErrExecDisabled) {
 		t.Fatalf("Create = %v, want ErrExecDisabled", err)
 	}
 }
 
 func TestRegistryExecRules(t *testing.T) {
-	r := NewRegistry(slog.New(slog.DiscardHandler), WithExecAllow([]string{"echo", "date"}))
-	t.Cleanup(func() { _ = r.Shutdown(t.Context()) })
+	r := newTestRegistry(t, Policy{ExecAllow: []string{"echo", "date"}})
 	for _, tt := range []struct {
 		name  string
 		spec  Spec
@@ -33,8 +33,8 @@ func TestRegistryExecRules(t *testing.T) {
 		{"negative timeout", Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerExec, Exec: ExecSpec{Timeout: -time.Second}}, "exec.timeout"},
 		{"exec options on echo", Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Exec: ExecSpec{MaxConcurrent: 2}}, "exec"},
 	} {
-		var fe *FieldError
-		if _, err := r.Create(tt.spec); !errors.As(err, &fe) || fe.Field != tt.field {
+		var fe *rawsock.FieldError
+		if _, err := r.Create(t.Context(), tt.spec); !errors.As(err, &fe) || fe.Field != tt.field {
 			t.Errorf("%s: %v, want a FieldError on %s", tt.name, err, tt.field)
 		}
 	}
@@ -46,25 +46,17 @@ func TestRegistryExecRuns(t *testing.T) {
 	if _, err := exec.LookPath("echo"); err != nil {
 		t.Skip("no echo program on this machine")
 	}
-	r := NewRegistry(slog.New(slog.DiscardHandler), WithExecAllow([]string{"echo", "date"}))
-	t.Cleanup(func() { _ = r.Shutdown(t.Context()) })
-	info, err := r.Create(Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerExec,
-		Framing: FramingSpec{Request: FramingRaw}, Exec: ExecSpec{Allow: []string{"echo"}}})
+	r := newTestRegistry(t, Policy{ExecAllow: []string{"echo", "date"}})
+	info, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerExec,
+		Framing: FramingSpec{Request: wire.FramingRaw}, Exec: ExecSpec{Allow: []string{"echo"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ExecSpec{Allow: []string{"echo"}, Timeout: DefaultExecTimeout, MaxOutputBytes: DefaultExecMaxOutputBytes, MaxConcurrent: DefaultExecMaxConcurrent}
+	want := ExecSpec{Allow: []string{"echo"}, Timeout: command.DefaultTimeout, MaxOutputBytes: command.DefaultMaxOutputBytes, MaxConcurrent: command.DefaultMaxConcurrent}
 	if e := info.Spec.Exec; len(e.Allow) != 1 || e.Timeout != want.Timeout || e.MaxOutputBytes != want.MaxOutputBytes || e.MaxConcurrent != want.MaxConcurrent {
 		t.Fatalf("exec defaults = %+v, want %+v", e, want)
 	}
-	conn, err := net.Dial("tcp", info.BoundAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(testTimeout))
-	c := &client{tb: t, conn: conn, codec: Codec{}}
-	c.br = bufio.NewReader(conn)
+	c := dial(t, info.BoundAddr)
 	c.write([]byte("echo a; rm -rf x"))
 	f := c.recv()
 	var hdr map[string]any

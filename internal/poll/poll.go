@@ -1,0 +1,25 @@
+// Package poll waits in tests for a condition that no event announces
+// (a counter another goroutine publishes, a port that closes), with a
+// deadline. It is how sockplane's tests wait instead of sleeping.
+package poll
+
+import (
+	"testing"
+	"time"
+)
+
+// Timeout bounds every wait.
+const Timeout = 10 * time.Second
+
+// Until polls cond every millisecond until it holds, and fails the test
+// if it does not within Timeout.
+func Until(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(Timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", Timeout, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,122 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sockplane/sockplane/rawsock"
+)
+
+// entry is one registered listener.
+type entry struct {
+	id string
+	// op serializes the operations on this listener (create, start, stop,
+	// delete, restore, shutdown): a one-token semaphore rather than a
+	// mutex, so that a caller waits for it only until its context ends.
+	// It is held across binds, drains and saves; mu is not.
+	op    chan struct{}
+	stats rawsock.Stats // kept across stop and start
+
+	mu         sync.Mutex
+	desired    Spec // as asked, and as stored
+	effective  Spec // as last provisioned; zero until then
+	running    bool // desired: it should run
+	ln         *rawsock.Listener
+	failure    string // why it is not running, when it should
+	startedAt  time.Time
+	lastBound  string // the address the listener last bound
+	capture    *rawsock.Capture
+	visible    bool  // false while its Create is in flight
+	deleted    bool  // Delete has begun
+	unreadable error // its stored record could not be read; see ErrUnreadable
+}
+
+func newEntry(id string) *entry {
+	return &entry{id: id, op: make(chan struct{}, 1)}
+}
+
+// acquire takes the operation lock, or gives up when ctx ends.
+func (e *entry) acquire(ctx context.Context) error {
+	select {
+	case e.op <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case e.op <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("listener %s is busy with another operation: %w", e.id, ctx.Err())
+	}
+}
+
+func (e *entry) release() { <-e.op }
+
+func (e *entry) isVisible() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.visible
+}
+
+func (e *entry) isDeleted() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.deleted
+}
+
+// readable refuses changes to a listener whose stored record could not
+// be read: writing it would overwrite what a newer sockplane wrote.
+func (e *entry) readable() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.unreadable != nil {
+		return fmt.Errorf("%w: %s: %w; delete the listener, or run a sockplane that reads it", ErrUnreadable, e.id, e.unreadable)
+	}
+	return nil
+}
+
+// setFailure records why the listener does not run.
+func (e *entry) setFailure(err error) {
+	e.mu.Lock()
+	e.failure = err.Error()
+	e.mu.Unlock()
+}
+
+// serving returns the entry's listener while it serves.
+func (e *entry) serving() *rawsock.Listener {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ln == nil || e.ln.Err() != nil {
+		return nil
+	}
+	return e.ln
+}
+
+func (e *entry) info() Info {
+	e.mu.Lock()
+	ln, failure, startedAt := e.ln, e.failure, e.startedAt
+	spec := e.effective
+	if spec.Transport == "" {
+		spec = e.desired
+	}
+	e.mu.Unlock()
+	info := Info{Spec: spec, State: StateStopped, StartedAt: startedAt, Stats: e.stats.Snapshot()}
+	switch {
+	case ln != nil && ln.Err() == nil:
+		info.State = StateRunning
+		info.BoundAddr = ln.Addr().String()
+	case ln != nil && ln.Err() != rawsock.ErrListenerClosed:
+		info.State, info.Error = StateFailed, ln.Err().Error()
+	case failure != "":
+		info.State, info.Error = StateFailed, failure
+	}
+	return info
+}
+
+func asksAnyPort(address string) bool {
+	_, port, err := net.SplitHostPort(address)
+	return err == nil && port == "0"
+}

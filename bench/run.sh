@@ -10,7 +10,8 @@
 # Python servers (bench/tutorial_server.py) pinned to CPU 0, drives them
 # with `sockctl bench` pinned to CPU 1, and prints a markdown table, one row
 # per target. Any other flag goes to the runner (e.g. --runs 3, --only
-# tcp64,udp, --json FILE, --out FILE; see bench/runner/main.go).
+# tcp64,udp, --only contention, --json FILE, --out FILE; see
+# bench/runner/main.go).
 #
 # Needs Linux, Go, python3 and taskset (util-linux); two CPUs or more.
 # Every process it starts is stopped when it ends, however it ends.
@@ -41,7 +42,7 @@ done
 command -v taskset >/dev/null || echo "bench/run.sh: warning: taskset not found (apt-get install util-linux): running unpinned" >&2
 
 echo "building into $work ..." >&2
-go build -o "$work/" ./cmd/sockplane ./cmd/sockctl ./bench/baseline ./bench/idle ./bench/createlat ./bench/runner
+go build -o "$work/" ./cmd/sockplane ./cmd/sockctl ./bench/baseline ./bench/idle ./bench/createlat ./bench/contention ./bench/runner
 
 # One descriptor per idle connection, in the daemon and in the client:
 # ask for 100,000 plus room, and take the hard limit if that is lower

@@ -16,6 +16,9 @@ type results struct {
 	Idle     []idleResult `json:"idle,omitempty"`
 	Create   []createRun  `json:"create,omitempty"`
 	Failures []string     `json:"failures,omitempty"`
+
+	// Contention is bench/contention's run, if it ran.
+	Contention *contentionRun `json:"contention,omitempty"`
 }
 
 // idleResult is bench/idle's output, and what limited the count.
@@ -196,4 +199,76 @@ func (r *runner) create(disk bool) error {
 		return fmt.Errorf("%d of %d listeners serving: %s", res.Serving, r.cfg.createN, res.FirstFailure)
 	}
 	return nil
+}
+
+// contentionRun is bench/contention's output: GetListener latency while
+// many clients create listeners, and concurrent against serial creates,
+// on a daemon with a bbolt store.
+type contentionRun struct {
+	DataDir string           `json:"dataDir"`
+	Result  contentionResult `json:"result"`
+}
+
+type contentionResult struct {
+	N                int      `json:"n"`
+	Clients          int      `json:"clients"`
+	Rounds           int      `json:"rounds"`
+	IdleGet          latStats `json:"idleGet"`
+	LoadedGet        latStats `json:"loadedGet"`
+	LoadedDiscarded  int      `json:"loadedDiscarded"`
+	LoadedCreates    int      `json:"loadedCreates"`
+	LoadedBatches    int      `json:"loadedBatches"`
+	LoadedMillis     float64  `json:"loadedMillis"`
+	GetBoundMicros   float64  `json:"getBoundMicros"`
+	GetMet           bool     `json:"getMet"`
+	SerialMillis     float64  `json:"serialMillis"`
+	ConcurrentMillis float64  `json:"concurrentMillis"`
+	Ratio            float64  `json:"ratio"`
+	RatioBound       float64  `json:"ratioBound"`
+	RatioMet         bool     `json:"ratioMet"`
+	Runs             []struct {
+		SerialMillis     float64 `json:"serialMillis"`
+		ConcurrentMillis float64 `json:"concurrentMillis"`
+		Ratio            float64 `json:"ratio"`
+	} `json:"runs"`
+	Creates      int    `json:"creates"`
+	CreateErrors int    `json:"createErrors"`
+	GetErrors    int    `json:"getErrors"`
+	DeleteErrors int    `json:"deleteErrors"`
+	FirstError   string `json:"firstError"`
+}
+
+// contention runs bench/contention against a fresh daemon with a bbolt
+// store in a new data directory: GetListener p50 while 16 clients
+// create, and 16 concurrent clients' creates against one client's.
+func (r *runner) contention() error {
+	dataDir, err := os.MkdirTemp(r.cfg.dataParent, "sockplane-bench-contention-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dataDir)
+	d, err := r.startDaemon("sockplane (contention, bbolt)", dataDir)
+	if err != nil {
+		return err
+	}
+	args := []string{"--grpc", d.grpc, "--n", strconv.Itoa(r.cfg.contendN), "--clients", "16",
+		"--rounds", "5", "--gets", "1000", "--loaded-for", "20s"}
+	if r.cfg.quick {
+		args = []string{"--grpc", d.grpc, "--n", strconv.Itoa(r.cfg.contendN), "--clients", "16",
+			"--rounds", "3", "--warmup", "1", "--gets", "200", "--loaded-n", "64", "--loaded-for", "3s"}
+	}
+	logf("contention: %d creates from 16 clients vs 1, and GetListener while they create, on a daemon with a bbolt store", r.cfg.contendN)
+	out, runErr := runProc(r.ctx, "contention", r.pin(r.cfg.loadCPU, append([]string{r.binPath("contention")}, args...)...), goEnv, 5*time.Minute)
+	cr := contentionRun{DataDir: dataDir}
+	if err := json.Unmarshal(out, &cr.Result); err != nil {
+		if runErr != nil {
+			return runErr
+		}
+		return fmt.Errorf("contention printed %q: %w", out, err)
+	}
+	r.res.Contention = &cr
+	c := cr.Result
+	logf("contention: GET p50 idle %.0fµs, while creating %.0fµs (n=%d; target ≤ %.0fµs); %d creates: serial %.1fms, 16 clients %.1fms, ratio %.2f (target ≤ %.1f); %d creates, %d failed",
+		c.IdleGet.P50, c.LoadedGet.P50, c.LoadedGet.N, c.GetBoundMicros, c.N, c.SerialMillis, c.ConcurrentMillis, c.Ratio, c.RatioBound, c.Creates, c.CreateErrors)
+	return runErr
 }

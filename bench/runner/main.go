@@ -2,9 +2,9 @@
 // standard-library baseline (bench/baseline) and the tutorial's Python
 // socketserver servers (bench/tutorial_server.py) side by side, drives
 // each with the same `sockctl bench` loads, measures the idle-connection
-// memory (bench/idle) and the create-listener latency (bench/createlat),
-// and prints the results as a markdown table, one row per target of
-// docs/PERFORMANCE.md.
+// memory (bench/idle), the create-listener latency (bench/createlat) and
+// the API under concurrent creates (bench/contention), and prints the
+// results as a markdown table, one row per target of docs/PERFORMANCE.md.
 //
 // Method: the servers run on one CPU (--server-cpu) and every load
 // generator on another (--load-cpu), through taskset, each Go process
@@ -62,6 +62,7 @@ type config struct {
 	udpConns   int
 	idleN      int
 	createN    int
+	contendN   int
 	from       string
 }
 
@@ -75,7 +76,7 @@ func main() {
 func run(args []string) error {
 	var c config
 	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
-	fs.StringVar(&c.bin, "bin", "", "directory holding sockplane, sockctl, baseline, idle and createlat (required)")
+	fs.StringVar(&c.bin, "bin", "", "directory holding sockplane, sockctl, baseline, idle, createlat and contention (required)")
 	fs.StringVar(&c.python, "python", "python3", "the Python interpreter for the tutorial's servers")
 	fs.StringVar(&c.tutorial, "tutorial", "bench/tutorial_server.py", "the tutorial's servers")
 	fs.BoolVar(&c.quick, "quick", false, "smoke form: one short run of each load, small idle and create counts")
@@ -91,11 +92,12 @@ func run(args []string) error {
 	fs.IntVar(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK)")
 	fs.Float64Var(&c.maxForeign, "max-foreign", 0.15, "a run during which other processes used more than this many cores is run again")
 	fs.IntVar(&c.retries, "retries", 3, "how many times a run disturbed by other processes is run again")
-	fs.StringVar(&c.only, "only", "", "comma-separated subset of rows: tcp64,tcp1,tcp1000,mib,udp,idle,create (default: all)")
+	fs.StringVar(&c.only, "only", "", "comma-separated subset of rows: tcp64,tcp1,tcp1000,mib,udp,idle,create,contention (default: all)")
 	fs.Float64Var(&c.rate1000, "rate-1000", 20000, "total request rate of the open-loop 1,000-connection load, per second")
 	fs.IntVar(&c.udpConns, "udp-conns", 8, "UDP sockets of the UDP load")
 	fs.IntVar(&c.idleN, "idle-n", 100000, "idle connections to open (fewer if the descriptor limit is lower)")
 	fs.IntVar(&c.createN, "create-n", 1000, "listeners createlat creates on each daemon, half over each API")
+	fs.IntVar(&c.contendN, "contention-n", 64, "creates bench/contention times from 16 concurrent clients and from one")
 	fs.StringVar(&c.from, "from", "", "measure nothing: print the report of a --json file written before")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -135,6 +137,7 @@ func run(args []string) error {
 		def("retries", func() { c.retries = 0 })
 		def("idle-n", func() { c.idleN = 2000 })
 		def("create-n", func() { c.createN = 40 })
+		def("contention-n", func() { c.contendN = 32 })
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -235,6 +238,14 @@ func (r *runner) all() error {
 				return r.ctx.Err()
 			}
 		}
+	}
+	if r.want("contention") {
+		if err := r.contention(); err != nil {
+			logf("contention: %v", err)
+			errs = append(errs, fmt.Errorf("contention: %w", err))
+			r.res.Failures = append(r.res.Failures, fmt.Sprintf("contention: %v", err))
+		}
+		stopAll()
 	}
 	return errors.Join(errs...)
 }

@@ -175,6 +175,27 @@ func (r *runner) rows() []row {
 			add(row{"(the disk) 4 KiB write + fdatasync under the data dir: overwrite; append", fmt.Sprintf("p50 %.0f µs, p99 %.0f µs; p50 %.0f µs, p99 %.0f µs", f.P50, f.P99, a.P50, a.P99), "", "", "(for reference)", "—"})
 		}
 	}
+	const tcget, tcratio = "GET p50 while 16 clients create (bbolt)", "16-way concurrent creates vs serial (bbolt)"
+	if cr := r.res.Contention; cr != nil {
+		c := cr.Result
+		load := tcget
+		if c.Clients != 16 {
+			load = fmt.Sprintf("GET p50 while %d clients create (bbolt)", c.Clients)
+		}
+		add(row{load, fmt.Sprintf("%.0f µs (p99 %.0f µs, n=%d)", c.LoadedGet.P50, c.LoadedGet.P99, c.LoadedGet.N),
+			fmt.Sprintf("idle %.0f µs (p99 %.0f µs); 3 × idle + 1 ms = %.0f µs", c.IdleGet.P50, c.IdleGet.P99, c.GetBoundMicros),
+			fmt.Sprintf("%.2f × bound (%.1f × idle)", c.LoadedGet.P50/c.GetBoundMicros, c.LoadedGet.P50/c.IdleGet.P50),
+			"≤ 3 × idle + 1 ms", yes(c.LoadedGet.N > 0 && c.LoadedGet.P50 <= c.GetBoundMicros)})
+		load = tcratio
+		if c.Clients != 16 {
+			load = fmt.Sprintf("%d-way concurrent creates vs serial (bbolt)", c.Clients)
+		}
+		add(row{load, fmt.Sprintf("%d creates in %.1f ms", c.N, c.ConcurrentMillis), fmt.Sprintf("serial %.1f ms", c.SerialMillis),
+			fmt.Sprintf("%.2f × serial (%s)", c.Ratio, map[bool]string{true: "one round", false: fmt.Sprintf("median of %d paired rounds", len(c.Runs))}[len(c.Runs) == 1]), "≤ 0.6 × serial", yes(c.Ratio > 0 && c.Ratio <= 0.6)})
+	} else {
+		add(notRun(tcget, "≤ 3 × idle + 1 ms"))
+		add(notRun(tcratio, "≤ 0.6 × serial"))
+	}
 	return rows
 }
 
@@ -225,6 +246,19 @@ func (r *runner) markdown() string {
 		fmt.Fprintf(&b, "\nCreate (%s store): gRPC n=%d p50 %.0f p90 %.0f p99 %.0f max %.0f µs (call alone p50 %.0f); REST n=%d p50 %.0f p90 %.0f p99 %.0f max %.0f µs (call alone p50 %.0f). "+
 			"Floor on the same daemon: gRPC GetListener p50 %.0f µs, REST GET p50 %.0f µs, TCP dial p50 %.0f µs.\n",
 			c.Store, g.N, g.P50, g.P90, g.P99, g.Max, g.CallP50, h.N, h.P50, h.P90, h.P99, h.Max, h.CallP50, f.GRPCGet.P50, f.RESTGet.P50, f.Dial.P50)
+	}
+	if cr := r.res.Contention; cr != nil {
+		c := cr.Result
+		var serial, concurrent []string
+		for _, x := range c.Runs {
+			serial, concurrent = append(serial, fmt.Sprintf("%.1f", x.SerialMillis)), append(concurrent, fmt.Sprintf("%.1f", x.ConcurrentMillis))
+		}
+		fmt.Fprintf(&b, "\nContention (bbolt store): %d creates from one client took %s ms, from %d clients %s ms, round by round. "+
+			"GetListener of one listener: idle n=%d p50 %.0f p90 %.0f p99 %.0f max %.0f µs; while creating n=%d p50 %.0f p90 %.0f p99 %.0f max %.0f µs "+
+			"(%d creates in %d batches over %.1f s; %d calls not counted, sent or answered with no create in flight). %d creates in all, %d failed.\n",
+			c.N, strings.Join(serial, ", "), c.Clients, strings.Join(concurrent, ", "),
+			c.IdleGet.N, c.IdleGet.P50, c.IdleGet.P90, c.IdleGet.P99, c.IdleGet.Max, c.LoadedGet.N, c.LoadedGet.P50, c.LoadedGet.P90, c.LoadedGet.P99, c.LoadedGet.Max,
+			c.LoadedCreates, c.LoadedBatches, c.LoadedMillis/1000, c.LoadedDiscarded, c.Creates, c.CreateErrors)
 	}
 	if len(r.res.Failures) > 0 {
 		b.WriteString("\n**Failures:**\n\n")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -62,7 +63,6 @@ func (c *client) write(b []byte) {
 	}
 }
 
-
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
 	poll.Until(tb, what, cond)
@@ -76,4 +76,14 @@ func (c *client) recv() wire.Frame {
 		c.tb.Fatalf("read reply: %v", err)
 	}
 	return f
+}
+
+// need skips a test whose programs this machine lacks.
+func need(tb testing.TB, programs ...string) {
+	tb.Helper()
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			tb.Skipf("no %s program on this machine", p)
+		}
+	}
 }

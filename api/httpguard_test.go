@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
 )
 
 // bodyLen answers 200 with the length of the body it read, so a test sees
@@ -62,7 +64,7 @@ func doGuard(t *testing.T, srv *httptest.Server, gr guardRequest) reply {
 
 // wantGuardError checks a refusal: its HTTP status, and the JSON body in
 // the gateway's shape with the gRPC code.
-func wantGuardError(t *testing.T, what string, r reply, status, code int, msgPart string) {
+func wantGuardError(t *testing.T, what string, r reply, status int, code codes.Code, msgPart string) {
 	t.Helper()
 	if r.status != status {
 		t.Errorf("%s: status %d, want %d (%s)", what, r.status, status, r.body)
@@ -73,8 +75,10 @@ func wantGuardError(t *testing.T, what string, r reply, status, code int, msgPar
 		Message string `json:"message"`
 		Details []any  `json:"details"`
 	}
-	if err := json.Unmarshal([]byte(r.body), &e); err != nil || e.Code != code || e.Details == nil {
-		t.Errorf("%s: body %q (%v), want {code: %d, message, details: []}", what, r.body, err, code)
+	// Code is decoded as a number, as the gateway writes it, then compared
+	// as a codes.Code: codes.Code's own UnmarshalJSON would also take a name.
+	if err := json.Unmarshal([]byte(r.body), &e); err != nil || codes.Code(e.Code) != code || e.Details == nil {
+		t.Errorf("%s: body %q (%v), want {code: %d (%v), message, details: []}", what, r.body, err, code, code)
 	}
 	if !strings.Contains(e.Message, msgPart) {
 		t.Errorf("%s: message %q, want it to say %q", what, e.Message, msgPart)
@@ -101,7 +105,7 @@ func TestHTTPGuardHost(t *testing.T) {
 	for _, host := range []string{"evil.example", "evil.example:" + port, "localhost.evil.example", "127.0.0.1.evil.example", "10.0.0.1:" + port, "[::2]:" + port, "0.0.0.0:" + port} {
 		// The probes too: a rebound page must not learn even that.
 		for _, path := range []string{"/v1/listeners", "/healthz"} {
-			wantGuardError(t, "Host "+host+" "+path, doGuard(t, srv, guardRequest{method: "GET", path: path, host: host}), http.StatusForbidden, 7, "not a loopback name")
+			wantGuardError(t, "Host "+host+" "+path, doGuard(t, srv, guardRequest{method: "GET", path: path, host: host}), http.StatusForbidden, codes.PermissionDenied, "not a loopback name")
 		}
 	}
 
@@ -123,17 +127,17 @@ func TestHTTPGuardToken(t *testing.T) {
 	}
 	for _, path := range []string{"/v1/listeners", "/v1/events", "/metrics", "/openapi.json", "/"} {
 		r := get(path, "")
-		wantGuardError(t, path+" without a token", r, http.StatusUnauthorized, 16, "Bearer <token>")
+		wantGuardError(t, path+" without a token", r, http.StatusUnauthorized, codes.Unauthenticated, "Bearer <token>")
 		if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="sockplane"` {
 			t.Errorf("%s without a token: WWW-Authenticate %q", path, got)
 		}
 		r = get(path, "Bearer wrong")
-		wantGuardError(t, path+" with a wrong token", r, http.StatusUnauthorized, 16, "invalid bearer token")
+		wantGuardError(t, path+" with a wrong token", r, http.StatusUnauthorized, codes.Unauthenticated, "invalid bearer token")
 		if got := r.header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) || strings.Contains(r.body, "wrong") {
 			t.Errorf("%s with a wrong token: WWW-Authenticate %q, body %q (must not echo the token)", path, got, r.body)
 		}
 		r = get(path, "Basic Zm9vOmJhcg==")
-		wantGuardError(t, path+" with basic auth", r, http.StatusUnauthorized, 16, "not a bearer token")
+		wantGuardError(t, path+" with basic auth", r, http.StatusUnauthorized, codes.Unauthenticated, "not a bearer token")
 		wantPassed(t, path+" with the token", get(path, "Bearer "+testToken), 0)
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -141,7 +145,7 @@ func TestHTTPGuardToken(t *testing.T) {
 	}
 	// Host first: a rebound page learns nothing, not even that a token is set.
 	wantGuardError(t, "Host evil.example without a token", doGuard(t, srv, guardRequest{method: "GET", path: "/v1/listeners", host: "evil.example"}),
-		http.StatusForbidden, 7, "not a loopback name")
+		http.StatusForbidden, codes.PermissionDenied, "not a loopback name")
 }
 
 func TestHTTPGuardContentType(t *testing.T) {
@@ -160,7 +164,7 @@ func TestHTTPGuardContentType(t *testing.T) {
 	}
 	for _, ct := range []string{"text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "application/jsonx", "application/json; =bad"} {
 		for _, chunked := range []bool{false, true} {
-			wantGuardError(t, "body of type "+ct, post(ct, chunked), http.StatusUnsupportedMediaType, 3, "application/json")
+			wantGuardError(t, "body of type "+ct, post(ct, chunked), http.StatusUnsupportedMediaType, codes.InvalidArgument, "application/json")
 		}
 	}
 	for _, ct := range []string{"application/json", "Application/JSON", "application/json; charset=utf-8"} {
@@ -191,13 +195,13 @@ func TestHTTPGuardBodySize(t *testing.T) {
 			what = "chunked"
 		}
 		wantPassed(t, what+" 1 MiB", post(MaxRequestBody, chunked), MaxRequestBody)
-		wantGuardError(t, what+" 1 MiB + 1", post(MaxRequestBody+1, chunked), http.StatusRequestEntityTooLarge, 8, "1048576 bytes")
-		wantGuardError(t, what+" 3 MiB", post(3*MaxRequestBody, chunked), http.StatusRequestEntityTooLarge, 8, "1048576 bytes")
+		wantGuardError(t, what+" 1 MiB + 1", post(MaxRequestBody+1, chunked), http.StatusRequestEntityTooLarge, codes.ResourceExhausted, "1048576 bytes")
+		wantGuardError(t, what+" 3 MiB", post(3*MaxRequestBody, chunked), http.StatusRequestEntityTooLarge, codes.ResourceExhausted, "1048576 bytes")
 	}
 
 	small := httptest.NewServer(NewHTTPGuard(HTTPGuardConfig{MaxBodyBytes: 10}, bodyLen))
 	defer small.Close()
 	wantPassed(t, "10 of MaxBodyBytes 10", doGuard(t, small, guardRequest{method: "PUT", path: "/", header: jsonHeader, body: strings.NewReader("0123456789"), length: 10}), 10)
 	wantGuardError(t, "11 of MaxBodyBytes 10", doGuard(t, small, guardRequest{method: "PUT", path: "/", header: jsonHeader, body: strings.NewReader("0123456789a"), length: 11}),
-		http.StatusRequestEntityTooLarge, 8, "over 10 bytes")
+		http.StatusRequestEntityTooLarge, codes.ResourceExhausted, "over 10 bytes")
 }

@@ -28,14 +28,17 @@ func TestParkedConnectionsServeAndShrink(t *testing.T) {
 		clients[i] = dial(t, ln)
 		clients[i].roundTrip("grow the stack")
 	}
-	time.Sleep(10 * park) // what is tested: the connections sit idle past parkAfter
+	// What is tested: the connections sit idle past parkAfter, and the
+	// park timer hands every one of them over. The wait is for that
+	// effect, bounded by waitFor's deadline, not for a guessed time.
+	waitFor(t, "every idle connection to move to a fresh goroutine", func() bool { return ln.parked.Load() >= n })
+	if got := ln.parked.Load(); got != n {
+		t.Fatalf("%d hand-overs for %d idle connections", got, n)
+	}
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	t.Logf("stack in use per idle connection: %d B", int64(after.StackInuse-before.StackInuse)/n)
-	if got := ln.parked.Load(); got != n {
-		t.Fatalf("%d connections moved to a fresh goroutine, want %d", got, n)
-	}
 	for _, c := range clients {
 		if got := c.roundTrip("parked"); got != "PARKED" {
 			t.Fatalf("a parked connection answered %q", got)
@@ -44,12 +47,21 @@ func TestParkedConnectionsServeAndShrink(t *testing.T) {
 	if s := ln.Stats().Snapshot(); s.ConnectionsActive != n || s.Errors != 0 {
 		t.Fatalf("stats %+v", s)
 	}
-	// A connection kept busy for longer than parkAfter never moves.
+
+	// A connection kept busy for longer than parkAfter never moves. The
+	// loop is bounded by the clock because being busy for a while is what
+	// is tested; it never sleeps.
 	busy := dial(t, busyLn)
 	for start := time.Now(); time.Since(start) < 5*park; {
 		busy.roundTrip("busy")
+		if got := busyLn.parked.Load(); got > 0 {
+			t.Fatalf("%d hand-overs while every connection was busy", got)
+		}
 	}
-	if got := busyLn.parked.Load(); got > 0 {
-		t.Fatalf("%d hand-overs while every connection was busy", got)
+	// The control: idle at last, the same connection does move, so the
+	// zero above is not a listener that never parks.
+	waitFor(t, "the busy connection, now idle, to move to a fresh goroutine", func() bool { return busyLn.parked.Load() >= 1 })
+	if got := busy.roundTrip("after"); got != "AFTER" {
+		t.Fatalf("the formerly busy connection answered %q after parking", got)
 	}
 }

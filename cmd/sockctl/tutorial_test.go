@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockplane/sockplane/internal/testenv"
 )
 
 // startTutorialServer runs testdata/tutorial_server.py, the tutorial's
@@ -17,10 +19,7 @@ import (
 // the test ends.
 func startTutorialServer(t *testing.T) string {
 	t.Helper()
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed: cannot run the tutorial's JSON-header server (testdata/tutorial_server.py)")
-	}
+	python := testenv.Python(t, "the tutorial's JSON-header server (testdata/tutorial_server.py)")
 	cmd := exec.Command(python, "testdata/tutorial_server.py")
 	cmd.WaitDelay = testTimeout // bounds Wait on the output pipes once the process is gone
 	var stderr bytes.Buffer

@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -16,8 +18,13 @@ import (
 // TestKillNineLosesNothingAcknowledged creates listeners as fast as the
 // API answers and SIGKILLs the daemon at a random moment, again and
 // again, on one data directory: every restart must open the store and
-// find every listener whose create was acknowledged, running, with its
-// id.
+// find every listener whose create was acknowledged, running (its
+// status says so and its port answers), with its id.
+//
+// The kill lands at a random moment after the round's first
+// acknowledged create, so every round has something to lose: a round
+// that acknowledges nothing, a create refused, or a daemon that dies
+// before the kill fails the test rather than passing it vacuously.
 func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	dir := t.TempDir()
 	acknowledged := map[string]bool{}
@@ -29,51 +36,87 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 			break
 		}
 		killAt := time.Duration(rand.IntN(60)) * time.Millisecond
-		killed := time.AfterFunc(killAt, func() { _ = cmd.Process.Kill() }) // the random kill point itself
+		var killing atomic.Bool
+		var killed *time.Timer
 		client := &http.Client{Timeout: testTimeout}
+		ackedThisRound := 0
 		for i := 0; ; i++ {
 			id := fmt.Sprintf("r%d-%d", round, i)
 			resp, err := client.Post("http://"+httpAddr+"/v1/listeners", "application/json",
 				strings.NewReader(`{"id":"`+id+`","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`))
 			if err != nil {
+				if !killing.Load() {
+					t.Fatalf("round %d: create %s failed before the kill, after %d acknowledged: %v", round, id, ackedThisRound, err)
+				}
 				break // killed
 			}
+			body, readErr := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				acknowledged[id] = true
+			if resp.StatusCode != http.StatusOK {
+				// SIGKILL leaves the daemon no time to answer: any answer
+				// but 200 is the daemon refusing a valid create.
+				t.Fatalf("round %d: create %s: %d %s", round, id, resp.StatusCode, body)
+			}
+			if readErr != nil && !killing.Load() {
+				t.Fatalf("round %d: create %s: reading the reply: %v", round, id, readErr)
+			}
+			// The status line says 200: the daemon acknowledged the create
+			// even if the kill cut the rest of the reply.
+			acknowledged[id] = true
+			ackedThisRound++
+			if killed == nil { // the random kill point itself, counted from the first acknowledgement
+				killed = time.AfterFunc(killAt, func() {
+					killing.Store(true)
+					_ = cmd.Process.Kill()
+				})
 			}
 		}
 		killed.Stop()
 		_ = cmd.Wait()
-		t.Logf("round %d: killed after %v; %d listeners acknowledged so far", round, killAt, len(acknowledged))
+		t.Logf("round %d: killed %v after the first acknowledgement; %d acknowledged this round, %d so far", round, killAt, ackedThisRound, len(acknowledged))
+	}
+	if len(acknowledged) < rounds {
+		t.Fatalf("%d creates acknowledged in %d rounds", len(acknowledged), rounds)
 	}
 }
 
+// checkRestored checks that every acknowledged listener is listed,
+// running, and answers on its bound address.
 func checkRestored(t *testing.T, httpAddr string, acknowledged map[string]bool) {
 	t.Helper()
-	resp, err := http.Get("http://" + httpAddr + "/v1/listeners")
+	client := &http.Client{Timeout: testTimeout}
+	resp, err := client.Get("http://" + httpAddr + "/v1/listeners")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("list after a restart: %s", resp.Status)
+	}
 	var list struct {
 		Listeners []struct {
 			ID     string `json:"id"`
 			Status struct {
-				State string `json:"state"`
+				State        string `json:"state"`
+				BoundAddress string `json:"boundAddress"`
 			} `json:"status"`
 		} `json:"listeners"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		t.Fatal(err)
 	}
-	state := map[string]string{}
+	type status struct{ state, addr string }
+	listed := map[string]status{}
 	for _, l := range list.Listeners {
-		state[l.ID] = l.Status.State
+		listed[l.ID] = status{l.Status.State, l.Status.BoundAddress}
 	}
 	for id := range acknowledged {
-		if state[id] != "STATE_RUNNING" {
-			t.Fatalf("acknowledged listener %s after a restart: %q", id, state[id])
+		st := listed[id]
+		if st.state != "STATE_RUNNING" {
+			t.Fatalf("acknowledged listener %s after a restart: %q", id, st.state)
+		}
+		if got, err := roundTrip(t, "tcp", st.addr, "restored "+id); err != nil || got != "restored "+id {
+			t.Fatalf("acknowledged listener %s, running on %s after a restart: echo %q, %v", id, st.addr, got, err)
 		}
 	}
 }

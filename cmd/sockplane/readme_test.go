@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sockplane/sockplane/internal/testenv"
 )
 
 // readmeClient returns the Python client the README shows, verbatim.
@@ -32,10 +34,7 @@ func readmeClient(t *testing.T) string {
 // upper listener spawned through REST, several messages on one
 // connection.
 func TestREADMEPythonClient(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed: cannot run the README's Python client")
-	}
+	python := testenv.Python(t, "the README's Python client")
 	script := filepath.Join(t.TempDir(), "client.py")
 	if err := os.WriteFile(script, []byte(readmeClient(t)), 0o600); err != nil {
 		t.Fatal(err)

@@ -12,21 +12,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockplane/sockplane/internal/testenv"
 )
 
 // The tests in this file run the tutorial's Python clients, written the
 // tutorial's way (testdata/tutorial/*.py), against listeners configured
 // for them through REST, and the Unix transports end to end.
 
-// lookPython returns python3's path, or skips the test.
-func lookPython(t *testing.T) string {
-	t.Helper()
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed: cannot run the tutorial's Python clients (testdata/tutorial)")
-	}
-	return python
-}
+// tutorialClients is what the tests of this file run with python3.
+const tutorialClients = "the tutorial's Python clients (testdata/tutorial)"
 
 // runTutorialClient runs testdata/tutorial/script against addr
 // (host:port), typing input at its ">>>:" prompts and closing its stdin,
@@ -66,7 +61,7 @@ func createListener(t *testing.T, d *daemon, body string) string {
 // TestTutorialTCPClient: the tutorial's looping TCP client, against the
 // tutorial's upper-casing server as a listener: raw requests, raw replies.
 func TestTutorialTCPClient(t *testing.T) {
-	python := lookPython(t)
+	python := testenv.Python(t, tutorialClients)
 	d := startDaemon(t)
 	addr := createListener(t, d, `{"transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_UPPER",
 		"framing":{"request":"FRAMING_RAW","response":"FRAMING_RAW"}}`)
@@ -80,7 +75,7 @@ func TestTutorialTCPClient(t *testing.T) {
 // TestTutorialUDPClient: the tutorial's UDP client, against a raw UDP
 // upper listener: one datagram each way per line, the empty one too.
 func TestTutorialUDPClient(t *testing.T) {
-	python := lookPython(t)
+	python := testenv.Python(t, tutorialClients)
 	d := startDaemon(t)
 	addr := createListener(t, d, `{"transport":"TRANSPORT_UDP","address":"127.0.0.1:0","handler":"HANDLER_UPPER",
 		"framing":{"request":"FRAMING_RAW","response":"FRAMING_RAW"}}`)
@@ -130,7 +125,7 @@ const (
 // client, against an exec listener that reads the bare command and
 // replies with struct.pack("i", data_size) and the data.
 func TestTutorialFixedHeaderClient(t *testing.T) {
-	python := lookPython(t)
+	python := testenv.Python(t, tutorialClients)
 	d, dir := startExecDaemon(t)
 	addr := createListener(t, d, fmt.Sprintf(`{"transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_EXEC",
 		"framing":{"request":"FRAMING_RAW","response":"FRAMING_LENGTH_PREFIXED"},"exec":{"workingDir":%q}}`, dir))
@@ -153,7 +148,7 @@ func TestTutorialFixedHeaderClient(t *testing.T) {
 // against the tutorial's command server as a listener: the bare command
 // in; struct.pack("i", len(head)), the JSON head and the data out.
 func TestTutorialJSONHeaderClient(t *testing.T) {
-	python := lookPython(t)
+	python := testenv.Python(t, tutorialClients)
 	d, dir := startExecDaemon(t)
 	addr := createListener(t, d, fmt.Sprintf(`{"transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_EXEC",
 		"framing":{"request":"FRAMING_RAW","response":"FRAMING_JSON_HEADER"},"exec":{"workingDir":%q}}`, dir))

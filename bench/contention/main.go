@@ -49,7 +49,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -58,6 +57,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/sockplane/sockplane/bench/internal/latency"
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 )
 
@@ -127,14 +127,7 @@ type roundRun struct {
 }
 
 // stats summarise latency samples, in microseconds.
-type stats struct {
-	N    int     `json:"n"`
-	P50  float64 `json:"p50Micros"`
-	P90  float64 `json:"p90Micros"`
-	P99  float64 `json:"p99Micros"`
-	Max  float64 `json:"maxMicros"`
-	Mean float64 `json:"meanMicros"`
-}
+type stats = latency.Summary
 
 func main() {
 	res, err := run(os.Args[1:])
@@ -250,7 +243,7 @@ func (b *bench) measure() (*result, error) {
 		}
 		idle = append(idle, d)
 	}
-	res.IdleGet = summarise(idle)
+	res.IdleGet = latency.Summarise(idle)
 	res.GetBoundMicros = getFactor*res.IdleGet.P50 + getSlackUS
 
 	// Serial and concurrent batches, alternating which goes first, so
@@ -267,9 +260,9 @@ func (b *bench) measure() (*result, error) {
 			took := b.createAll(clients, ids, nil)
 			b.deleteAll(ids)
 			if concurrent {
-				run.ConcurrentMillis = millis(took)
+				run.ConcurrentMillis = latency.Millis(took)
 			} else {
-				run.SerialMillis = millis(took)
+				run.SerialMillis = latency.Millis(took)
 			}
 			if err := b.ctx.Err(); err != nil {
 				return res, err
@@ -282,7 +275,7 @@ func (b *bench) measure() (*result, error) {
 	for _, r := range res.Runs {
 		serial, concurrent, ratios = append(serial, r.SerialMillis), append(concurrent, r.ConcurrentMillis), append(ratios, r.Ratio)
 	}
-	res.SerialMillis, res.ConcurrentMillis, res.Ratio = median(serial), median(concurrent), median(ratios)
+	res.SerialMillis, res.ConcurrentMillis, res.Ratio = latency.Median(serial), latency.Median(concurrent), latency.Median(ratios)
 	res.RatioMet = res.Ratio <= ratioBound
 
 	if b.failed() {
@@ -293,9 +286,9 @@ func (b *bench) measure() (*result, error) {
 	creates0, _, _, _, _ := b.tally()
 	t0 := time.Now()
 	loaded, discarded, batches, err := b.loaded(get)
-	res.LoadedMillis = millis(time.Since(t0))
+	res.LoadedMillis = latency.Millis(time.Since(t0))
 	creates1, _, _, _, _ := b.tally()
-	res.LoadedGet, res.LoadedDiscarded, res.LoadedBatches, res.LoadedCreates = summarise(loaded), discarded, batches, creates1-creates0
+	res.LoadedGet, res.LoadedDiscarded, res.LoadedBatches, res.LoadedCreates = latency.Summarise(loaded), discarded, batches, creates1-creates0
 	res.GetMet = res.LoadedGet.N > 0 && res.LoadedGet.P50 <= res.GetBoundMicros
 	if err != nil {
 		return res, err
@@ -375,35 +368,3 @@ func (b *bench) loaded(get func() (time.Duration, error)) (samples []time.Durati
 	<-done
 	return samples, discarded, batches, err
 }
-
-func summarise(d []time.Duration) stats {
-	if len(d) == 0 {
-		return stats{}
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	q := func(p float64) float64 {
-		i := int(p*float64(len(s))+0.5) - 1
-		return micros(s[min(max(i, 0), len(s)-1)])
-	}
-	var sum time.Duration
-	for _, v := range s {
-		sum += v
-	}
-	return stats{N: len(s), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: micros(s[len(s)-1]), Mean: micros(sum / time.Duration(len(s)))}
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

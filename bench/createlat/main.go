@@ -42,7 +42,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"time"
 
@@ -50,6 +49,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/sockplane/sockplane/bench/internal/latency"
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/wire"
 )
@@ -90,12 +90,7 @@ type result struct {
 
 // stats summarise samples, in microseconds.
 type stats struct {
-	N    int     `json:"n"`
-	P50  float64 `json:"p50Micros"`
-	P90  float64 `json:"p90Micros"`
-	P99  float64 `json:"p99Micros"`
-	Max  float64 `json:"maxMicros"`
-	Mean float64 `json:"meanMicros"`
+	latency.Summary
 	// CallP50 is the median of the call alone, without the dial.
 	CallP50 float64 `json:"callP50Micros,omitempty"`
 }
@@ -181,8 +176,8 @@ func run(args []string) error {
 		}
 	}
 	res.Created = len(created)
-	res.GRPC, res.REST = summarise(grpcLat), summarise(restLat)
-	res.GRPC.CallP50, res.REST.CallP50 = summarise(grpcCall).P50, summarise(restCall).P50
+	res.GRPC, res.REST = stats{Summary: latency.Summarise(grpcLat)}, stats{Summary: latency.Summarise(restLat)}
+	res.GRPC.CallP50, res.REST.CallP50 = latency.Summarise(grpcCall).P50, latency.Summarise(restCall).P50
 	for i, addr := range addrs {
 		if err := echo(addr, o.timeout); err != nil {
 			if res.FirstFailure == "" {
@@ -327,7 +322,7 @@ func (c *creator) floor(res *result, id, addr string) error {
 		dial = append(dial, time.Since(start))
 		_ = nc.Close()
 	}
-	res.Floor.GRPCGet, res.Floor.RESTGet, res.Floor.Dial = summarise(grpcGet), summarise(restGet), summarise(dial)
+	res.Floor.GRPCGet, res.Floor.RESTGet, res.Floor.Dial = stats{Summary: latency.Summarise(grpcGet)}, stats{Summary: latency.Summarise(restGet)}, stats{Summary: latency.Summarise(dial)}
 	return nil
 }
 
@@ -390,24 +385,5 @@ func fsyncProbe(dir string, n int, appending bool) (stats, error) {
 		}
 		lat = append(lat, time.Since(start))
 	}
-	return summarise(lat), nil
+	return stats{Summary: latency.Summarise(lat)}, nil
 }
-
-func summarise(d []time.Duration) stats {
-	if len(d) == 0 {
-		return stats{}
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	q := func(p float64) float64 {
-		i := int(p*float64(len(s))+0.5) - 1
-		return micros(s[min(max(i, 0), len(s)-1)])
-	}
-	var sum time.Duration
-	for _, v := range s {
-		sum += v
-	}
-	return stats{N: len(s), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: micros(s[len(s)-1]), Mean: micros(sum / time.Duration(len(s)))}
-}
-
-func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
+
+	"github.com/sockplane/sockplane/bench/internal/latency"
 )
 
 // A load is one `sockctl bench` configuration, run against several
@@ -242,7 +243,7 @@ func (r *runner) runLoad(l load) error {
 			for i, x := range rs {
 				v[i] = f(x)
 			}
-			return median(v)
+			return latency.Median(v)
 		}
 		s.MsgsPerSec = med(func(x runStats) float64 { return x.MsgsPerSec })
 		s.MBPerSec = med(func(x runStats) float64 { return x.MBPerSec })
@@ -264,16 +265,4 @@ func (r *runner) runLoad(l load) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

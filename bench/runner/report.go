@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/sockplane/sockplane/bench/internal/latency"
 )
 
 // row is one line of the results table.
@@ -63,7 +65,7 @@ func (r *runner) paired(name, a, b string, f func(runStats) float64, op func(x, 
 			v = append(v, op(f(*p[0]), f(*p[1])))
 		}
 	}
-	return median(v)
+	return latency.Median(v)
 }
 
 func ratio(x, y float64) float64 { return x / y }

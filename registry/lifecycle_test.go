@@ -324,3 +324,36 @@ func TestRestoreNarrowsExecToThePolicy(t *testing.T) {
 		t.Fatalf("the stored spec was narrowed: %v; the policy bounds it, it is not rewritten", got)
 	}
 }
+
+// TestRestoreHonoursTheBoundOnListeners: restored under a smaller
+// MaxListeners, the listeners past the bound are kept and shown but do
+// not run, and cannot start until enough are deleted.
+func TestRestoreHonoursTheBoundOnListeners(t *testing.T) {
+	st := newMemStore()
+	wide := New(slog.New(slog.DiscardHandler), Policy{}, st)
+	for _, id := range []string{"a", "b", "c"} {
+		if _, err := wide.Create(t.Context(), tcpSpec(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wide.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := New(slog.New(slog.DiscardHandler), Policy{MaxListeners: 2}, st)
+	t.Cleanup(func() { _ = r.Close() })
+	if restored, failed, err := r.Restore(t.Context()); err != nil || restored != 3 || failed != 1 {
+		t.Fatalf("Restore = %d, %d, %v; want 3 restored, 1 failed", restored, failed, err)
+	}
+	if info, _ := r.Get("c"); info.State != StateFailed || !strings.Contains(info.Error, "allows 2") {
+		t.Fatalf("c, past the bound: %+v", info)
+	}
+	if _, err := r.Start(t.Context(), "c"); !errors.Is(err, ErrTooManyListeners) {
+		t.Fatalf("Start past the bound = %v, want ErrTooManyListeners", err)
+	}
+	if err := r.Delete(t.Context(), "a", StopOptions{Immediate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := r.Start(t.Context(), "c"); err != nil || info.State != StateRunning {
+		t.Fatalf("Start once within the bound = %+v, %v", info, err)
+	}
+}

@@ -160,6 +160,18 @@ func (r *Registry) reserve(id string, t Transport) (*entry, error) {
 	return e, nil
 }
 
+// overBound refuses to start a listener while more exist than the policy
+// allows, as after a restore under a smaller bound.
+func (r *Registry) overBound() error {
+	r.mu.Lock()
+	n := len(r.entries)
+	r.mu.Unlock()
+	if max := r.policy.MaxListeners; max > 0 && n > max {
+		return fmt.Errorf("%w: %d listeners exist, the daemon allows %d: delete some first", ErrTooManyListeners, n, max)
+	}
+	return nil
+}
+
 // forget removes an entry that never became visible.
 func (r *Registry) forget(e *entry) {
 	r.mu.Lock()
@@ -256,6 +268,10 @@ func (r *Registry) Start(ctx context.Context, id string) (Info, error) {
 	}
 	if e.serving() != nil {
 		return e.info(), nil
+	}
+	if err := r.overBound(); err != nil {
+		e.setFailure(err)
+		return e.info(), err
 	}
 	prov, err := r.policy.Provision(e.desired)
 	if err != nil {

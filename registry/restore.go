@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -41,7 +43,18 @@ func (r *Registry) Restore(ctx context.Context) (restored, failed int, err error
 	}
 	r.mu.Unlock()
 
-	for _, e := range entries {
+	slices.SortFunc(entries, func(a, b *entry) int { return strings.Compare(a.id, b.id) })
+	for i, e := range entries {
+		if max := r.policy.MaxListeners; max > 0 && i >= max {
+			// The policy bounds restores too: the listeners past it are
+			// kept, stored and shown, but do not run.
+			err := fmt.Errorf("%w: %d listeners are stored, the daemon allows %d: not restored running", ErrTooManyListeners, len(entries), max)
+			e.setFailure(err)
+			r.log.Warn("listener not restored", "id", e.id, "error", err)
+			e.release()
+			failed++
+			continue
+		}
 		if !r.restoreOne(ctx, e) {
 			failed++
 		}

@@ -114,6 +114,8 @@ func TestParseErrors(t *testing.T) {
 		{"data_size over the limit", small, le(`{"data_size": 101}`, ""), ErrFrameTooLarge},
 		{"data_size beyond int64", Codec{}, le(`{"data_size": 99999999999999999999}`, ""), ErrMalformedFrame},
 		{"huge data_size", Codec{}, le(`{"data_size": 999999999999}`, ""), ErrFrameTooLarge},
+		{"header not UTF-8", Codec{}, le("{\"data_size\": 0, \"x\": \"\xff\xfe\"}", ""), ErrMalformedFrame},
+		{"header with a lone surrogate byte run", Codec{}, le("{\"x\": \"\xed\xa0\x80\", \"data_size\": 0}", ""), ErrMalformedFrame},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

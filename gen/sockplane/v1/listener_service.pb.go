@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -447,21 +448,27 @@ const (
 	EventType_EVENT_TYPE_FRAME_ERROR EventType = 8
 	// This watcher read too slowly and missed events (dropped says how many).
 	EventType_EVENT_TYPE_EVENTS_DROPPED EventType = 9
+	// The listener reached its expire_time and was deleted.
+	EventType_EVENT_TYPE_LISTENER_EXPIRED EventType = 10
+	// The listener's desired state changed in place (UpdateListener).
+	EventType_EVENT_TYPE_LISTENER_UPDATED EventType = 11
 )
 
 // Enum value maps for EventType.
 var (
 	EventType_name = map[int32]string{
-		0: "EVENT_TYPE_UNSPECIFIED",
-		1: "EVENT_TYPE_LISTENER_CREATED",
-		2: "EVENT_TYPE_LISTENER_STARTED",
-		3: "EVENT_TYPE_LISTENER_STOPPED",
-		4: "EVENT_TYPE_LISTENER_FAILED",
-		5: "EVENT_TYPE_LISTENER_DELETED",
-		6: "EVENT_TYPE_CONNECTION_OPENED",
-		7: "EVENT_TYPE_CONNECTION_CLOSED",
-		8: "EVENT_TYPE_FRAME_ERROR",
-		9: "EVENT_TYPE_EVENTS_DROPPED",
+		0:  "EVENT_TYPE_UNSPECIFIED",
+		1:  "EVENT_TYPE_LISTENER_CREATED",
+		2:  "EVENT_TYPE_LISTENER_STARTED",
+		3:  "EVENT_TYPE_LISTENER_STOPPED",
+		4:  "EVENT_TYPE_LISTENER_FAILED",
+		5:  "EVENT_TYPE_LISTENER_DELETED",
+		6:  "EVENT_TYPE_CONNECTION_OPENED",
+		7:  "EVENT_TYPE_CONNECTION_CLOSED",
+		8:  "EVENT_TYPE_FRAME_ERROR",
+		9:  "EVENT_TYPE_EVENTS_DROPPED",
+		10: "EVENT_TYPE_LISTENER_EXPIRED",
+		11: "EVENT_TYPE_LISTENER_UPDATED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":       0,
@@ -474,6 +481,8 @@ var (
 		"EVENT_TYPE_CONNECTION_CLOSED": 7,
 		"EVENT_TYPE_FRAME_ERROR":       8,
 		"EVENT_TYPE_EVENTS_DROPPED":    9,
+		"EVENT_TYPE_LISTENER_EXPIRED":  10,
+		"EVENT_TYPE_LISTENER_UPDATED":  11,
 	}
 )
 
@@ -535,6 +544,25 @@ type Listener struct {
 	// Limits on what peers may do. Create fills in every default, so GET
 	// shows what holds.
 	Limits *Limits `protobuf:"bytes,9,opt,name=limits,proto3" json:"limits,omitempty"`
+	// Labels, for selecting listeners (ListListeners.filter,
+	// BatchDeleteListeners.filter): Kubernetes label syntax and limits. A
+	// key is an optional DNS-subdomain prefix and "/", then a name of at
+	// most 63 characters (alphanumerics, '-', '_', '.', starting and ending
+	// alphanumeric); a value is empty or such a name.
+	Labels map[string]string `protobuf:"bytes,10,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Output only: changes on every change of the listener's desired state
+	// (create, update, stop, start). Given in an update, stop, start or
+	// delete request, it must match (else ABORTED, HTTP 409): optimistic
+	// concurrency. Opaque.
+	Etag string `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Input only: the listener is deleted this long after the call (create
+	// or update) that sets it; an update with a new ttl extends it. Sets
+	// expire_time.
+	Ttl *durationpb.Duration `protobuf:"bytes,12,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// When the listener is deleted by itself, within 1s; shown whenever
+	// set. Settable instead of ttl. Kept across restarts: a listener whose
+	// time passed while the daemon was down is deleted when it starts.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// Output only: live state. Ignored on create.
 	Status        *ListenerStatus `protobuf:"bytes,15,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -630,6 +658,34 @@ func (x *Listener) GetCapture() *CaptureOptions {
 func (x *Listener) GetLimits() *Limits {
 	if x != nil {
 		return x.Limits
+	}
+	return nil
+}
+
+func (x *Listener) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Listener) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *Listener) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *Listener) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
 	}
 	return nil
 }
@@ -960,9 +1016,15 @@ type ListenerStatus struct {
 	// When the listener last started serving.
 	StartedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	// Counters since the listener was created.
-	Stats         *ListenerStats `protobuf:"bytes,5,opt,name=stats,proto3" json:"stats,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Stats *ListenerStats `protobuf:"bytes,5,opt,name=stats,proto3" json:"stats,omitempty"`
+	// The generation of the desired state: 1 at create, one more at every
+	// change (update, stop, start).
+	Generation int64 `protobuf:"varint,6,opt,name=generation,proto3" json:"generation,omitempty"`
+	// The generation the running listener reflects: equal to generation
+	// once the daemon has acted on the last change.
+	ObservedGeneration int64 `protobuf:"varint,7,opt,name=observed_generation,json=observedGeneration,proto3" json:"observed_generation,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ListenerStatus) Reset() {
@@ -1028,6 +1090,20 @@ func (x *ListenerStatus) GetStats() *ListenerStats {
 		return x.Stats
 	}
 	return nil
+}
+
+func (x *ListenerStatus) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *ListenerStatus) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
 }
 
 // ListenerStats are a listener's live counters, kept across stop and start.
@@ -1143,7 +1219,13 @@ func (x *ListenerStats) GetConnectionsRejected() uint64 {
 type CreateListenerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The listener to create. REST: the request body.
-	Listener      *Listener `protobuf:"bytes,1,opt,name=listener,proto3" json:"listener,omitempty"`
+	Listener *Listener `protobuf:"bytes,1,opt,name=listener,proto3" json:"listener,omitempty"`
+	// Makes the create safe to retry (REST: ?requestId=): a retry with the
+	// same request id and the same listener returns the listener the first
+	// call created; the same request id with another listener is
+	// ALREADY_EXISTS. At most 128 characters. Kept with the listener while
+	// it exists.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1183,6 +1265,13 @@ func (x *CreateListenerRequest) GetListener() *Listener {
 		return x.Listener
 	}
 	return nil
+}
+
+func (x *CreateListenerRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // CreateListenerResponse is the output of CreateListener.
@@ -1325,7 +1414,14 @@ func (x *GetListenerResponse) GetListener() *Listener {
 
 // ListListenersRequest is the input of ListListeners.
 type ListListenersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A Kubernetes label selector, e.g. "env=ci,team!=web,tier in (a,b),!old".
+	// Default: every listener.
+	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Listeners per page. Default: 100; at most 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1360,11 +1456,36 @@ func (*ListListenersRequest) Descriptor() ([]byte, []int) {
 	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
 }
 
+func (x *ListListenersRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListListenersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListListenersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListListenersResponse is the output of ListListeners.
 type ListListenersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Every listener, ordered by id.
-	Listeners     []*Listener `protobuf:"bytes,1,rep,name=listeners,proto3" json:"listeners,omitempty"`
+	// The listeners of this page, ordered by id.
+	Listeners []*Listener `protobuf:"bytes,1,rep,name=listeners,proto3" json:"listeners,omitempty"`
+	// The token of the next page; empty on the last. Opaque, and stable:
+	// pages follow the id order, so a listener created or deleted between
+	// pages shifts nothing else.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1406,6 +1527,13 @@ func (x *ListListenersResponse) GetListeners() []*Listener {
 	return nil
 }
 
+func (x *ListListenersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // StopListenerRequest is the input of StopListener.
 type StopListenerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1414,7 +1542,10 @@ type StopListenerRequest struct {
 	// How to stop. Default: STOP_MODE_GRACEFUL.
 	Mode StopMode `protobuf:"varint,2,opt,name=mode,proto3,enum=sockplane.v1.StopMode" json:"mode,omitempty"`
 	// Bound on a graceful stop. Default: 10s.
-	DrainTimeout  *durationpb.Duration `protobuf:"bytes,3,opt,name=drain_timeout,json=drainTimeout,proto3" json:"drain_timeout,omitempty"`
+	DrainTimeout *durationpb.Duration `protobuf:"bytes,3,opt,name=drain_timeout,json=drainTimeout,proto3" json:"drain_timeout,omitempty"`
+	// When given, the listener's current etag: the call fails with ABORTED
+	// (HTTP 409) if it has changed since.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1470,6 +1601,13 @@ func (x *StopListenerRequest) GetDrainTimeout() *durationpb.Duration {
 	return nil
 }
 
+func (x *StopListenerRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // StopListenerResponse is the output of StopListener.
 type StopListenerResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1520,7 +1658,10 @@ func (x *StopListenerResponse) GetListener() *Listener {
 type StartListenerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The listener's id.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// When given, the listener's current etag: the call fails with ABORTED
+	// (HTTP 409) if it has changed since.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1558,6 +1699,13 @@ func (*StartListenerRequest) Descriptor() ([]byte, []int) {
 func (x *StartListenerRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+func (x *StartListenerRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -1616,7 +1764,10 @@ type DeleteListenerRequest struct {
 	// How to stop it first. Default: STOP_MODE_GRACEFUL.
 	Mode StopMode `protobuf:"varint,2,opt,name=mode,proto3,enum=sockplane.v1.StopMode" json:"mode,omitempty"`
 	// Bound on a graceful stop. Default: 10s.
-	DrainTimeout  *durationpb.Duration `protobuf:"bytes,3,opt,name=drain_timeout,json=drainTimeout,proto3" json:"drain_timeout,omitempty"`
+	DrainTimeout *durationpb.Duration `protobuf:"bytes,3,opt,name=drain_timeout,json=drainTimeout,proto3" json:"drain_timeout,omitempty"`
+	// When given, the listener's current etag: the call fails with ABORTED
+	// (HTTP 409) if it has changed since.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1672,6 +1823,13 @@ func (x *DeleteListenerRequest) GetDrainTimeout() *durationpb.Duration {
 	return nil
 }
 
+func (x *DeleteListenerRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // DeleteListenerResponse is the output of DeleteListener.
 type DeleteListenerResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1709,6 +1867,234 @@ func (*DeleteListenerResponse) Descriptor() ([]byte, []int) {
 	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
 }
 
+// UpdateListenerRequest is the input of UpdateListener.
+type UpdateListenerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The listener's new desired state: listener.id names it, and the
+	// fields of update_mask are taken from here. listener.etag, when given,
+	// must match. REST: the body, the id in the path.
+	Listener *Listener `protobuf:"bytes,1,opt,name=listener,proto3" json:"listener,omitempty"`
+	// The fields to change, e.g. "handler,limits" (REST: ?updateMask=...,
+	// or, when absent, the fields present in the body). Paths: transport,
+	// address, handler, framing, unix_mode, exec, capture, limits, labels,
+	// ttl, expire_time, and their subfields (e.g. limits.max_connections).
+	// An empty mask or an unknown path is INVALID_ARGUMENT.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateListenerRequest) Reset() {
+	*x = UpdateListenerRequest{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateListenerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateListenerRequest) ProtoMessage() {}
+
+func (x *UpdateListenerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateListenerRequest.ProtoReflect.Descriptor instead.
+func (*UpdateListenerRequest) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UpdateListenerRequest) GetListener() *Listener {
+	if x != nil {
+		return x.Listener
+	}
+	return nil
+}
+
+func (x *UpdateListenerRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateListenerResponse is the output of UpdateListener.
+type UpdateListenerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The listener after the update.
+	Listener      *Listener `protobuf:"bytes,1,opt,name=listener,proto3" json:"listener,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateListenerResponse) Reset() {
+	*x = UpdateListenerResponse{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateListenerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateListenerResponse) ProtoMessage() {}
+
+func (x *UpdateListenerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateListenerResponse.ProtoReflect.Descriptor instead.
+func (*UpdateListenerResponse) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UpdateListenerResponse) GetListener() *Listener {
+	if x != nil {
+		return x.Listener
+	}
+	return nil
+}
+
+// BatchDeleteListenersRequest is the input of BatchDeleteListeners.
+type BatchDeleteListenersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A label selector, as ListListenersRequest.filter: the listeners that
+	// match are deleted.
+	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Listeners to delete by id, in addition to those of filter. An empty
+	// filter and no ids is INVALID_ARGUMENT: there is no delete-all.
+	Ids []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// How to stop them first. Default: STOP_MODE_GRACEFUL.
+	Mode StopMode `protobuf:"varint,3,opt,name=mode,proto3,enum=sockplane.v1.StopMode" json:"mode,omitempty"`
+	// Bound on each graceful stop. Default: 10s; at most 1m.
+	DrainTimeout  *durationpb.Duration `protobuf:"bytes,4,opt,name=drain_timeout,json=drainTimeout,proto3" json:"drain_timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchDeleteListenersRequest) Reset() {
+	*x = BatchDeleteListenersRequest{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchDeleteListenersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchDeleteListenersRequest) ProtoMessage() {}
+
+func (x *BatchDeleteListenersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchDeleteListenersRequest.ProtoReflect.Descriptor instead.
+func (*BatchDeleteListenersRequest) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *BatchDeleteListenersRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *BatchDeleteListenersRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *BatchDeleteListenersRequest) GetMode() StopMode {
+	if x != nil {
+		return x.Mode
+	}
+	return StopMode_STOP_MODE_UNSPECIFIED
+}
+
+func (x *BatchDeleteListenersRequest) GetDrainTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.DrainTimeout
+	}
+	return nil
+}
+
+// BatchDeleteListenersResponse is the output of BatchDeleteListeners.
+type BatchDeleteListenersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ids of the listeners deleted, in id order.
+	DeletedIds    []string `protobuf:"bytes,1,rep,name=deleted_ids,json=deletedIds,proto3" json:"deleted_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchDeleteListenersResponse) Reset() {
+	*x = BatchDeleteListenersResponse{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchDeleteListenersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchDeleteListenersResponse) ProtoMessage() {}
+
+func (x *BatchDeleteListenersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchDeleteListenersResponse.ProtoReflect.Descriptor instead.
+func (*BatchDeleteListenersResponse) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *BatchDeleteListenersResponse) GetDeletedIds() []string {
+	if x != nil {
+		return x.DeletedIds
+	}
+	return nil
+}
+
 // Connection is an open connection of a stream listener, or a recently
 // heard peer of a datagram listener.
 type Connection struct {
@@ -1738,7 +2124,7 @@ type Connection struct {
 
 func (x *Connection) Reset() {
 	*x = Connection{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +2136,7 @@ func (x *Connection) String() string {
 func (*Connection) ProtoMessage() {}
 
 func (x *Connection) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +2149,7 @@ func (x *Connection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connection.ProtoReflect.Descriptor instead.
 func (*Connection) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Connection) GetId() string {
@@ -1840,7 +2226,7 @@ type ListConnectionsRequest struct {
 
 func (x *ListConnectionsRequest) Reset() {
 	*x = ListConnectionsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1852,7 +2238,7 @@ func (x *ListConnectionsRequest) String() string {
 func (*ListConnectionsRequest) ProtoMessage() {}
 
 func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1865,7 +2251,7 @@ func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectionsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListConnectionsRequest) GetId() string {
@@ -1886,7 +2272,7 @@ type ListConnectionsResponse struct {
 
 func (x *ListConnectionsResponse) Reset() {
 	*x = ListConnectionsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +2284,7 @@ func (x *ListConnectionsResponse) String() string {
 func (*ListConnectionsResponse) ProtoMessage() {}
 
 func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2297,7 @@ func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectionsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListConnectionsResponse) GetConnections() []*Connection {
@@ -1934,7 +2320,7 @@ type CloseConnectionRequest struct {
 
 func (x *CloseConnectionRequest) Reset() {
 	*x = CloseConnectionRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1946,7 +2332,7 @@ func (x *CloseConnectionRequest) String() string {
 func (*CloseConnectionRequest) ProtoMessage() {}
 
 func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1959,7 +2345,7 @@ func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionRequest.ProtoReflect.Descriptor instead.
 func (*CloseConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CloseConnectionRequest) GetId() string {
@@ -1985,7 +2371,7 @@ type CloseConnectionResponse struct {
 
 func (x *CloseConnectionResponse) Reset() {
 	*x = CloseConnectionResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2383,7 @@ func (x *CloseConnectionResponse) String() string {
 func (*CloseConnectionResponse) ProtoMessage() {}
 
 func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2396,7 @@ func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionResponse.ProtoReflect.Descriptor instead.
 func (*CloseConnectionResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
 }
 
 // SendFrameRequest is the input of SendFrame.
@@ -2031,7 +2417,7 @@ type SendFrameRequest struct {
 
 func (x *SendFrameRequest) Reset() {
 	*x = SendFrameRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +2429,7 @@ func (x *SendFrameRequest) String() string {
 func (*SendFrameRequest) ProtoMessage() {}
 
 func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2442,7 @@ func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameRequest.ProtoReflect.Descriptor instead.
 func (*SendFrameRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SendFrameRequest) GetId() string {
@@ -2098,7 +2484,7 @@ type SendFrameResponse struct {
 
 func (x *SendFrameResponse) Reset() {
 	*x = SendFrameResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2496,7 @@ func (x *SendFrameResponse) String() string {
 func (*SendFrameResponse) ProtoMessage() {}
 
 func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2509,7 @@ func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameResponse.ProtoReflect.Descriptor instead.
 func (*SendFrameResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SendFrameResponse) GetBytesWritten() uint64 {
@@ -2156,7 +2542,7 @@ type CapturedFrame struct {
 
 func (x *CapturedFrame) Reset() {
 	*x = CapturedFrame{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +2554,7 @@ func (x *CapturedFrame) String() string {
 func (*CapturedFrame) ProtoMessage() {}
 
 func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +2567,7 @@ func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CapturedFrame.ProtoReflect.Descriptor instead.
 func (*CapturedFrame) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CapturedFrame) GetConnectionId() string {
@@ -2246,7 +2632,7 @@ type ListFramesRequest struct {
 
 func (x *ListFramesRequest) Reset() {
 	*x = ListFramesRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2258,7 +2644,7 @@ func (x *ListFramesRequest) String() string {
 func (*ListFramesRequest) ProtoMessage() {}
 
 func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2271,7 +2657,7 @@ func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesRequest.ProtoReflect.Descriptor instead.
 func (*ListFramesRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListFramesRequest) GetId() string {
@@ -2299,7 +2685,7 @@ type ListFramesResponse struct {
 
 func (x *ListFramesResponse) Reset() {
 	*x = ListFramesResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2311,7 +2697,7 @@ func (x *ListFramesResponse) String() string {
 func (*ListFramesResponse) ProtoMessage() {}
 
 func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +2710,7 @@ func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesResponse.ProtoReflect.Descriptor instead.
 func (*ListFramesResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListFramesResponse) GetFrames() []*CapturedFrame {
@@ -2358,7 +2744,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2756,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2769,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Event) GetType() EventType {
@@ -2446,7 +2832,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2458,7 +2844,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +2857,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WatchEventsRequest) GetListenerId() string {
@@ -2492,7 +2878,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2504,7 +2890,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2517,7 +2903,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{31}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -2531,7 +2917,7 @@ var File_sockplane_v1_listener_service_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
-	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x03\n" +
+	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x05\n" +
 	"\bListener\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\ttransport\x18\x02 \x01(\x0e2\x17.sockplane.v1.TransportR\ttransport\x12\x18\n" +
@@ -2541,8 +2927,17 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\tunix_mode\x18\x06 \x01(\tH\x00R\bunixMode\x88\x01\x01\x12-\n" +
 	"\x04exec\x18\a \x01(\v2\x19.sockplane.v1.ExecOptionsR\x04exec\x126\n" +
 	"\acapture\x18\b \x01(\v2\x1c.sockplane.v1.CaptureOptionsR\acapture\x12,\n" +
-	"\x06limits\x18\t \x01(\v2\x14.sockplane.v1.LimitsR\x06limits\x124\n" +
-	"\x06status\x18\x0f \x01(\v2\x1c.sockplane.v1.ListenerStatusR\x06statusB\f\n" +
+	"\x06limits\x18\t \x01(\v2\x14.sockplane.v1.LimitsR\x06limits\x12:\n" +
+	"\x06labels\x18\n" +
+	" \x03(\v2\".sockplane.v1.Listener.LabelsEntryR\x06labels\x12\x12\n" +
+	"\x04etag\x18\v \x01(\tR\x04etag\x12+\n" +
+	"\x03ttl\x18\f \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12;\n" +
+	"\vexpire_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x124\n" +
+	"\x06status\x18\x0f \x01(\v2\x1c.sockplane.v1.ListenerStatusR\x06status\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
 	"_unix_mode\"\xc4\x02\n" +
 	"\x06Limits\x12'\n" +
@@ -2567,14 +2962,18 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\arequest\x18\x01 \x01(\x0e2\x15.sockplane.v1.FramingR\arequest\x121\n" +
 	"\bresponse\x18\x02 \x01(\x0e2\x15.sockplane.v1.FramingR\bresponse\x126\n" +
 	"\n" +
-	"byte_order\x18\x03 \x01(\x0e2\x17.sockplane.v1.ByteOrderR\tbyteOrder\"\xe4\x01\n" +
+	"byte_order\x18\x03 \x01(\x0e2\x17.sockplane.v1.ByteOrderR\tbyteOrder\"\xb5\x02\n" +
 	"\x0eListenerStatus\x12)\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x13.sockplane.v1.StateR\x05state\x12#\n" +
 	"\rbound_address\x18\x02 \x01(\tR\fboundAddress\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x129\n" +
 	"\n" +
 	"started_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x121\n" +
-	"\x05stats\x18\x05 \x01(\v2\x1b.sockplane.v1.ListenerStatsR\x05stats\"\xaa\x02\n" +
+	"\x05stats\x18\x05 \x01(\v2\x1b.sockplane.v1.ListenerStatsR\x05stats\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x06 \x01(\x03R\n" +
+	"generation\x12/\n" +
+	"\x13observed_generation\x18\a \x01(\x03R\x12observedGeneration\"\xaa\x02\n" +
 	"\rListenerStats\x12-\n" +
 	"\x12connections_active\x18\x01 \x01(\x04R\x11connectionsActive\x12+\n" +
 	"\x11connections_total\x18\x02 \x01(\x04R\x10connectionsTotal\x12\x1b\n" +
@@ -2584,33 +2983,57 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\bbytes_in\x18\x05 \x01(\x04R\abytesIn\x12\x1b\n" +
 	"\tbytes_out\x18\x06 \x01(\x04R\bbytesOut\x12\x16\n" +
 	"\x06errors\x18\a \x01(\x04R\x06errors\x121\n" +
-	"\x14connections_rejected\x18\b \x01(\x04R\x13connectionsRejected\"K\n" +
+	"\x14connections_rejected\x18\b \x01(\x04R\x13connectionsRejected\"j\n" +
 	"\x15CreateListenerRequest\x122\n" +
-	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"L\n" +
+	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"L\n" +
 	"\x16CreateListenerResponse\x122\n" +
 	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"$\n" +
 	"\x12GetListenerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"I\n" +
 	"\x13GetListenerResponse\x122\n" +
-	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"\x16\n" +
-	"\x14ListListenersRequest\"M\n" +
+	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"j\n" +
+	"\x14ListListenersRequest\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"u\n" +
 	"\x15ListListenersResponse\x124\n" +
-	"\tlisteners\x18\x01 \x03(\v2\x16.sockplane.v1.ListenerR\tlisteners\"\x91\x01\n" +
+	"\tlisteners\x18\x01 \x03(\v2\x16.sockplane.v1.ListenerR\tlisteners\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x01\n" +
 	"\x13StopListenerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x16.sockplane.v1.StopModeR\x04mode\x12>\n" +
-	"\rdrain_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\"J\n" +
+	"\rdrain_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"J\n" +
 	"\x14StopListenerResponse\x122\n" +
-	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"&\n" +
+	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\":\n" +
 	"\x14StartListenerRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"K\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"K\n" +
 	"\x15StartListenerResponse\x122\n" +
-	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"\x93\x01\n" +
+	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"\xa7\x01\n" +
 	"\x15DeleteListenerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x16.sockplane.v1.StopModeR\x04mode\x12>\n" +
-	"\rdrain_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\"\x18\n" +
-	"\x16DeleteListenerResponse\"\xd7\x02\n" +
+	"\rdrain_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"\x18\n" +
+	"\x16DeleteListenerResponse\"\x88\x01\n" +
+	"\x15UpdateListenerRequest\x122\n" +
+	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"L\n" +
+	"\x16UpdateListenerResponse\x122\n" +
+	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\"\xb3\x01\n" +
+	"\x1bBatchDeleteListenersRequest\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x12*\n" +
+	"\x04mode\x18\x03 \x01(\x0e2\x16.sockplane.v1.StopModeR\x04mode\x12>\n" +
+	"\rdrain_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\"?\n" +
+	"\x1cBatchDeleteListenersResponse\x12\x1f\n" +
+	"\vdeleted_ids\x18\x01 \x03(\tR\n" +
+	"deletedIds\"\xd7\x02\n" +
 	"\n" +
 	"Connection\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -2699,7 +3122,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fDIRECTION_IN\x10\x01\x12\x11\n" +
-	"\rDIRECTION_OUT\x10\x02*\xca\x02\n" +
+	"\rDIRECTION_OUT\x10\x02*\x8c\x03\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bEVENT_TYPE_LISTENER_CREATED\x10\x01\x12\x1f\n" +
@@ -2710,14 +3133,19 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x1cEVENT_TYPE_CONNECTION_OPENED\x10\x06\x12 \n" +
 	"\x1cEVENT_TYPE_CONNECTION_CLOSED\x10\a\x12\x1a\n" +
 	"\x16EVENT_TYPE_FRAME_ERROR\x10\b\x12\x1d\n" +
-	"\x19EVENT_TYPE_EVENTS_DROPPED\x10\t2\xdf\a\n" +
+	"\x19EVENT_TYPE_EVENTS_DROPPED\x10\t\x12\x1f\n" +
+	"\x1bEVENT_TYPE_LISTENER_EXPIRED\x10\n" +
+	"\x12\x1f\n" +
+	"\x1bEVENT_TYPE_LISTENER_UPDATED\x10\v2\xab\t\n" +
 	"\x0fListenerService\x12[\n" +
 	"\x0eCreateListener\x12#.sockplane.v1.CreateListenerRequest\x1a$.sockplane.v1.CreateListenerResponse\x12R\n" +
 	"\vGetListener\x12 .sockplane.v1.GetListenerRequest\x1a!.sockplane.v1.GetListenerResponse\x12X\n" +
 	"\rListListeners\x12\".sockplane.v1.ListListenersRequest\x1a#.sockplane.v1.ListListenersResponse\x12U\n" +
 	"\fStopListener\x12!.sockplane.v1.StopListenerRequest\x1a\".sockplane.v1.StopListenerResponse\x12X\n" +
 	"\rStartListener\x12\".sockplane.v1.StartListenerRequest\x1a#.sockplane.v1.StartListenerResponse\x12[\n" +
-	"\x0eDeleteListener\x12#.sockplane.v1.DeleteListenerRequest\x1a$.sockplane.v1.DeleteListenerResponse\x12^\n" +
+	"\x0eDeleteListener\x12#.sockplane.v1.DeleteListenerRequest\x1a$.sockplane.v1.DeleteListenerResponse\x12[\n" +
+	"\x0eUpdateListener\x12#.sockplane.v1.UpdateListenerRequest\x1a$.sockplane.v1.UpdateListenerResponse\x12m\n" +
+	"\x14BatchDeleteListeners\x12).sockplane.v1.BatchDeleteListenersRequest\x1a*.sockplane.v1.BatchDeleteListenersResponse\x12^\n" +
 	"\x0fListConnections\x12$.sockplane.v1.ListConnectionsRequest\x1a%.sockplane.v1.ListConnectionsResponse\x12^\n" +
 	"\x0fCloseConnection\x12$.sockplane.v1.CloseConnectionRequest\x1a%.sockplane.v1.CloseConnectionResponse\x12L\n" +
 	"\tSendFrame\x12\x1e.sockplane.v1.SendFrameRequest\x1a\x1f.sockplane.v1.SendFrameResponse\x12O\n" +
@@ -2738,51 +3166,57 @@ func file_sockplane_v1_listener_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_sockplane_v1_listener_service_proto_goTypes = []any{
-	(Transport)(0),                  // 0: sockplane.v1.Transport
-	(Handler)(0),                    // 1: sockplane.v1.Handler
-	(Framing)(0),                    // 2: sockplane.v1.Framing
-	(ByteOrder)(0),                  // 3: sockplane.v1.ByteOrder
-	(State)(0),                      // 4: sockplane.v1.State
-	(StopMode)(0),                   // 5: sockplane.v1.StopMode
-	(Direction)(0),                  // 6: sockplane.v1.Direction
-	(EventType)(0),                  // 7: sockplane.v1.EventType
-	(*Listener)(nil),                // 8: sockplane.v1.Listener
-	(*Limits)(nil),                  // 9: sockplane.v1.Limits
-	(*CaptureOptions)(nil),          // 10: sockplane.v1.CaptureOptions
-	(*ExecOptions)(nil),             // 11: sockplane.v1.ExecOptions
-	(*FramingConfig)(nil),           // 12: sockplane.v1.FramingConfig
-	(*ListenerStatus)(nil),          // 13: sockplane.v1.ListenerStatus
-	(*ListenerStats)(nil),           // 14: sockplane.v1.ListenerStats
-	(*CreateListenerRequest)(nil),   // 15: sockplane.v1.CreateListenerRequest
-	(*CreateListenerResponse)(nil),  // 16: sockplane.v1.CreateListenerResponse
-	(*GetListenerRequest)(nil),      // 17: sockplane.v1.GetListenerRequest
-	(*GetListenerResponse)(nil),     // 18: sockplane.v1.GetListenerResponse
-	(*ListListenersRequest)(nil),    // 19: sockplane.v1.ListListenersRequest
-	(*ListListenersResponse)(nil),   // 20: sockplane.v1.ListListenersResponse
-	(*StopListenerRequest)(nil),     // 21: sockplane.v1.StopListenerRequest
-	(*StopListenerResponse)(nil),    // 22: sockplane.v1.StopListenerResponse
-	(*StartListenerRequest)(nil),    // 23: sockplane.v1.StartListenerRequest
-	(*StartListenerResponse)(nil),   // 24: sockplane.v1.StartListenerResponse
-	(*DeleteListenerRequest)(nil),   // 25: sockplane.v1.DeleteListenerRequest
-	(*DeleteListenerResponse)(nil),  // 26: sockplane.v1.DeleteListenerResponse
-	(*Connection)(nil),              // 27: sockplane.v1.Connection
-	(*ListConnectionsRequest)(nil),  // 28: sockplane.v1.ListConnectionsRequest
-	(*ListConnectionsResponse)(nil), // 29: sockplane.v1.ListConnectionsResponse
-	(*CloseConnectionRequest)(nil),  // 30: sockplane.v1.CloseConnectionRequest
-	(*CloseConnectionResponse)(nil), // 31: sockplane.v1.CloseConnectionResponse
-	(*SendFrameRequest)(nil),        // 32: sockplane.v1.SendFrameRequest
-	(*SendFrameResponse)(nil),       // 33: sockplane.v1.SendFrameResponse
-	(*CapturedFrame)(nil),           // 34: sockplane.v1.CapturedFrame
-	(*ListFramesRequest)(nil),       // 35: sockplane.v1.ListFramesRequest
-	(*ListFramesResponse)(nil),      // 36: sockplane.v1.ListFramesResponse
-	(*Event)(nil),                   // 37: sockplane.v1.Event
-	(*WatchEventsRequest)(nil),      // 38: sockplane.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 39: sockplane.v1.WatchEventsResponse
-	(*durationpb.Duration)(nil),     // 40: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 41: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),         // 42: google.protobuf.Struct
+	(Transport)(0),                       // 0: sockplane.v1.Transport
+	(Handler)(0),                         // 1: sockplane.v1.Handler
+	(Framing)(0),                         // 2: sockplane.v1.Framing
+	(ByteOrder)(0),                       // 3: sockplane.v1.ByteOrder
+	(State)(0),                           // 4: sockplane.v1.State
+	(StopMode)(0),                        // 5: sockplane.v1.StopMode
+	(Direction)(0),                       // 6: sockplane.v1.Direction
+	(EventType)(0),                       // 7: sockplane.v1.EventType
+	(*Listener)(nil),                     // 8: sockplane.v1.Listener
+	(*Limits)(nil),                       // 9: sockplane.v1.Limits
+	(*CaptureOptions)(nil),               // 10: sockplane.v1.CaptureOptions
+	(*ExecOptions)(nil),                  // 11: sockplane.v1.ExecOptions
+	(*FramingConfig)(nil),                // 12: sockplane.v1.FramingConfig
+	(*ListenerStatus)(nil),               // 13: sockplane.v1.ListenerStatus
+	(*ListenerStats)(nil),                // 14: sockplane.v1.ListenerStats
+	(*CreateListenerRequest)(nil),        // 15: sockplane.v1.CreateListenerRequest
+	(*CreateListenerResponse)(nil),       // 16: sockplane.v1.CreateListenerResponse
+	(*GetListenerRequest)(nil),           // 17: sockplane.v1.GetListenerRequest
+	(*GetListenerResponse)(nil),          // 18: sockplane.v1.GetListenerResponse
+	(*ListListenersRequest)(nil),         // 19: sockplane.v1.ListListenersRequest
+	(*ListListenersResponse)(nil),        // 20: sockplane.v1.ListListenersResponse
+	(*StopListenerRequest)(nil),          // 21: sockplane.v1.StopListenerRequest
+	(*StopListenerResponse)(nil),         // 22: sockplane.v1.StopListenerResponse
+	(*StartListenerRequest)(nil),         // 23: sockplane.v1.StartListenerRequest
+	(*StartListenerResponse)(nil),        // 24: sockplane.v1.StartListenerResponse
+	(*DeleteListenerRequest)(nil),        // 25: sockplane.v1.DeleteListenerRequest
+	(*DeleteListenerResponse)(nil),       // 26: sockplane.v1.DeleteListenerResponse
+	(*UpdateListenerRequest)(nil),        // 27: sockplane.v1.UpdateListenerRequest
+	(*UpdateListenerResponse)(nil),       // 28: sockplane.v1.UpdateListenerResponse
+	(*BatchDeleteListenersRequest)(nil),  // 29: sockplane.v1.BatchDeleteListenersRequest
+	(*BatchDeleteListenersResponse)(nil), // 30: sockplane.v1.BatchDeleteListenersResponse
+	(*Connection)(nil),                   // 31: sockplane.v1.Connection
+	(*ListConnectionsRequest)(nil),       // 32: sockplane.v1.ListConnectionsRequest
+	(*ListConnectionsResponse)(nil),      // 33: sockplane.v1.ListConnectionsResponse
+	(*CloseConnectionRequest)(nil),       // 34: sockplane.v1.CloseConnectionRequest
+	(*CloseConnectionResponse)(nil),      // 35: sockplane.v1.CloseConnectionResponse
+	(*SendFrameRequest)(nil),             // 36: sockplane.v1.SendFrameRequest
+	(*SendFrameResponse)(nil),            // 37: sockplane.v1.SendFrameResponse
+	(*CapturedFrame)(nil),                // 38: sockplane.v1.CapturedFrame
+	(*ListFramesRequest)(nil),            // 39: sockplane.v1.ListFramesRequest
+	(*ListFramesResponse)(nil),           // 40: sockplane.v1.ListFramesResponse
+	(*Event)(nil),                        // 41: sockplane.v1.Event
+	(*WatchEventsRequest)(nil),           // 42: sockplane.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),          // 43: sockplane.v1.WatchEventsResponse
+	nil,                                  // 44: sockplane.v1.Listener.LabelsEntry
+	(*durationpb.Duration)(nil),          // 45: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),        // 46: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 47: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),              // 48: google.protobuf.Struct
 }
 var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	0,  // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
@@ -2791,63 +3225,75 @@ var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	11, // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
 	10, // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
 	9,  // 5: sockplane.v1.Listener.limits:type_name -> sockplane.v1.Limits
-	13, // 6: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
-	40, // 7: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
-	40, // 8: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
-	40, // 9: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
-	2,  // 10: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
-	2,  // 11: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
-	3,  // 12: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
-	4,  // 13: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
-	41, // 14: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
-	14, // 15: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
-	8,  // 16: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	8,  // 17: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	8,  // 18: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
-	8,  // 19: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
-	5,  // 20: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	40, // 21: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	8,  // 22: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
-	8,  // 23: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
-	5,  // 24: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	40, // 25: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	41, // 26: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
-	41, // 27: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
-	27, // 28: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
-	42, // 29: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
-	6,  // 30: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
-	41, // 31: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
-	34, // 32: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
-	7,  // 33: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
-	41, // 34: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
-	37, // 35: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
-	15, // 36: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
-	17, // 37: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
-	19, // 38: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
-	21, // 39: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
-	23, // 40: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
-	25, // 41: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
-	28, // 42: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
-	30, // 43: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
-	32, // 44: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
-	35, // 45: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
-	38, // 46: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
-	16, // 47: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
-	18, // 48: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
-	20, // 49: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
-	22, // 50: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
-	24, // 51: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
-	26, // 52: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
-	29, // 53: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
-	31, // 54: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
-	33, // 55: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
-	36, // 56: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
-	39, // 57: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
-	47, // [47:58] is the sub-list for method output_type
-	36, // [36:47] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	44, // 6: sockplane.v1.Listener.labels:type_name -> sockplane.v1.Listener.LabelsEntry
+	45, // 7: sockplane.v1.Listener.ttl:type_name -> google.protobuf.Duration
+	46, // 8: sockplane.v1.Listener.expire_time:type_name -> google.protobuf.Timestamp
+	13, // 9: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
+	45, // 10: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
+	45, // 11: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
+	45, // 12: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
+	2,  // 13: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
+	2,  // 14: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
+	3,  // 15: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
+	4,  // 16: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
+	46, // 17: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
+	14, // 18: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
+	8,  // 19: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	8,  // 20: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	8,  // 21: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
+	8,  // 22: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
+	5,  // 23: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	45, // 24: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	8,  // 25: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
+	8,  // 26: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
+	5,  // 27: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	45, // 28: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	8,  // 29: sockplane.v1.UpdateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	47, // 30: sockplane.v1.UpdateListenerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	8,  // 31: sockplane.v1.UpdateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	5,  // 32: sockplane.v1.BatchDeleteListenersRequest.mode:type_name -> sockplane.v1.StopMode
+	45, // 33: sockplane.v1.BatchDeleteListenersRequest.drain_timeout:type_name -> google.protobuf.Duration
+	46, // 34: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
+	46, // 35: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
+	31, // 36: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
+	48, // 37: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
+	6,  // 38: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
+	46, // 39: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
+	38, // 40: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
+	7,  // 41: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
+	46, // 42: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
+	41, // 43: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
+	15, // 44: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
+	17, // 45: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
+	19, // 46: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
+	21, // 47: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
+	23, // 48: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
+	25, // 49: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
+	27, // 50: sockplane.v1.ListenerService.UpdateListener:input_type -> sockplane.v1.UpdateListenerRequest
+	29, // 51: sockplane.v1.ListenerService.BatchDeleteListeners:input_type -> sockplane.v1.BatchDeleteListenersRequest
+	32, // 52: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
+	34, // 53: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
+	36, // 54: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
+	39, // 55: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
+	42, // 56: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
+	16, // 57: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
+	18, // 58: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
+	20, // 59: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
+	22, // 60: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
+	24, // 61: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
+	26, // 62: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
+	28, // 63: sockplane.v1.ListenerService.UpdateListener:output_type -> sockplane.v1.UpdateListenerResponse
+	30, // 64: sockplane.v1.ListenerService.BatchDeleteListeners:output_type -> sockplane.v1.BatchDeleteListenersResponse
+	33, // 65: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
+	35, // 66: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
+	37, // 67: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
+	40, // 68: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
+	43, // 69: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
+	57, // [57:70] is the sub-list for method output_type
+	44, // [44:57] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_listener_service_proto_init() }
@@ -2862,7 +3308,7 @@ func file_sockplane_v1_listener_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sockplane_v1_listener_service_proto_rawDesc), len(file_sockplane_v1_listener_service_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   32,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

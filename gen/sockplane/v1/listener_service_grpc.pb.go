@@ -19,17 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ListenerService_CreateListener_FullMethodName  = "/sockplane.v1.ListenerService/CreateListener"
-	ListenerService_GetListener_FullMethodName     = "/sockplane.v1.ListenerService/GetListener"
-	ListenerService_ListListeners_FullMethodName   = "/sockplane.v1.ListenerService/ListListeners"
-	ListenerService_StopListener_FullMethodName    = "/sockplane.v1.ListenerService/StopListener"
-	ListenerService_StartListener_FullMethodName   = "/sockplane.v1.ListenerService/StartListener"
-	ListenerService_DeleteListener_FullMethodName  = "/sockplane.v1.ListenerService/DeleteListener"
-	ListenerService_ListConnections_FullMethodName = "/sockplane.v1.ListenerService/ListConnections"
-	ListenerService_CloseConnection_FullMethodName = "/sockplane.v1.ListenerService/CloseConnection"
-	ListenerService_SendFrame_FullMethodName       = "/sockplane.v1.ListenerService/SendFrame"
-	ListenerService_ListFrames_FullMethodName      = "/sockplane.v1.ListenerService/ListFrames"
-	ListenerService_WatchEvents_FullMethodName     = "/sockplane.v1.ListenerService/WatchEvents"
+	ListenerService_CreateListener_FullMethodName       = "/sockplane.v1.ListenerService/CreateListener"
+	ListenerService_GetListener_FullMethodName          = "/sockplane.v1.ListenerService/GetListener"
+	ListenerService_ListListeners_FullMethodName        = "/sockplane.v1.ListenerService/ListListeners"
+	ListenerService_StopListener_FullMethodName         = "/sockplane.v1.ListenerService/StopListener"
+	ListenerService_StartListener_FullMethodName        = "/sockplane.v1.ListenerService/StartListener"
+	ListenerService_DeleteListener_FullMethodName       = "/sockplane.v1.ListenerService/DeleteListener"
+	ListenerService_UpdateListener_FullMethodName       = "/sockplane.v1.ListenerService/UpdateListener"
+	ListenerService_BatchDeleteListeners_FullMethodName = "/sockplane.v1.ListenerService/BatchDeleteListeners"
+	ListenerService_ListConnections_FullMethodName      = "/sockplane.v1.ListenerService/ListConnections"
+	ListenerService_CloseConnection_FullMethodName      = "/sockplane.v1.ListenerService/CloseConnection"
+	ListenerService_SendFrame_FullMethodName            = "/sockplane.v1.ListenerService/SendFrame"
+	ListenerService_ListFrames_FullMethodName           = "/sockplane.v1.ListenerService/ListFrames"
+	ListenerService_WatchEvents_FullMethodName          = "/sockplane.v1.ListenerService/WatchEvents"
 )
 
 // ListenerServiceClient is the client API for ListenerService service.
@@ -60,6 +62,18 @@ type ListenerServiceClient interface {
 	StartListener(ctx context.Context, in *StartListenerRequest, opts ...grpc.CallOption) (*StartListenerResponse, error)
 	// DeleteListener stops a listener and forgets it.
 	DeleteListener(ctx context.Context, in *DeleteListenerRequest, opts ...grpc.CallOption) (*DeleteListenerResponse, error)
+	// UpdateListener changes a listener's desired state. handler, exec,
+	// capture, limits, labels and ttl/expire_time apply live: no connection
+	// is closed, and a connection in the middle of a frame switches at its
+	// next frame boundary. framing applies to connections accepted after
+	// the update (open ones keep theirs). address and transport rebind: the
+	// new socket is bound first (a bind error fails the call and changes
+	// nothing), then the old one stops gracefully, its open connections
+	// draining as on a graceful stop.
+	UpdateListener(ctx context.Context, in *UpdateListenerRequest, opts ...grpc.CallOption) (*UpdateListenerResponse, error)
+	// BatchDeleteListeners deletes every listener that matches a label
+	// selector, or that is named, in one call.
+	BatchDeleteListeners(ctx context.Context, in *BatchDeleteListenersRequest, opts ...grpc.CallOption) (*BatchDeleteListenersResponse, error)
 	// ListConnections returns a listener's open connections; for datagram
 	// transports, the peers heard from recently (a bounded table whose idle
 	// entries expire).
@@ -142,6 +156,26 @@ func (c *listenerServiceClient) DeleteListener(ctx context.Context, in *DeleteLi
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteListenerResponse)
 	err := c.cc.Invoke(ctx, ListenerService_DeleteListener_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *listenerServiceClient) UpdateListener(ctx context.Context, in *UpdateListenerRequest, opts ...grpc.CallOption) (*UpdateListenerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateListenerResponse)
+	err := c.cc.Invoke(ctx, ListenerService_UpdateListener_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *listenerServiceClient) BatchDeleteListeners(ctx context.Context, in *BatchDeleteListenersRequest, opts ...grpc.CallOption) (*BatchDeleteListenersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchDeleteListenersResponse)
+	err := c.cc.Invoke(ctx, ListenerService_BatchDeleteListeners_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +269,18 @@ type ListenerServiceServer interface {
 	StartListener(context.Context, *StartListenerRequest) (*StartListenerResponse, error)
 	// DeleteListener stops a listener and forgets it.
 	DeleteListener(context.Context, *DeleteListenerRequest) (*DeleteListenerResponse, error)
+	// UpdateListener changes a listener's desired state. handler, exec,
+	// capture, limits, labels and ttl/expire_time apply live: no connection
+	// is closed, and a connection in the middle of a frame switches at its
+	// next frame boundary. framing applies to connections accepted after
+	// the update (open ones keep theirs). address and transport rebind: the
+	// new socket is bound first (a bind error fails the call and changes
+	// nothing), then the old one stops gracefully, its open connections
+	// draining as on a graceful stop.
+	UpdateListener(context.Context, *UpdateListenerRequest) (*UpdateListenerResponse, error)
+	// BatchDeleteListeners deletes every listener that matches a label
+	// selector, or that is named, in one call.
+	BatchDeleteListeners(context.Context, *BatchDeleteListenersRequest) (*BatchDeleteListenersResponse, error)
 	// ListConnections returns a listener's open connections; for datagram
 	// transports, the peers heard from recently (a bounded table whose idle
 	// entries expire).
@@ -280,6 +326,12 @@ func (UnimplementedListenerServiceServer) StartListener(context.Context, *StartL
 }
 func (UnimplementedListenerServiceServer) DeleteListener(context.Context, *DeleteListenerRequest) (*DeleteListenerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteListener not implemented")
+}
+func (UnimplementedListenerServiceServer) UpdateListener(context.Context, *UpdateListenerRequest) (*UpdateListenerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateListener not implemented")
+}
+func (UnimplementedListenerServiceServer) BatchDeleteListeners(context.Context, *BatchDeleteListenersRequest) (*BatchDeleteListenersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchDeleteListeners not implemented")
 }
 func (UnimplementedListenerServiceServer) ListConnections(context.Context, *ListConnectionsRequest) (*ListConnectionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListConnections not implemented")
@@ -425,6 +477,42 @@ func _ListenerService_DeleteListener_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ListenerService_UpdateListener_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateListenerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ListenerServiceServer).UpdateListener(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ListenerService_UpdateListener_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ListenerServiceServer).UpdateListener(ctx, req.(*UpdateListenerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ListenerService_BatchDeleteListeners_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchDeleteListenersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ListenerServiceServer).BatchDeleteListeners(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ListenerService_BatchDeleteListeners_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ListenerServiceServer).BatchDeleteListeners(ctx, req.(*BatchDeleteListenersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ListenerService_ListConnections_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListConnectionsRequest)
 	if err := dec(in); err != nil {
@@ -538,6 +626,14 @@ var ListenerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteListener",
 			Handler:    _ListenerService_DeleteListener_Handler,
+		},
+		{
+			MethodName: "UpdateListener",
+			Handler:    _ListenerService_UpdateListener_Handler,
+		},
+		{
+			MethodName: "BatchDeleteListeners",
+			Handler:    _ListenerService_BatchDeleteListeners_Handler,
 		},
 		{
 			MethodName: "ListConnections",

@@ -9,6 +9,7 @@ package sockplanev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -46,8 +47,14 @@ type ListenerRecord struct {
 	// The address the listener last bound, so that one asking for port 0
 	// gets the same port back after a restart while it is free.
 	LastBoundAddress string `protobuf:"bytes,4,opt,name=last_bound_address,json=lastBoundAddress,proto3" json:"last_bound_address,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The generation of the desired state (Listener.status.generation).
+	Generation int64 `protobuf:"varint,5,opt,name=generation,proto3" json:"generation,omitempty"`
+	// When the listener was created; with generation, it makes the etag.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The request id of the create, for retries (CreateListenerRequest).
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListenerRecord) Reset() {
@@ -108,16 +115,44 @@ func (x *ListenerRecord) GetLastBoundAddress() string {
 	return ""
 }
 
+func (x *ListenerRecord) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *ListenerRecord) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *ListenerRecord) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 var File_sockplane_v1_record_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_record_proto_rawDesc = "" +
 	"\n" +
-	"\x19sockplane/v1/record.proto\x12\fsockplane.v1\x1a#sockplane/v1/listener_service.proto\"\xb3\x01\n" +
+	"\x19sockplane/v1/record.proto\x12\fsockplane.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#sockplane/v1/listener_service.proto\"\xaf\x02\n" +
 	"\x0eListenerRecord\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x122\n" +
 	"\blistener\x18\x02 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\x12\x18\n" +
 	"\arunning\x18\x03 \x01(\bR\arunning\x12,\n" +
-	"\x12last_bound_address\x18\x04 \x01(\tR\x10lastBoundAddressB=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
+	"\x12last_bound_address\x18\x04 \x01(\tR\x10lastBoundAddress\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x05 \x01(\x03R\n" +
+	"generation\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestIdB=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
 
 var (
 	file_sockplane_v1_record_proto_rawDescOnce sync.Once
@@ -133,16 +168,18 @@ func file_sockplane_v1_record_proto_rawDescGZIP() []byte {
 
 var file_sockplane_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
 var file_sockplane_v1_record_proto_goTypes = []any{
-	(*ListenerRecord)(nil), // 0: sockplane.v1.ListenerRecord
-	(*Listener)(nil),       // 1: sockplane.v1.Listener
+	(*ListenerRecord)(nil),        // 0: sockplane.v1.ListenerRecord
+	(*Listener)(nil),              // 1: sockplane.v1.Listener
+	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
 }
 var file_sockplane_v1_record_proto_depIdxs = []int32{
 	1, // 0: sockplane.v1.ListenerRecord.listener:type_name -> sockplane.v1.Listener
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 1: sockplane.v1.ListenerRecord.create_time:type_name -> google.protobuf.Timestamp
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_record_proto_init() }

@@ -19,10 +19,13 @@ var states = map[registry.State]sockplanev1.State{
 // effective spec (every default filled in) and its status.
 func listenerToProto(info registry.Info) *sockplanev1.Listener {
 	l := specpb.SpecToProto(info.Spec)
+	l.Etag = info.Etag
 	l.Status = &sockplanev1.ListenerStatus{
-		State:        states[info.State],
-		BoundAddress: info.BoundAddr,
-		Error:        info.Error,
+		State:              states[info.State],
+		BoundAddress:       info.BoundAddr,
+		Error:              info.Error,
+		Generation:         info.Generation,
+		ObservedGeneration: info.ObservedGeneration,
 		Stats: &sockplanev1.ListenerStats{
 			ConnectionsActive: info.Stats.ConnectionsActive,
 			ConnectionsTotal:  info.Stats.ConnectionsTotal,

@@ -24,6 +24,8 @@ var eventTypes = map[rawsock.EventType]sockplanev1.EventType{
 	rawsock.EventConnectionClosed: sockplanev1.EventType_EVENT_TYPE_CONNECTION_CLOSED,
 	rawsock.EventFrameError:       sockplanev1.EventType_EVENT_TYPE_FRAME_ERROR,
 	rawsock.EventEventsDropped:    sockplanev1.EventType_EVENT_TYPE_EVENTS_DROPPED,
+	rawsock.EventListenerExpired:  sockplanev1.EventType_EVENT_TYPE_LISTENER_EXPIRED,
+	rawsock.EventListenerUpdated:  sockplanev1.EventType_EVENT_TYPE_LISTENER_UPDATED,
 }
 
 // parseConnID reads a connection id of the API; "" is allowed where the

@@ -23,6 +23,8 @@ var errorCodes = []struct {
 	{err: registry.ErrNotFound, code: codes.NotFound},
 	{err: rawsock.ErrConnNotFound, code: codes.NotFound},
 	{err: registry.ErrExists, code: codes.AlreadyExists},
+	{err: registry.ErrRequestReused, code: codes.AlreadyExists},
+	{err: registry.ErrEtagMismatch, code: codes.Aborted, hint: "read the listener again and retry with its new etag"},
 	{err: rawsock.ErrAddrInUse, code: codes.AlreadyExists},
 	{err: rawsock.ErrBind, code: codes.FailedPrecondition},
 	{err: registry.ErrExecDisabled, code: codes.FailedPrecondition, hint: enableExec},

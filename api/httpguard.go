@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 )
@@ -70,7 +71,10 @@ var probePaths = map[string]bool{"/healthz": true, "/readyz": true}
 //   - a body over cfg.MaxBodyBytes: 413 RESOURCE_EXHAUSTED, at once when
 //     Content-Length says so; a chunked body is read in (up to the
 //     bound) before next runs, so it gets the same 413 and not the
-//     gateway's 400 for a body cut short.
+//     gateway's 400 for a body cut short. The connection closes after a
+//     413, once the rest of the body has been read and dropped (up to
+//     8 MiB and 5 s), so that a client still sending it reads the 413
+//     instead of a connection reset (tooLarge).
 //
 // Host comes first because a rebound page should learn nothing, not even
 // whether a token is set; the token before the body checks so that an
@@ -132,7 +136,7 @@ func (g *httpGuard) checkBody(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if r.ContentLength > g.maxBody {
-		g.tooLarge(w)
+		g.tooLarge(w, r)
 		return false
 	}
 	if r.ContentLength < 0 { // chunked: the length is only known once read
@@ -142,7 +146,7 @@ func (g *httpGuard) checkBody(w http.ResponseWriter, r *http.Request) bool {
 			writeGuardError(w, http.StatusBadRequest, codes.InvalidArgument, "reading the request body: "+err.Error())
 			return false
 		case int64(len(body)) > g.maxBody:
-			g.tooLarge(w)
+			g.tooLarge(w, r)
 			return false
 		}
 		r.ContentLength = int64(len(body))
@@ -154,9 +158,42 @@ func (g *httpGuard) checkBody(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (g *httpGuard) tooLarge(w http.ResponseWriter) {
+// Lingering close: how much of a refused body the guard reads, and for
+// how long, so that the client reads the 413. See tooLarge.
+const (
+	lingerBytes = 8 << 20
+	lingerTime  = 5 * time.Second
+)
+
+// tooLarge answers 413 to a request whose body is over the bound, and
+// then reads and drops the rest of the body, up to lingerBytes and for at
+// most lingerTime, before the connection closes: nginx's lingering close.
+// A client that sends the whole body before it reads the reply (Python's
+// urllib, most simple clients) would otherwise still be sending when the
+// server closes the connection with the body unread, which resets the
+// connection (TCP RST), and the reset discards the 413 in the client's
+// receive buffer: the client sees "connection reset", not the 413.
+//
+// It does not read a body the client has not started sending: one it
+// asked to send only if told to (Expect: 100-continue, as curl does for
+// large bodies), which the 413 tells it not to; nor one whose stated
+// length is over lingerBytes, which would be cut short anyway.
+func (g *httpGuard) tooLarge(w http.ResponseWriter, r *http.Request) {
+	linger := r.ProtoMajor == 1 && !strings.EqualFold(r.Header.Get("Expect"), "100-continue") && r.ContentLength <= lingerBytes
+	if r.ProtoMajor == 1 {
+		// The connection goes with this reply: what is left of the body on
+		// it would be read as the next request.
+		w.Header().Set("Connection", "close")
+	}
 	writeGuardError(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted, fmt.Sprintf(
 		"request body over %d bytes, the API's limit", g.maxBody))
+	if !linger {
+		return
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.Flush() // the reply is on its way while the client still sends
+	_ = rc.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, r.Body, lingerBytes)
 }
 
 // isJSON reports whether a Content-Type header value is application/json,

@@ -30,11 +30,14 @@ func (s *ListenerService) CreateListener(ctx context.Context, req *sockplanev1.C
 	if req.GetListener() == nil {
 		return nil, invalidArgument("listener", "required")
 	}
+	if n := len(req.GetRequestId()); n > registry.MaxRequestIDLength {
+		return nil, invalidArgument("requestId", fmt.Sprintf("%d bytes, more than %d", n, registry.MaxRequestIDLength))
+	}
 	spec, err := specpb.SpecFromProto(req.GetListener())
 	if err != nil {
 		return nil, toStatus(err, "listener.")
 	}
-	info, err := s.reg.Create(ctx, spec)
+	info, err := s.reg.Create(ctx, spec, registry.CreateOptions{RequestID: req.GetRequestId()})
 	if err != nil {
 		return nil, toStatus(err, "listener.")
 	}
@@ -51,10 +54,22 @@ func (s *ListenerService) GetListener(_ context.Context, req *sockplanev1.GetLis
 }
 
 // ListListeners implements sockplane.v1.ListenerService.
-func (s *ListenerService) ListListeners(context.Context, *sockplanev1.ListListenersRequest) (*sockplanev1.ListListenersResponse, error) {
-	infos := s.reg.List()
-	resp := &sockplanev1.ListListenersResponse{Listeners: make([]*sockplanev1.Listener, len(infos))}
-	for i, info := range infos {
+func (s *ListenerService) ListListeners(_ context.Context, req *sockplanev1.ListListenersRequest) (*sockplanev1.ListListenersResponse, error) {
+	sel, err := registry.ParseSelector("filter", req.GetFilter())
+	if err != nil {
+		return nil, toStatus(err, "")
+	}
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	page, next := paginate(s.reg.List(sel), after, size)
+	resp := &sockplanev1.ListListenersResponse{Listeners: make([]*sockplanev1.Listener, len(page)), NextPageToken: next}
+	for i, info := range page {
 		resp.Listeners[i] = listenerToProto(info)
 	}
 	return resp, nil
@@ -62,7 +77,7 @@ func (s *ListenerService) ListListeners(context.Context, *sockplanev1.ListListen
 
 // StopListener implements sockplane.v1.ListenerService.
 func (s *ListenerService) StopListener(ctx context.Context, req *sockplanev1.StopListenerRequest) (*sockplanev1.StopListenerResponse, error) {
-	opts, err := stopOptions(req.GetMode(), req.GetDrainTimeout())
+	opts, err := stopOptions(req.GetMode(), req.GetDrainTimeout(), req.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +90,7 @@ func (s *ListenerService) StopListener(ctx context.Context, req *sockplanev1.Sto
 
 // StartListener implements sockplane.v1.ListenerService.
 func (s *ListenerService) StartListener(ctx context.Context, req *sockplanev1.StartListenerRequest) (*sockplanev1.StartListenerResponse, error) {
-	info, err := byID(req.GetId(), func(id string) (registry.Info, error) { return s.reg.Start(ctx, id) })
+	info, err := byID(req.GetId(), func(id string) (registry.Info, error) { return s.reg.Start(ctx, id, req.GetEtag()) })
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +102,7 @@ func (s *ListenerService) DeleteListener(ctx context.Context, req *sockplanev1.D
 	if err := registry.ValidateID(req.GetId()); err != nil {
 		return nil, toStatus(err, "")
 	}
-	opts, err := stopOptions(req.GetMode(), req.GetDrainTimeout())
+	opts, err := stopOptions(req.GetMode(), req.GetDrainTimeout(), req.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +110,64 @@ func (s *ListenerService) DeleteListener(ctx context.Context, req *sockplanev1.D
 		return nil, toStatus(err, "")
 	}
 	return &sockplanev1.DeleteListenerResponse{}, nil
+}
+
+// UpdateListener implements sockplane.v1.ListenerService: the fields of
+// the mask are copied from the request onto the listener's desired spec
+// (as stored, not the effective one), and the registry makes the result
+// run.
+func (s *ListenerService) UpdateListener(ctx context.Context, req *sockplanev1.UpdateListenerRequest) (*sockplanev1.UpdateListenerResponse, error) {
+	in := req.GetListener()
+	if in == nil {
+		return nil, invalidArgument("listener", "required")
+	}
+	if err := registry.ValidateID(in.GetId()); err != nil {
+		return nil, toStatus(err, "listener.")
+	}
+	paths, err := maskPaths(req.GetUpdateMask())
+	if err != nil {
+		return nil, err
+	}
+	desired, _, err := s.reg.Desired(in.GetId())
+	if err != nil {
+		return nil, toStatus(err, "")
+	}
+	merged := specpb.SpecToProto(desired)
+	applyMask(merged, in, paths)
+	spec, err := specpb.SpecFromProto(merged)
+	if err != nil {
+		return nil, toStatus(err, "listener.")
+	}
+	info, err := s.reg.Update(ctx, spec, in.GetEtag())
+	if err != nil {
+		return nil, toStatus(err, "listener.")
+	}
+	return &sockplanev1.UpdateListenerResponse{Listener: listenerToProto(info)}, nil
+}
+
+// BatchDeleteListeners implements sockplane.v1.ListenerService.
+func (s *ListenerService) BatchDeleteListeners(ctx context.Context, req *sockplanev1.BatchDeleteListenersRequest) (*sockplanev1.BatchDeleteListenersResponse, error) {
+	if req.GetFilter() == "" && len(req.GetIds()) == 0 {
+		return nil, invalidArgument("filter", "give a label selector or ids: an empty filter and no ids would delete everything, which batch delete does not do")
+	}
+	sel, err := registry.ParseSelector("filter", req.GetFilter())
+	if err != nil {
+		return nil, toStatus(err, "")
+	}
+	for i, id := range req.GetIds() {
+		if err := registry.ValidateID(id); err != nil {
+			return nil, toStatus(err, fmt.Sprintf("ids[%d].", i))
+		}
+	}
+	opts, err := stopOptions(req.GetMode(), req.GetDrainTimeout(), "")
+	if err != nil {
+		return nil, err
+	}
+	deleted, err := s.reg.DeleteMatching(ctx, sel, req.GetIds(), opts)
+	if err != nil {
+		return nil, toStatus(err, "")
+	}
+	return &sockplanev1.BatchDeleteListenersResponse{DeletedIds: deleted}, nil
 }
 
 // byID validates id and runs a registry operation on it.
@@ -106,9 +179,9 @@ func byID(id string, op func(string) (registry.Info, error)) (registry.Info, err
 	return info, toStatus(err, "")
 }
 
-// stopOptions converts a stop request's mode and drain timeout.
-func stopOptions(mode sockplanev1.StopMode, drain *durationpb.Duration) (registry.StopOptions, error) {
-	var opts registry.StopOptions
+// stopOptions converts a stop request's mode, drain timeout and etag.
+func stopOptions(mode sockplanev1.StopMode, drain *durationpb.Duration, etag string) (registry.StopOptions, error) {
+	opts := registry.StopOptions{Etag: etag}
 	switch mode {
 	case sockplanev1.StopMode_STOP_MODE_UNSPECIFIED, sockplanev1.StopMode_STOP_MODE_GRACEFUL:
 	case sockplanev1.StopMode_STOP_MODE_IMMEDIATE:

@@ -159,7 +159,7 @@ func (c *ListenerCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *ListenerCollector) Collect(ch chan<- prometheus.Metric) {
 	byState := map[registry.State]int{registry.StateRunning: 0, registry.StateStopped: 0, registry.StateFailed: 0}
-	for _, info := range c.reg.List() {
+	for _, info := range c.reg.List(nil) {
 		byState[info.State]++
 		labels := []string{info.Spec.ID, string(info.Spec.Transport), string(info.Spec.Handler)}
 		up := 0.0

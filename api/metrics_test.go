@@ -70,7 +70,7 @@ func TestListenerMetricsMatchStats(t *testing.T) {
 	}
 
 	families := scrape(t, newTestMetrics(t, reg))
-	infos := reg.List()
+	infos := reg.List(nil)
 	if len(infos) != 3 {
 		t.Fatalf("registry lists %d listeners", len(infos))
 	}
@@ -203,7 +203,7 @@ func newTestRegistry(t *testing.T) *registry.Registry {
 
 func createListener(t *testing.T, reg *registry.Registry, spec registry.Spec) registry.Info {
 	t.Helper()
-	info, err := reg.Create(context.Background(), spec)
+	info, err := reg.Create(context.Background(), spec, registry.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create %s: %v", spec.ID, err)
 	}

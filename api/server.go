@@ -34,40 +34,93 @@ func RegisterGRPC(s *grpc.Server, reg *registry.Registry) *health.Server {
 // on conn. JSON is protojson's, lowerCamelCase; replies show default
 // values (a counter at 0 is "0", not absent); a request body with a field
 // the API does not have is refused with INVALID_ARGUMENT (HTTP 400) naming
-// it, instead of being silently dropped as the gateway does by default.
+// it, instead of being silently dropped as the gateway does by default, as
+// is a body with data after its JSON object, and an enum value the enum
+// does not have (the message lists those it has: gatewayJSON). A method a
+// path does not take is 405 with Allow (routing.go). A server stream
+// (GET /v1/events) is newline-delimited JSON, application/x-ndjson, one
+// message per line; an error that ends it is its last line, in the shape
+// of every other error. Every error answer is {"code": <gRPC code>,
+// "message": ..., "details": [...]}.
+//
+// The gateway's POST-as-GET fallback for long URLs (a form-encoded POST
+// to a GET path) and its X-HTTP-Method-Override header are off: a
+// method means what it says, so the Allow of a 405 is the truth.
 func NewGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &streamUnwrapping{runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &gatewayJSON{runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}),
 		runtime.WithForwardResponseOption(openStream),
+		runtime.WithMiddlewares(routeProbe),
+		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithDisablePathLengthFallback(),
+		runtime.WithDisableHTTPMethodOverride(),
 	)
 	if err := sockplanev1.RegisterListenerServiceHandler(ctx, mux, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
-	return mux, nil
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(&gatewayWriter{ResponseWriter: w, ctx: r.Context()}, r)
+	}), nil
 }
 
-// streamUnwrapping is the gateway's JSON marshaler, except that each
-// message of a server stream (GET /v1/events) is written as the message
-// itself, one per line, instead of the gateway's {"result": ...} wrapper:
-// newline-delimited JSON, flushed per message, that curl -N shows as it
-// comes and any NDJSON reader parses. Stream errors keep their
-// {"error": ...} form.
-type streamUnwrapping struct {
-	runtime.JSONPb
+// gatewayWriter is the ResponseWriter the gateway writes to. It keeps two
+// things of a server stream out of the HTTP server, which would log them
+// (http.Server.ErrorLog: "superfluous response.WriteHeader call"):
+//
+//   - A status after the reply's header is out. openStream sends a
+//     stream's 200 before its first message, but the gateway counts only
+//     the messages it wrote itself, so a stream that ends before its
+//     first message (the client went away, the daemon shuts down) gets a
+//     second WriteHeader with the error's status. The status of a reply
+//     already begun cannot change; the error is still written, as the
+//     stream's last line.
+//   - Anything once the client is gone (the request's context is done):
+//     nobody would read it, and the gateway logs a failed write.
+type gatewayWriter struct {
+	http.ResponseWriter
+	ctx         context.Context // the request's
+	wroteHeader bool
 }
 
-// Marshal implements runtime.Marshaler.
-func (m *streamUnwrapping) Marshal(v any) ([]byte, error) {
-	if wrapped, ok := v.(map[string]any); ok && len(wrapped) == 1 {
-		if result, ok := wrapped["result"]; ok {
-			return m.JSONPb.Marshal(result)
-		}
+// WriteHeader implements http.ResponseWriter.
+func (w *gatewayWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code) // informational: more may follow
+		return
 	}
-	return m.JSONPb.Marshal(v)
+	if w.wroteHeader || w.ctx.Err() != nil {
+		return
+	}
+	w.wroteHeader = true
+	w.ResponseWriter.WriteHeader(code)
 }
+
+// Write implements http.ResponseWriter.
+func (w *gatewayWriter) Write(p []byte) (int, error) {
+	if w.ctx.Err() != nil {
+		return len(p), nil
+	}
+	w.wroteHeader = true // the first Write sends 200 if nothing was sent
+	return w.ResponseWriter.Write(p)
+}
+
+// FlushError is what http.ResponseController's Flush calls.
+func (w *gatewayWriter) FlushError() error {
+	if w.ctx.Err() != nil {
+		return nil
+	}
+	w.wroteHeader = true
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher.
+func (w *gatewayWriter) Flush() { _ = w.FlushError() }
+
+// Unwrap gives http.ResponseController the server's writer.
+func (w *gatewayWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // streamOpenHeader marks a server stream the service has accepted: a
 // stream refused at the start (a bad argument) ends without it, and the
@@ -86,7 +139,7 @@ func openStream(ctx context.Context, w http.ResponseWriter, m proto.Message) err
 	if md, ok := runtime.ServerMetadataFromContext(ctx); !ok || len(md.HeaderMD.Get(streamOpenHeader)) == 0 {
 		return nil
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Type", ndjson)
 	w.WriteHeader(http.StatusOK)
 	return http.NewResponseController(w).Flush()
 }

@@ -19,7 +19,7 @@ func BenchmarkTCPEcho(b *testing.B) {
 	for _, depth := range []int{1, 64} {
 		b.Run(map[int]string{1: "pingpong", 64: "pipelined64"}[depth], func(b *testing.B) {
 			ln := startListener(b, Config{})
-			frame, _ := ln.response.AppendFrame(nil, make([]byte, 64))
+			frame, _ := ln.current().response.AppendFrame(nil, make([]byte, 64))
 			echoBatches(b, ln.Addr().String(), frame, depth)
 		})
 	}
@@ -33,7 +33,7 @@ func BenchmarkUDPEcho(b *testing.B) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(benchDeadline))
-	frame, _ := ln.response.AppendFrame(nil, make([]byte, 64))
+	frame, _ := ln.current().response.AppendFrame(nil, make([]byte, 64))
 	reply := make([]byte, 2*len(frame))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
@@ -56,7 +56,7 @@ func BenchmarkTCPEchoLarge(b *testing.B) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(benchDeadline))
-	frame, _ := ln.response.AppendFrame(nil, make([]byte, 1<<20))
+	frame, _ := ln.current().response.AppendFrame(nil, make([]byte, 1<<20))
 	reply := make([]byte, len(frame))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))

@@ -95,12 +95,9 @@ func (l *Listener) CloseConn(id uint64) error {
 
 // SendFrame writes one frame in the response framing to a connection or
 // datagram peer, whole, between the frames its handler writes. It returns
-// the bytes written.
+// the bytes written. A stream connection gets it in the response framing
+// it was accepted with (see Update); a datagram peer in the current one.
 func (l *Listener) SendFrame(id uint64, body []byte, extra ...wire.HeaderField) (int, error) {
-	if len(extra) > 0 && l.response.Framing != wire.FramingJSONHeader {
-		// Dropping them quietly would let an operator believe they were sent.
-		return 0, fieldErrorf("header", "the listener's response framing is %s, which has no header to carry them", l.response.Framing)
-	}
 	if p := l.packets(); p != nil {
 		return p.sendTo(id, body, extra)
 	}
@@ -111,6 +108,16 @@ func (l *Listener) SendFrame(id uint64, body []byte, extra ...wire.HeaderField) 
 		return 0, fmt.Errorf("%w: %d", ErrConnNotFound, id)
 	}
 	return c.send(body, extra)
+}
+
+// checkExtraFields refuses extra header fields for a response framing
+// that has no header to carry them: dropping them quietly would let an
+// operator believe they were sent.
+func checkExtraFields(response wire.Codec, extra []wire.HeaderField) error {
+	if len(extra) > 0 && response.Framing != wire.FramingJSONHeader {
+		return fieldErrorf("header", "the listener's response framing is %s, which has no header to carry them", response.Framing)
+	}
+	return nil
 }
 
 // packets returns the datagram server, or nil for stream listeners and

@@ -18,8 +18,10 @@ const (
 	EventListenerDeleted
 	EventConnectionOpened
 	EventConnectionClosed
-	EventFrameError    // a peer broke the framing or the limits; Message says how
-	EventEventsDropped // Dropped events did not reach a slow subscriber
+	EventFrameError      // a peer broke the framing or the limits; Message says how
+	EventEventsDropped   // Dropped events did not reach a slow subscriber
+	EventListenerExpired // reached its expire time and was deleted
+	EventListenerUpdated // its desired state changed in place
 )
 
 // Event is one thing that happened to a listener.

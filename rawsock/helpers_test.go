@@ -64,7 +64,7 @@ func dial(tb testing.TB, ln *Listener) *client {
 	}
 	_ = conn.SetDeadline(time.Now().Add(testTimeout))
 	tb.Cleanup(func() { _ = conn.Close() })
-	return &client{tb: tb, conn: conn, br: bufio.NewReader(conn), codec: ln.response}
+	return &client{tb: tb, conn: conn, br: bufio.NewReader(conn), codec: ln.current().response}
 }
 
 func (c *client) send(body string) {

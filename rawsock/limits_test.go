@@ -143,7 +143,7 @@ func TestDatagramRepliesNeverAmplify(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		ln := startListener(t, Config{Network: "udp", Handler: grow, Limits: Limits{AllowLargerDatagramReplies: allow}})
 		c := dialUDP(t, ln)
-		frame, _ := ln.request.AppendFrame(nil, []byte("x"))
+		frame, _ := ln.current().request.AppendFrame(nil, []byte("x"))
 		if _, err := c.Write(frame); err != nil {
 			t.Fatal(err)
 		}

@@ -67,19 +67,19 @@ type Config struct {
 //     wrapping ErrHandlersRunning.
 //   - After either, Start returns ErrListenerClosed and Done is closed;
 //     Err returns ErrListenerClosed, or the error that stopped serving.
+//
+// While it serves, Update changes its handler, codecs, limits and capture
+// without closing a connection: each connection switches at its next
+// frame boundary.
 type Listener struct {
 	network   string
 	address   string
-	handler   Handler
-	request   wire.Codec
-	response  wire.Codec
+	cur       atomic.Pointer[behaviour] // see Update
 	stats     *Stats
 	log       *slog.Logger
 	unixMode  fs.FileMode
-	limits    Limits
 	parkAfter time.Duration // see serve
 	parked    atomic.Uint64 // hand-overs to fresh goroutines, for tests
-	capture   *Capture
 	events    *EventBus
 	name      string
 
@@ -110,11 +110,9 @@ func NewListener(cfg Config) (*Listener, error) {
 	default:
 		return nil, fieldErrorf("transport", "unsupported network %q", cfg.Network)
 	}
-	if cfg.Handler == nil {
-		return nil, fieldErrorf("handler", "no handler")
-	}
-	if cfg.Response == (wire.Codec{}) {
-		cfg.Response = cfg.Request
+	b, err := newBehaviour(cfg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Stats == nil {
 		cfg.Stats = new(Stats)
@@ -126,12 +124,9 @@ func NewListener(cfg Config) (*Listener, error) {
 		cfg.UnixMode = DefaultUnixMode
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Listener{
+	l := &Listener{
 		network:   cfg.Network,
 		address:   cfg.Address,
-		handler:   cfg.Handler,
-		request:   cfg.Request.WithDefaults(),
-		response:  cfg.Response.WithDefaults(),
 		stats:     cfg.Stats,
 		unixMode:  cfg.UnixMode,
 		log:       cfg.Logger.With("network", cfg.Network, "address", cfg.Address),
@@ -140,12 +135,12 @@ func NewListener(cfg Config) (*Listener, error) {
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		conns:     make(map[uint64]*streamConn),
-		limits:    cfg.Limits.withDefaults(),
 		parkAfter: parkAfter,
-		capture:   cfg.Capture,
 		events:    cfg.Events,
 		name:      cfg.Name,
-	}, nil
+	}
+	l.cur.Store(b)
+	return l, nil
 }
 
 func (l *Listener) isStream() bool { return l.network == "unix" || l.network[:3] == "tcp" }
@@ -412,7 +407,7 @@ func (l *Listener) track(nc net.Conn) bool {
 	if l.closing {
 		return false
 	}
-	if len(l.conns) >= l.limits.MaxConnections {
+	if len(l.conns) >= l.current().limits.MaxConnections {
 		l.stats.connectionsRejected.Add(1)
 		return false
 	}

@@ -30,7 +30,10 @@ func TestConnectionsCloseAndSend(t *testing.T) {
 	if ca.Peer != a.conn.LocalAddr().String() || ca.Local != ln.Addr().String() {
 		t.Fatalf("addresses %+v, want peer %s", ca, a.conn.LocalAddr())
 	}
-	frame := func(body string) uint64 { f, _ := ln.response.AppendFrame(nil, []byte(body)); return uint64(len(f)) }
+	frame := func(body string) uint64 {
+		f, _ := ln.current().response.AppendFrame(nil, []byte(body))
+		return uint64(len(f))
+	}
 	if ca.FramesIn != 1 || ca.FramesOut != 1 || ca.BytesIn != frame("one") || ca.BytesOut != frame("ONE") {
 		t.Fatalf("a's counts %+v", ca)
 	}
@@ -120,7 +123,7 @@ func TestDatagramPeers(t *testing.T) {
 	ln := startListener(t, Config{Network: "udp", Handler: Discard{}})
 	a, b := dialUDP(t, ln), dialUDP(t, ln)
 	for _, c := range []*net.UDPConn{a, b, a} {
-		frame, _ := ln.request.AppendFrame(nil, []byte("hi"))
+		frame, _ := ln.current().request.AppendFrame(nil, []byte("hi"))
 		if _, err := c.Write(frame); err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +141,7 @@ func TestDatagramPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, err := ln.response.ParseDatagram(buf[:n]); err != nil || string(f.Body) != "operator says hi" {
+	if f, err := ln.current().response.ParseDatagram(buf[:n]); err != nil || string(f.Body) != "operator says hi" {
 		t.Fatalf("b got %q %v", f.Body, err)
 	}
 	if err := ln.CloseConn(peers[1].ID); err != nil {

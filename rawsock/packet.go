@@ -37,6 +37,7 @@ type packetConn struct {
 	unixPeer *net.UnixAddr  // the unixgram sender being served
 	cur      *peer          // its entry in the peer table
 	reqLen   int            // the size of the datagram being served
+	b        *behaviour     // the listener's, loaded for each datagram
 }
 
 // readPackets owns the datagram socket until it is closed.
@@ -128,7 +129,8 @@ func (p *packetConn) read() (int, error) {
 }
 
 func (p *packetConn) serveDatagram(b []byte) {
-	f, err := p.l.request.ParseDatagram(b)
+	p.b = p.l.current() // Update applies from the next datagram, framing included
+	f, err := p.b.request.ParseDatagram(b)
 	if err != nil {
 		// A datagram's sender may be forged: never answer a bad one.
 		p.cnt.errors.Add(1)
@@ -141,25 +143,25 @@ func (p *packetConn) serveDatagram(b []byte) {
 	p.reqLen = len(b)
 	p.cnt.framesIn.Add(1)
 	p.cur.cnt.framesIn.Add(1)
-	p.l.capture.record(p.cur.act.id, false, f.Header, f.Body)
+	p.b.capture.record(p.cur.act.id, false, f.Header, f.Body)
 	p.req.Header, p.req.Body = f.Header, f.Body
-	p.l.handler.ServeFrame(p, &p.req)
+	p.b.handler.ServeFrame(p, &p.req)
 	p.req.Header, p.req.Body = nil, nil
 }
 
 // Reply implements ResponseWriter: one frame, one datagram.
 func (p *packetConn) Reply(body []byte, extra ...wire.HeaderField) error {
-	out, err := p.l.response.AppendFrame(p.out[:0], body, extra...)
+	out, err := p.b.response.AppendFrame(p.out[:0], body, extra...)
 	if err != nil {
 		return err
 	}
 	p.out = out[:0]
-	if len(out) > p.reqLen && !p.l.limits.AllowLargerDatagramReplies {
+	if len(out) > p.reqLen && !p.b.limits.AllowLargerDatagramReplies {
 		p.cnt.errors.Add(1)
 		p.cur.cnt.errors.Add(1)
 		return errReplyTooLarge
 	}
-	p.countOut(p.cur, out, body)
+	p.countOut(p.b, p.cur, out, body)
 	if p.udp != nil {
 		_, err = p.udp.WriteToUDPAddrPort(out, p.peer)
 	} else if p.unixPeer == nil || p.unixPeer.Name == "" {
@@ -175,14 +177,14 @@ func (p *packetConn) Reply(body []byte, extra ...wire.HeaderField) error {
 }
 
 // countOut counts a frame written to pe, before it is written, and
-// captures it.
-func (p *packetConn) countOut(pe *peer, frame, body []byte) {
+// captures it in b's capture; b framed it.
+func (p *packetConn) countOut(b *behaviour, pe *peer, frame, body []byte) {
 	p.cnt.framesOut.Add(1)
 	p.cnt.bytesOut.Add(uint64(len(frame)))
 	pe.cnt.framesOut.Add(1)
 	pe.cnt.bytesOut.Add(uint64(len(frame)))
-	if p.l.capture != nil {
-		p.l.capture.record(pe.act.id, true, p.l.response.HeaderText(frame[:len(frame)-len(body)]), body)
+	if b.capture != nil {
+		b.capture.record(pe.act.id, true, b.response.HeaderText(frame[:len(frame)-len(body)]), body)
 	}
 }
 

@@ -41,10 +41,10 @@ func udpRoundTrip(t *testing.T, c *net.UDPConn, codec wire.Codec, body string) w
 func TestUDPUpper(t *testing.T) {
 	ln := startListener(t, Config{Network: "udp", Handler: Upper{}})
 	a, b := dialUDP(t, ln), dialUDP(t, ln)
-	if got := udpRoundTrip(t, a, ln.response, "hello"); string(got.Body) != "HELLO" || string(got.Header) != `{"data_size": 5}` {
+	if got := udpRoundTrip(t, a, ln.current().response, "hello"); string(got.Body) != "HELLO" || string(got.Header) != `{"data_size": 5}` {
 		t.Fatalf("a got %s %q", got.Header, got.Body)
 	}
-	if got := udpRoundTrip(t, b, ln.response, "from b"); string(got.Body) != "FROM B" {
+	if got := udpRoundTrip(t, b, ln.current().response, "from b"); string(got.Body) != "FROM B" {
 		t.Fatalf("b got %q", got.Body)
 	}
 	s := ln.Stats().Snapshot()
@@ -58,13 +58,13 @@ func TestUDPUpper(t *testing.T) {
 func TestUDPBadDatagrams(t *testing.T) {
 	ln := startListener(t, Config{Network: "udp"})
 	c := dialUDP(t, ln)
-	good, _ := ln.response.AppendFrame(nil, []byte("x"))
+	good, _ := ln.current().response.AppendFrame(nil, []byte("x"))
 	for _, bad := range [][]byte{[]byte("raw text"), good[:len(good)-1], append(good[:len(good):len(good)], 'y'), {0, 0, 0, 0}} {
 		if _, err := c.Write(bad); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := udpRoundTrip(t, c, ln.response, "after"); string(got.Body) != "after" {
+	if got := udpRoundTrip(t, c, ln.current().response, "after"); string(got.Body) != "after" {
 		t.Fatalf("got %q", got.Body)
 	}
 	if s := ln.Stats().Snapshot(); s.Errors != 4 || s.FramesIn != 1 {
@@ -79,7 +79,7 @@ func TestUDPCloseAndRebind(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := startListener(t, Config{Network: "udp", Address: addr})
-	if got := udpRoundTrip(t, dialUDP(t, again), again.response, "back"); string(got.Body) != "back" {
+	if got := udpRoundTrip(t, dialUDP(t, again), again.current().response, "back"); string(got.Body) != "back" {
 		t.Fatalf("got %q", got.Body)
 	}
 	dup, _ := NewListener(Config{Network: "udp", Address: addr, Handler: Echo{}})

@@ -131,18 +131,22 @@ func (p *packetConn) forget(id uint64) error {
 // sendTo writes one frame to a peer, for an operator: a datagram of its
 // own, so it cannot tear a reply the handler writes meanwhile.
 func (p *packetConn) sendTo(id uint64, body []byte, extra []wire.HeaderField) (int, error) {
+	b := p.l.current()
+	if err := checkExtraFields(b.response, extra); err != nil {
+		return 0, err
+	}
 	pe, err := p.lookup(id)
 	if err != nil {
 		return 0, err
 	}
-	out, err := p.l.response.AppendFrame(nil, body, extra...)
+	out, err := b.response.AppendFrame(nil, body, extra...)
 	if err != nil {
 		return 0, err
 	}
 	if ua, ok := pe.addr.(*net.UnixAddr); ok && (ua == nil || ua.Name == "") {
 		return 0, errUnnamedPeer
 	}
-	p.countOut(pe, out, body)
+	p.countOut(b, pe, out, body)
 	if _, err := p.sock.WriteTo(out, pe.addr); err != nil {
 		p.cnt.errors.Add(1)
 		pe.cnt.errors.Add(1)

@@ -50,6 +50,10 @@ type streamConn struct {
 	nc    net.Conn
 	rc    syscall.RawConn
 	state atomic.Int32
+	// b is the behaviour the connection serves with. Only its goroutine
+	// stores it, at frame boundaries (see refresh); the write side, which
+	// SendFrame may run on another goroutine, loads it.
+	b atomic.Pointer[behaviour]
 
 	// Read side, owned by serve.
 	rbuf     *buffer // nil while idle: bytes rbuf.b[r:w] are not yet served
@@ -89,7 +93,9 @@ func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
-	c := &streamConn{l: l, nc: nc, rc: rc, need: l.request.MinFrame(), cancel: cancel}
+	b := l.current()
+	c := &streamConn{l: l, nc: nc, rc: rc, need: b.request.MinFrame(), cancel: cancel}
+	c.b.Store(b)
 	now := time.Now()
 	c.act = activity{id: l.stats.lastConnID.Add(1), peer: addrString(nc.RemoteAddr()), opened: now, counter: &c.cnt}
 	c.act.touch(now)
@@ -148,7 +154,7 @@ func (c *streamConn) loop() error {
 			}
 			if c.r != c.w && errors.Is(err, os.ErrDeadlineExceeded) {
 				c.cnt.errors.Add(1) // a slow-loris peer: say why, then close
-				c.writeErrorFrame(errFrameTimeout{c.l.limits.HeaderTimeout})
+				c.writeErrorFrame(errFrameTimeout{c.b.Load().limits.HeaderTimeout})
 			} else if c.r != c.w && !errors.Is(err, net.ErrClosed) {
 				c.cnt.errors.Add(1) // the peer left in the middle of a frame
 			}
@@ -160,8 +166,9 @@ func (c *streamConn) loop() error {
 
 // serveBuffered serves every whole frame in the read buffer, in order.
 func (c *streamConn) serveBuffered() error {
+	b := c.b.Load()
 	for c.w-c.r >= c.need {
-		f, n, need, err := c.l.request.Parse(c.rbuf.b[c.r:c.w])
+		f, n, need, err := b.request.Parse(c.rbuf.b[c.r:c.w])
 		if err != nil {
 			return err
 		}
@@ -170,15 +177,44 @@ func (c *streamConn) serveBuffered() error {
 			return nil
 		}
 		c.cnt.framesIn.Add(1)
-		c.l.capture.record(c.act.id, false, f.Header, f.Body)
+		b.capture.record(c.act.id, false, f.Header, f.Body)
 		c.req.Header, c.req.Body = f.Header, f.Body
-		c.l.handler.ServeFrame(c, &c.req)
+		b.handler.ServeFrame(c, &c.req)
 		c.req.Header, c.req.Body = nil, nil
 		c.r += n
-		c.need = c.l.request.MinFrame()
+		if c.r < c.w {
+			b = c.refresh() // the next frame has begun to arrive: a frame boundary
+		}
+		c.need = b.request.MinFrame()
 		c.frameStart = time.Time{} // the next frame's clock starts when it does
 	}
 	return nil
+}
+
+// refresh adopts the listener's current behaviour if Update changed it
+// since the connection last looked, and returns the connection's. The
+// connection calls it at frame boundaries only, so a frame is served, and
+// its replies written, under one behaviour: when serveBuffered finishes a
+// frame with more bytes buffered, when armDeadline arms the wait between
+// frames, and when a read that began between frames returns, before its
+// bytes are counted (so a frame counted as arriving is finished under the
+// behaviour it began with). Checking costs an atomic load and a compare.
+func (c *streamConn) refresh() *behaviour {
+	own := c.b.Load()
+	if next := c.l.current(); next != own.src {
+		return c.adopt(next, own)
+	}
+	return own
+}
+
+// adopt is refresh's rare part: the connection keeps the framing it was
+// accepted with (see keepingFraming), and re-arms its read deadline from
+// the new limits.
+func (c *streamConn) adopt(next, own *behaviour) *behaviour {
+	b := keepingFraming(next, own)
+	c.b.Store(b)
+	c.idleDeadline = false // so that armDeadline does not keep the old idle deadline
+	return b
 }
 
 // armDeadline bounds the next read: between frames by the idle timeout
@@ -193,7 +229,7 @@ func (c *streamConn) armDeadline(now time.Time) {
 	parking := false
 	if betweenFrames {
 		c.frameStart = time.Time{}
-		span := c.l.limits.IdleTimeout
+		span := c.refresh().limits.IdleTimeout
 		if park := c.l.parkAfter; !c.fresh && (span <= 0 || park < span) {
 			span, parking = park, true
 		}
@@ -207,7 +243,7 @@ func (c *streamConn) armDeadline(now time.Time) {
 		if c.frameStart.IsZero() {
 			c.frameStart = now
 		}
-		d = c.frameStart.Add(c.l.limits.HeaderTimeout)
+		d = c.frameStart.Add(c.b.Load().limits.HeaderTimeout)
 	}
 	c.idleDeadline, c.parking = betweenFrames, parking
 	if !d.Equal(c.deadline) {
@@ -245,11 +281,15 @@ func (c *streamConn) makeRoom() {
 // partial frame held, the connection gives its buffer back to the pool
 // and counts as idle.
 func (c *streamConn) read() error {
+	startsFrame := c.r == c.w
 	if err := c.rc.Read(c.readFunc); err != nil {
 		return err
 	}
 	if c.readErr != nil {
 		return c.readErr
+	}
+	if startsFrame {
+		c.refresh() // Update may have come while the connection waited
 	}
 	c.w += c.readN
 	c.cnt.bytesIn.Add(uint64(c.readN))
@@ -315,7 +355,8 @@ func (c *streamConn) Reply(body []byte, extra ...wire.HeaderField) error {
 	if c.werr != nil {
 		return c.werr
 	}
-	hdr, err := c.l.response.AppendHeader(c.hdr[:0], len(body), extra...)
+	b := c.b.Load()
+	hdr, err := b.response.AppendHeader(c.hdr[:0], len(body), extra...)
 	if err != nil {
 		return err
 	}
@@ -326,7 +367,7 @@ func (c *streamConn) Reply(body []byte, extra ...wire.HeaderField) error {
 	size := len(hdr) + len(body)
 	c.cnt.framesOut.Add(1)
 	c.cnt.bytesOut.Add(uint64(size))
-	c.l.capture.record(c.act.id, true, c.l.response.HeaderText(hdr), body)
+	b.capture.record(c.act.id, true, b.response.HeaderText(hdr), body)
 	if len(c.wbuf.b)+size > cap(c.wbuf.b) {
 		if size > cap(c.wbuf.b) {
 			return c.writeLocked(hdr, body)
@@ -342,20 +383,25 @@ func (c *streamConn) Reply(body []byte, extra ...wire.HeaderField) error {
 
 // send writes one frame now, for an operator: after the replies pending,
 // in one writev, bounded by operatorSendTimeout for a peer that does not
-// read.
+// read. The frame is in the connection's response framing, which is what
+// its peer reads even when Update changed the listener's.
 func (c *streamConn) send(body []byte, extra []wire.HeaderField) (int, error) {
+	b := c.b.Load()
+	if err := checkExtraFields(b.response, extra); err != nil {
+		return 0, err
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.werr != nil {
 		return 0, c.werr
 	}
-	hdr, err := c.l.response.AppendHeader(nil, len(body), extra...)
+	hdr, err := b.response.AppendHeader(nil, len(body), extra...)
 	if err != nil {
 		return 0, err
 	}
 	c.cnt.framesOut.Add(1)
 	c.cnt.bytesOut.Add(uint64(len(hdr) + len(body)))
-	c.l.capture.record(c.act.id, true, c.l.response.HeaderText(hdr), body)
+	b.capture.record(c.act.id, true, b.response.HeaderText(hdr), body)
 	_ = c.nc.SetWriteDeadline(time.Now().Add(operatorSendTimeout))
 	defer func() { _ = c.nc.SetWriteDeadline(time.Time{}) }()
 	if err := c.writeLocked(hdr, body); err != nil {
@@ -418,7 +464,7 @@ func (c *streamConn) releaseBuffers() {
 func (c *streamConn) writeErrorFrame(cause error) {
 	c.wmu.Lock()
 	if c.werr == nil {
-		frame := c.l.response.AppendErrorFrame(c.hdr[:0], cause)
+		frame := c.b.Load().response.AppendErrorFrame(c.hdr[:0], cause)
 		c.cnt.framesOut.Add(1)
 		c.cnt.bytesOut.Add(uint64(len(frame)))
 		_ = c.writeLocked(frame)

@@ -159,7 +159,7 @@ func TestUnixgram(t *testing.T) {
 	defer client.Close()
 	_ = client.SetDeadline(time.Now().Add(testTimeout))
 	server := &net.UnixAddr{Name: path, Net: "unixgram"}
-	frame, _ := ln.response.AppendFrame(nil, []byte("datagram"))
+	frame, _ := ln.current().response.AppendFrame(nil, []byte("datagram"))
 	if _, err := client.WriteToUnix(frame, server); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestUnixgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, err := ln.response.ParseDatagram(buf[:n]); err != nil || string(f.Body) != "DATAGRAM" || from.Name != path {
+	if f, err := ln.current().response.ParseDatagram(buf[:n]); err != nil || string(f.Body) != "DATAGRAM" || from.Name != path {
 		t.Fatalf("reply %q from %v: %v", f.Body, from, err)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,9 +30,13 @@ type entry struct {
 	startedAt  time.Time
 	lastBound  string // the address the listener last bound
 	capture    *rawsock.Capture
-	visible    bool  // false while its Create is in flight
-	deleted    bool  // Delete has begun
-	unreadable error // its stored record could not be read; see ErrUnreadable
+	generation int64     // of the desired state: 1 at create, +1 per change
+	observed   int64     // the generation the engine last acted on
+	createTime time.Time // with generation, the etag
+	requestID  string    // of the Create, for its retries
+	visible    bool      // false while its Create is in flight
+	deleted    bool      // Delete has begun
+	unreadable error     // its stored record could not be read; see ErrUnreadable
 }
 
 func newEntry(id string) *entry {
@@ -59,6 +64,13 @@ func (e *entry) isVisible() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.visible
+}
+
+// labels are the entry's labels; the map is never changed in place.
+func (e *entry) labels() map[string]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.desired.Labels
 }
 
 func (e *entry) isDeleted() bool {
@@ -103,7 +115,10 @@ func (e *entry) info() Info {
 		spec = e.desired
 	}
 	e.mu.Unlock()
-	info := Info{Spec: spec, State: StateStopped, StartedAt: startedAt, Stats: e.stats.Snapshot()}
+	spec.ExpireTime = e.desired.ExpireTime
+	spec.Labels = e.desired.Labels
+	info := Info{Spec: spec, State: StateStopped, StartedAt: startedAt, Stats: e.stats.Snapshot(),
+		Etag: etagOf(e.createTime, e.generation), Generation: e.generation, ObservedGeneration: e.observed}
 	switch {
 	case ln != nil && ln.Err() == nil:
 		info.State = StateRunning
@@ -114,6 +129,47 @@ func (e *entry) info() Info {
 		info.State, info.Error = StateFailed, failure
 	}
 	return info
+}
+
+// etagOf is a listener's etag: it changes with every change of desired
+// state, and a listener deleted and created again under the same id does
+// not reuse one.
+func etagOf(created time.Time, generation int64) string {
+	var stamp int64 // zero for records of before create times were kept
+	if !created.IsZero() {
+		stamp = created.UnixNano()
+	}
+	return strconv.FormatInt(stamp, 36) + "-" + strconv.FormatInt(generation, 10)
+}
+
+// checkEtag refuses a change asked against another etag than the
+// listener's. The caller holds the operation lock.
+func (e *entry) checkEtag(etag string) error {
+	if etag == "" {
+		return nil
+	}
+	e.mu.Lock()
+	current := etagOf(e.createTime, e.generation)
+	e.mu.Unlock()
+	if etag != current {
+		return fmt.Errorf("%w: listener %s is at etag %q, not %q", ErrEtagMismatch, e.id, current, etag)
+	}
+	return nil
+}
+
+// changed bumps the generation of the desired state. The caller holds the
+// operation lock.
+func (e *entry) changed() {
+	e.mu.Lock()
+	e.generation++
+	e.mu.Unlock()
+}
+
+// acted records that the engine reflects the current generation.
+func (e *entry) acted() {
+	e.mu.Lock()
+	e.observed = e.generation
+	e.mu.Unlock()
 }
 
 func asksAnyPort(address string) bool {

@@ -31,6 +31,12 @@ var (
 	// listener cannot run or change until it is deleted or a sockplane
 	// that reads it runs.
 	ErrUnreadable = errors.New("the listener's stored record cannot be read")
+	// ErrEtagMismatch means a change named an etag the listener no
+	// longer has: someone changed it since the caller read it.
+	ErrEtagMismatch = errors.New("the listener changed since it was read")
+	// ErrRequestReused means a Create's request id was used by a create of
+	// another spec.
+	ErrRequestReused = errors.New("the request id was used for another listener")
 	// ErrStore wraps a failure to read or write the store.
 	ErrStore = errors.New("cannot save the listener's state")
 )

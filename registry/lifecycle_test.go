@@ -66,7 +66,7 @@ func tcpSpec(id string) Spec { return Spec{ID: id, Transport: TransportTCP, Addr
 // included, and binds nothing nobody would own.
 func TestEveryChangeAfterShutdownIsRefused(t *testing.T) {
 	r := New(slog.New(slog.DiscardHandler), Policy{}, nil)
-	info, err := r.Create(t.Context(), tcpSpec("a"))
+	info, err := r.Create(t.Context(), tcpSpec("a"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +77,8 @@ func TestEveryChangeAfterShutdownIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, call := range map[string]func() error{
-		"Create": func() error { _, err := r.Create(t.Context(), tcpSpec("b")); return err },
-		"Start":  func() error { _, err := r.Start(t.Context(), "a"); return err },
+		"Create": func() error { _, err := r.Create(t.Context(), tcpSpec("b"), CreateOptions{}); return err },
+		"Start":  func() error { _, err := r.Start(t.Context(), "a", ""); return err },
 		"Stop":   func() error { _, err := r.Stop(t.Context(), "a", StopOptions{}); return err },
 		"Delete": func() error { return r.Delete(t.Context(), "a", StopOptions{}) },
 	} {
@@ -97,7 +97,7 @@ func TestEveryChangeAfterShutdownIsRefused(t *testing.T) {
 // does, long before its drain timeout, and the connection is cut.
 func TestDrainIsBoundedByTheCallersContext(t *testing.T) {
 	r := newTestRegistry(t)
-	info, err := r.Create(t.Context(), tcpSpec("slow"))
+	info, err := r.Create(t.Context(), tcpSpec("slow"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestDrainIsBoundedByTheCallersContext(t *testing.T) {
 
 func TestDrainTimeoutIsBounded(t *testing.T) {
 	r := newTestRegistry(t)
-	if _, err := r.Create(t.Context(), tcpSpec("a")); err != nil {
+	if _, err := r.Create(t.Context(), tcpSpec("a"), CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []time.Duration{-time.Second, MaxDrainTimeout + time.Second} {
@@ -143,7 +143,7 @@ func TestDrainTimeoutIsBounded(t *testing.T) {
 // deadline, saying it was cut short.
 func TestShutdownCutsInFlightDrains(t *testing.T) {
 	r := New(slog.New(slog.DiscardHandler), Policy{}, nil)
-	info, err := r.Create(t.Context(), tcpSpec("slow"))
+	info, err := r.Create(t.Context(), tcpSpec("slow"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestNoRegistryLockAcrossSaves(t *testing.T) {
 	st := newMemStore()
 	r := New(slog.New(slog.DiscardHandler), Policy{}, st)
 	t.Cleanup(func() { _ = r.Close() })
-	if _, err := r.Create(t.Context(), tcpSpec("ready")); err != nil {
+	if _, err := r.Create(t.Context(), tcpSpec("ready"), CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	gate := make(chan struct{})
@@ -199,7 +199,7 @@ func TestNoRegistryLockAcrossSaves(t *testing.T) {
 	st.gate, st.waiting = gate, waiting
 	st.mu.Unlock()
 	done := make(chan error, 1)
-	go func() { _, err := r.Create(context.Background(), tcpSpec("slow")); done <- err }()
+	go func() { _, err := r.Create(context.Background(), tcpSpec("slow"), CreateOptions{}); done <- err }()
 	if id := <-waiting; id != "slow" {
 		t.Fatalf("saving %q", id)
 	}
@@ -207,19 +207,19 @@ func TestNoRegistryLockAcrossSaves(t *testing.T) {
 	if info, err := r.Get("ready"); err != nil || info.State != StateRunning {
 		t.Fatalf("Get during a save = %+v, %v", info, err)
 	}
-	if list := r.List(); len(list) != 1 || list[0].Spec.ID != "ready" {
+	if list := r.List(nil); len(list) != 1 || list[0].Spec.ID != "ready" {
 		t.Fatalf("List during a save = %+v; want only the finished listener", list)
 	}
 	if _, err := r.Get("slow"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get of the listener being created = %v, want ErrNotFound until it is saved", err)
 	}
-	if _, err := r.Create(t.Context(), tcpSpec("slow")); !errors.Is(err, ErrExists) {
+	if _, err := r.Create(t.Context(), tcpSpec("slow"), CreateOptions{}); !errors.Is(err, ErrExists) {
 		t.Fatalf("second Create of a reserved id = %v, want ErrExists", err)
 	}
 	st.mu.Lock()
 	st.gate, st.waiting = nil, nil
 	st.mu.Unlock()
-	if _, err := r.Create(t.Context(), tcpSpec("other")); err != nil {
+	if _, err := r.Create(t.Context(), tcpSpec("other"), CreateOptions{}); err != nil {
 		t.Fatalf("Create of another id during a save: %v", err)
 	}
 	close(gate)
@@ -238,7 +238,7 @@ func TestOperationsOnOneListenerWaitOnlyForTheirContext(t *testing.T) {
 	st := newMemStore()
 	r := New(slog.New(slog.DiscardHandler), Policy{}, st)
 	t.Cleanup(func() { _ = r.Close() })
-	if _, err := r.Create(t.Context(), tcpSpec("a")); err != nil {
+	if _, err := r.Create(t.Context(), tcpSpec("a"), CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	gate := make(chan struct{})
@@ -251,7 +251,7 @@ func TestOperationsOnOneListenerWaitOnlyForTheirContext(t *testing.T) {
 	<-waiting
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := r.Start(ctx, "a"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := r.Start(ctx, "a", ""); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Start while Stop holds the listener = %v, want the caller's deadline", err)
 	}
 	close(gate)
@@ -270,7 +270,7 @@ func TestRestoreNarrowsExecToThePolicy(t *testing.T) {
 	wide := New(slog.New(slog.DiscardHandler), Policy{ExecAllow: []string{"echo", "uname"}}, st)
 	spec := Spec{ID: "cmd", Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerExec,
 		Framing: FramingSpec{Request: wire.FramingRaw}, Exec: ExecSpec{Allow: []string{"echo", "uname"}}}
-	if _, err := wide.Create(t.Context(), spec); err != nil {
+	if _, err := wide.Create(t.Context(), spec, CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := wide.Close(); err != nil {
@@ -305,7 +305,7 @@ func TestRestoreNarrowsExecToThePolicy(t *testing.T) {
 	if info, _ := off.Get("cmd"); info.State != StateFailed || !strings.Contains(info.Error, "exec handler is off") {
 		t.Fatalf("with exec off: %+v", info)
 	}
-	if _, err := off.Start(t.Context(), "cmd"); !errors.Is(err, ErrExecDisabled) {
+	if _, err := off.Start(t.Context(), "cmd", ""); !errors.Is(err, ErrExecDisabled) {
 		t.Fatalf("Start with exec off = %v, want ErrExecDisabled", err)
 	}
 	if err := off.Close(); err != nil {
@@ -317,7 +317,7 @@ func TestRestoreNarrowsExecToThePolicy(t *testing.T) {
 	if _, failed, _ := unrelated.Restore(t.Context()); failed != 1 {
 		t.Fatal("a listener none of whose programs is allowed was restored running")
 	}
-	if _, err := unrelated.Start(t.Context(), "cmd"); !errors.Is(err, ErrExecNotAllowed) {
+	if _, err := unrelated.Start(t.Context(), "cmd", ""); !errors.Is(err, ErrExecNotAllowed) {
 		t.Fatalf("Start with none of its programs allowed = %v, want ErrExecNotAllowed", err)
 	}
 	if got := st.recs["cmd"].Spec.Exec.Allow; fmt.Sprint(got) != "[echo uname]" {
@@ -332,7 +332,7 @@ func TestRestoreHonoursTheBoundOnListeners(t *testing.T) {
 	st := newMemStore()
 	wide := New(slog.New(slog.DiscardHandler), Policy{}, st)
 	for _, id := range []string{"a", "b", "c"} {
-		if _, err := wide.Create(t.Context(), tcpSpec(id)); err != nil {
+		if _, err := wide.Create(t.Context(), tcpSpec(id), CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -347,13 +347,13 @@ func TestRestoreHonoursTheBoundOnListeners(t *testing.T) {
 	if info, _ := r.Get("c"); info.State != StateFailed || !strings.Contains(info.Error, "allows 2") {
 		t.Fatalf("c, past the bound: %+v", info)
 	}
-	if _, err := r.Start(t.Context(), "c"); !errors.Is(err, ErrTooManyListeners) {
+	if _, err := r.Start(t.Context(), "c", ""); !errors.Is(err, ErrTooManyListeners) {
 		t.Fatalf("Start past the bound = %v, want ErrTooManyListeners", err)
 	}
 	if err := r.Delete(t.Context(), "a", StopOptions{Immediate: true}); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := r.Start(t.Context(), "c"); err != nil || info.State != StateRunning {
+	if info, err := r.Start(t.Context(), "c", ""); err != nil || info.State != StateRunning {
 		t.Fatalf("Start once within the bound = %+v, %v", info, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -85,7 +86,8 @@ const DefaultRecordFrames = 1000
 // withDefaults returns s with every defaulted field filled in. It depends
 // on nothing but s: the policy's part is boundExec.
 func (s Spec) withDefaults() Spec {
-	s.Exec.Allow = slices.Clone(s.Exec.Allow) // never share the caller's array
+	s.Exec.Allow = slices.Clone(s.Exec.Allow) // never share the caller's array or map
+	s.Labels = maps.Clone(s.Labels)
 	if s.Handler == "" {
 		s.Handler = HandlerEcho
 	}
@@ -236,6 +238,12 @@ func (s Spec) validate() error {
 	}
 	if err := s.validateHandler(); err != nil {
 		return err
+	}
+	if err := validateLabels(s.Labels); err != nil {
+		return err
+	}
+	if s.TTL < 0 {
+		return fieldErrorf("ttl", "%v is negative", s.TTL)
 	}
 	for _, f := range []struct {
 		name string

@@ -14,7 +14,7 @@ import (
 
 func TestRegistryExecIsOffByDefault(t *testing.T) {
 	r := newTestRegistry(t)
-	_, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerExec})
+	_, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerExec}, CreateOptions{})
 	if !errors.Is(err, ErrExecDisabled) {
 		t.Fatalf("Create = %v, want ErrExecDisabled", err)
 	}
@@ -34,7 +34,7 @@ func TestRegistryExecRules(t *testing.T) {
 		{"exec options on echo", Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Exec: ExecSpec{MaxConcurrent: 2}}, "exec"},
 	} {
 		var fe *rawsock.FieldError
-		if _, err := r.Create(t.Context(), tt.spec); !errors.As(err, &fe) || fe.Field != tt.field {
+		if _, err := r.Create(t.Context(), tt.spec, CreateOptions{}); !errors.As(err, &fe) || fe.Field != tt.field {
 			t.Errorf("%s: %v, want a FieldError on %s", tt.name, err, tt.field)
 		}
 	}
@@ -48,7 +48,7 @@ func TestRegistryExecRuns(t *testing.T) {
 	}
 	r := newTestRegistry(t, Policy{ExecAllow: []string{"echo", "date"}})
 	info, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerExec,
-		Framing: FramingSpec{Request: wire.FramingRaw}, Exec: ExecSpec{Allow: []string{"echo"}}})
+		Framing: FramingSpec{Request: wire.FramingRaw}, Exec: ExecSpec{Allow: []string{"echo"}}}, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

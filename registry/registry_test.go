@@ -19,7 +19,7 @@ import (
 
 func TestRegistryLifecycle(t *testing.T) {
 	r := newTestRegistry(t)
-	info, err := r.Create(t.Context(), Spec{ID: "up", Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerUpper})
+	info, err := r.Create(t.Context(), Spec{ID: "up", Transport: TransportTCP, Address: "127.0.0.1:0", Handler: HandlerUpper}, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,14 +48,14 @@ func TestRegistryLifecycle(t *testing.T) {
 		t.Fatalf("second Stop = %+v, %v; want a no-op", again, err)
 	}
 
-	started, err := r.Start(t.Context(), "up")
+	started, err := r.Start(t.Context(), "up", "")
 	if err != nil || started.State != StateRunning || started.BoundAddr != addr {
 		t.Fatalf("Start = %+v, %v; want running on %s again", started, err, addr)
 	}
-	if again, err := r.Start(t.Context(), "up"); err != nil || again.BoundAddr != started.BoundAddr {
+	if again, err := r.Start(t.Context(), "up", ""); err != nil || again.BoundAddr != started.BoundAddr {
 		t.Fatalf("second Start = %+v, %v; want a no-op", again, err)
 	}
-	if list := r.List(); len(list) != 1 || list[0].Spec.ID != "up" {
+	if list := r.List(nil); len(list) != 1 || list[0].Spec.ID != "up" {
 		t.Fatalf("List = %+v", list)
 	}
 
@@ -65,7 +65,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	for name, call := range map[string]func() error{
 		"Get":    func() error { _, err := r.Get("up"); return err },
 		"Stop":   func() error { _, err := r.Stop(t.Context(), "up", StopOptions{}); return err },
-		"Start":  func() error { _, err := r.Start(t.Context(), "up"); return err },
+		"Start":  func() error { _, err := r.Start(t.Context(), "up", ""); return err },
 		"Delete": func() error { return r.Delete(t.Context(), "up", StopOptions{}) },
 	} {
 		if err := call(); !errors.Is(err, ErrNotFound) {
@@ -76,14 +76,14 @@ func TestRegistryLifecycle(t *testing.T) {
 
 func TestRegistryConflicts(t *testing.T) {
 	r := newTestRegistry(t)
-	first, err := r.Create(t.Context(), Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"})
+	first, err := r.Create(t.Context(), Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"}, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Create(t.Context(), Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"}); !errors.Is(err, ErrExists) {
+	if _, err := r.Create(t.Context(), Spec{ID: "a", Transport: TransportUDP, Address: "127.0.0.1:0"}, CreateOptions{}); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate id: %v, want ErrExists", err)
 	}
-	_, err = r.Create(t.Context(), Spec{ID: "b", Transport: TransportUDP, Address: first.BoundAddr})
+	_, err = r.Create(t.Context(), Spec{ID: "b", Transport: TransportUDP, Address: first.BoundAddr}, CreateOptions{})
 	if !errors.Is(err, rawsock.ErrAddrInUse) {
 		t.Fatalf("used address: %v, want rawsock.ErrAddrInUse", err)
 	}
@@ -101,7 +101,7 @@ func TestRegistryStartFailsWhenPortTaken(t *testing.T) {
 	}
 	port := probe.LocalAddr().String()
 	_ = probe.Close()
-	if _, err := r.Create(t.Context(), Spec{ID: "fixed", Transport: TransportUDP, Address: port}); err != nil {
+	if _, err := r.Create(t.Context(), Spec{ID: "fixed", Transport: TransportUDP, Address: port}, CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Stop(t.Context(), "fixed", StopOptions{}); err != nil {
@@ -112,12 +112,12 @@ func TestRegistryStartFailsWhenPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer squatter.Close()
-	info, err := r.Start(t.Context(), "fixed")
+	info, err := r.Start(t.Context(), "fixed", "")
 	if !errors.Is(err, rawsock.ErrAddrInUse) || info.State != StateFailed || !strings.Contains(info.Error, port) {
 		t.Fatalf("Start on a taken port = %+v, %v; want StateFailed and rawsock.ErrAddrInUse", info, err)
 	}
 	_ = squatter.Close()
-	if info, err := r.Start(t.Context(), "fixed"); err != nil || info.State != StateRunning || info.Error != "" {
+	if info, err := r.Start(t.Context(), "fixed", ""); err != nil || info.State != StateRunning || info.Error != "" {
 		t.Fatalf("Start once the port is free = %+v, %v", info, err)
 	}
 }
@@ -126,7 +126,7 @@ func TestRegistryStartFailsWhenPortTaken(t *testing.T) {
 // was taken while it was stopped starts on another free port.
 func TestRegistryPortZeroMovesWhenTaken(t *testing.T) {
 	r := newTestRegistry(t)
-	info, err := r.Create(t.Context(), Spec{ID: "any", Transport: TransportTCP, Address: "127.0.0.1:0"})
+	info, err := r.Create(t.Context(), Spec{ID: "any", Transport: TransportTCP, Address: "127.0.0.1:0"}, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestRegistryPortZeroMovesWhenTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer squatter.Close()
-	again, err := r.Start(t.Context(), "any")
+	again, err := r.Start(t.Context(), "any", "")
 	if err != nil || again.State != StateRunning || again.BoundAddr == info.BoundAddr {
 		t.Fatalf("Start = %+v, %v; want running on another port than %s", again, err, info.BoundAddr)
 	}
@@ -149,7 +149,7 @@ func TestRegistryRefusesAfterShutdown(t *testing.T) {
 	if err := r.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"}); !errors.Is(err, ErrShuttingDown) {
+	if _, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"}, CreateOptions{}); !errors.Is(err, ErrShuttingDown) {
 		t.Fatalf("Create after Shutdown = %v, want ErrShuttingDown", err)
 	}
 }
@@ -157,7 +157,7 @@ func TestRegistryRefusesAfterShutdown(t *testing.T) {
 func TestRegistryUnixStopStartSamePath(t *testing.T) {
 	r := newTestRegistry(t)
 	path := filepath.Join(t.TempDir(), "r.sock")
-	info, err := r.Create(t.Context(), Spec{ID: "u", Transport: TransportUnix, Address: path, Handler: HandlerUpper})
+	info, err := r.Create(t.Context(), Spec{ID: "u", Transport: TransportUnix, Address: path, Handler: HandlerUpper}, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestRegistryUnixStopStartSamePath(t *testing.T) {
 		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("socket file of a stopped listener: %v", err)
 		}
-		if info, err := r.Start(t.Context(), "u"); err != nil || info.BoundAddr != path {
+		if info, err := r.Start(t.Context(), "u", ""); err != nil || info.BoundAddr != path {
 			t.Fatalf("Start = %+v, %v", info, err)
 		}
 	}
@@ -187,7 +187,7 @@ func TestRegistryGeneratesIDs(t *testing.T) {
 	r := newTestRegistry(t)
 	seen := map[string]bool{}
 	for range 20 {
-		info, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"})
+		info, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"}, CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sockplane/sockplane/rawsock"
 )
 
 // Restore brings back the listeners of the store, each with its id and
@@ -37,13 +39,34 @@ func (r *Registry) Restore(ctx context.Context) (restored, failed int, err error
 		e := newEntry(rec.Spec.ID)
 		e.op <- struct{}{} // held until its restore is done
 		e.desired, e.running, e.lastBound, e.unreadable = rec.Spec, rec.Running, rec.LastBound, rec.Unreadable
+		e.generation, e.createTime, e.requestID = max(rec.Generation, 1), rec.CreateTime, rec.RequestID
 		e.visible = true
 		r.entries[e.id] = e
+		if e.requestID != "" {
+			r.requests[e.requestID] = e
+		}
 		entries = append(entries, e)
 	}
 	r.mu.Unlock()
 
 	slices.SortFunc(entries, func(a, b *entry) int { return strings.Compare(a.id, b.id) })
+	now := time.Now()
+	kept := entries[:0]
+	for _, e := range entries {
+		if exp := e.desired.ExpireTime; !exp.IsZero() && !exp.After(now) && e.unreadable == nil {
+			// Its time passed while the daemon was down.
+			if err := r.remove(ctx, e, StopOptions{Immediate: true}, rawsock.EventListenerExpired); err != nil {
+				r.log.Warn("listener expired while the daemon was down, and could not be deleted", "id", e.id, "error", err)
+				kept = append(kept, e)
+				continue
+			}
+			e.release()
+			r.log.Info("listener expired while the daemon was down", "id", e.id, "expireTime", exp)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	entries = kept
 	for i, e := range entries {
 		if max := r.policy.MaxListeners; max > 0 && i >= max {
 			// The policy bounds restores too: the listeners past it are
@@ -58,6 +81,9 @@ func (r *Registry) Restore(ctx context.Context) (restored, failed int, err error
 		if !r.restoreOne(ctx, e) {
 			failed++
 		}
+	}
+	for _, e := range entries {
+		r.scheduleExpiry(e.desired.ExpireTime)
 	}
 	return len(entries), failed, nil
 }

@@ -68,6 +68,17 @@ type Spec struct {
 	Capture CaptureSpec
 	// Limits bound what peers may do. Default: see LimitsSpec.
 	Limits LimitsSpec
+
+	// Labels select listeners (see ParseSelector): Kubernetes label syntax
+	// and limits. Default: none.
+	Labels map[string]string
+	// TTL, when asked, deletes the listener this long after the Create or
+	// Update that sets it: the call turns it into ExpireTime, and it is
+	// never stored. Default: 0, none.
+	TTL time.Duration
+	// ExpireTime, when set, is when the listener is deleted by itself
+	// (within 1s). Default: zero, never.
+	ExpireTime time.Time
 }
 
 // FramingSpec is the wire format of a Spec.

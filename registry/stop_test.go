@@ -13,7 +13,7 @@ import (
 func TestGracefulAndImmediateStop(t *testing.T) {
 	r := newTestRegistry(t)
 	for _, immediate := range []bool{false, true} {
-		info, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"})
+		info, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"}, CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestGracefulAndImmediateStop(t *testing.T) {
 // the drain timeout.
 func TestGracefulStopHonoursItsBound(t *testing.T) {
 	r := newTestRegistry(t)
-	info, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"})
+	info, err := r.Create(t.Context(), Spec{Transport: TransportTCP, Address: "127.0.0.1:0"}, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

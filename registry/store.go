@@ -1,5 +1,7 @@
 package registry
 
+import "time"
+
 // Store keeps a Registry's desired state — every listener's Spec and
 // whether it should run — so a restarted daemon can restore it. Save and
 // Delete must be durable when they return, since the Registry answers
@@ -27,6 +29,11 @@ type Record struct {
 	// LastBound is the address the listener last bound, so a port-0
 	// listener gets its port back after a restart when it is still free.
 	LastBound string
+	// Generation of the desired state, CreateTime of the listener (with
+	// it, the etag) and the RequestID of its Create.
+	Generation int64
+	CreateTime time.Time
+	RequestID  string
 	// Unreadable, on a loaded record, says why it could not be decoded;
 	// then only Spec.ID is set.
 	Unreadable error

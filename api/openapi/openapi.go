@@ -5,12 +5,119 @@
 // buf.gen.yaml) from proto/sockplane/v1 and its REST mapping: never edit
 // it by hand. Run `buf generate` after changing the proto; CI fails when
 // the committed document differs from what the proto produces.
+//
+// What the daemon serves (JSON) is that document with its server streams
+// described as the daemon serves them, which protoc-gen-openapiv2 cannot
+// know: see serverStreams.
 package openapi
 
-import _ "embed" // for go:embed
+import (
+	"bytes"
+	_ "embed" // for go:embed
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
 
-// JSON is the OpenAPI document, every service of the API merged into
-// one. A string, so no caller can change what the others serve.
+// Generated is the document as buf generates it.
 //
 //go:embed sockplane.swagger.json
-var JSON string
+var Generated string
+
+// JSON is the OpenAPI document the daemon serves, every service of the
+// API merged into one: Generated with its server streams as served. A
+// string, so no caller can change what the others serve.
+var JSON = mustServed(Generated)
+
+// NDJSON is the media type of a server stream's reply.
+const NDJSON = "application/x-ndjson"
+
+func mustServed(generated string) string {
+	doc, err := served(generated)
+	if err != nil {
+		panic("openapi: the generated document: " + err.Error()) // a broken embed: every test fails
+	}
+	return doc
+}
+
+// served returns the document generated with every server stream
+// rewritten by serverStreams, indented as buf indents it.
+func served(generated string) (string, error) {
+	dec := json.NewDecoder(strings.NewReader(generated))
+	dec.UseNumber() // numbers stay as written
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return "", err
+	}
+	if err := serverStreams(doc); err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false) // descriptions hold <, > and & as themselves
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}
+
+// serverStreams describes each server-streaming operation as the gateway
+// serves it (package api: gatewayJSON, openStream) instead of as
+// protoc-gen-openapiv2 describes it. It generates, for a stream,
+//
+//	"200": {"description": "<field doc>(streaming responses)",
+//	        "schema": {"type": "object", "title": "Stream result of <message>",
+//	                   "properties": {"result": <message>, "error": rpcStatus}}}
+//
+// that is one JSON object of that shape per message, as application/json.
+// The daemon writes each message bare, one per line, as
+// application/x-ndjson, and an error that ends the stream as an
+// rpcStatus, its last line; an error before the stream opens is the
+// usual error reply, an rpcStatus with the error's HTTP status. So the
+// operation produces application/x-ndjson, its 200 schema is the result's
+// own (the message or the field of it that the mapping's response_body
+// names), and the description says what a line is.
+//
+// An operation is recognised by that generated 200 schema, so a stream
+// added to the API is rewritten too.
+func serverStreams(doc map[string]any) error {
+	paths, _ := doc["paths"].(map[string]any)
+	names := make([]string, 0, len(paths))
+	for name := range paths {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	found := 0
+	for _, name := range names {
+		ops, _ := paths[name].(map[string]any)
+		for method, op := range ops {
+			op, _ := op.(map[string]any)
+			responses, _ := op["responses"].(map[string]any)
+			reply, _ := responses["200"].(map[string]any)
+			schema, _ := reply["schema"].(map[string]any)
+			title, _ := schema["title"].(string)
+			props, _ := schema["properties"].(map[string]any)
+			result, hasResult := props["result"].(map[string]any)
+			if !strings.HasPrefix(title, "Stream result of ") || !hasResult || len(props) != 2 || props["error"] == nil {
+				continue
+			}
+			found++
+			if _, ok := responses["default"]; !ok {
+				return fmt.Errorf("%s %s: a stream without the default error response", method, name)
+			}
+			desc, _ := reply["description"].(string)
+			desc = strings.TrimSuffix(desc, "(streaming responses)")
+			reply["description"] = strings.TrimSpace(desc + " A stream, application/x-ndjson: one JSON object per line, flushed as it comes, " +
+				"each the schema below. An error that ends the stream after it opened is its last line, an rpcStatus " +
+				`({"code", "message", "details"}); an error before it opens is the default response, with the error's HTTP status.`)
+			reply["schema"] = result
+			op["produces"] = []any{NDJSON}
+		}
+	}
+	if found == 0 {
+		return fmt.Errorf("no server stream (a 200 schema titled \"Stream result of ...\"): has protoc-gen-openapiv2 changed?")
+	}
+	return nil
+}

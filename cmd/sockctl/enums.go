@@ -61,6 +61,11 @@ var (
 	outputNames = []enumName[outputFormat]{
 		{"table", outputTable},
 		{"json", outputJSON},
+		{"yaml", outputYAML},
+	}
+	stopModeNames = []enumName[sockplanev1.StopMode]{
+		{"graceful", sockplanev1.StopMode_STOP_MODE_GRACEFUL},
+		{"immediate", sockplanev1.StopMode_STOP_MODE_IMMEDIATE},
 	}
 )
 

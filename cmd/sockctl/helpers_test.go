@@ -77,7 +77,7 @@ func createListener(tb testing.TB, reg *registry.Registry, spec registry.Spec) r
 	if spec.Address == "" {
 		spec.Address = "127.0.0.1:0"
 	}
-	info, err := reg.Create(context.Background(), spec)
+	info, err := reg.Create(context.Background(), spec, registry.CreateOptions{})
 	if err != nil {
 		tb.Fatalf("create listener: %v", err)
 	}

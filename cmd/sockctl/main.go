@@ -4,9 +4,12 @@
 // 4-byte header length, the JSON header {"data_size": N}, then N bytes;
 // --framing length and raw speak the tutorial's other forms.
 //
-//	sockctl listeners create --transport tcp|udp|unix|unixgram --handler echo|upper|exec|discard|record ...
-//	sockctl listeners list|get|stop|start|delete ...  [--server 127.0.0.1:7070] [-o table|json]
+//	sockctl listeners create --transport tcp|udp|unix|unixgram --handler echo|upper|exec|discard|record [-l KEY=VALUE...] [--ttl D] ...
+//	sockctl listeners update ID [--handler ...] [-l KEY=VALUE...] [--ttl D] [--limit-... N] [--etag ETAG] ...
+//	sockctl listeners list [-l SELECTOR] | get ID | stop ID... | start ID... | delete (ID... | -l SELECTOR)
+//	        [--server 127.0.0.1:7070] [-o table|json|yaml]
 //	        [--token TOKEN (default $SOCKPLANE_TOKEN)] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-server-name NAME]
+//	sockctl apply -f FILE|- [--prune -l SELECTOR]
 //	sockctl connections list LISTENER_ID
 //	sockctl connections close LISTENER_ID CONNECTION_ID...
 //	sockctl frames LISTENER_ID [--connection ID] [--body-format auto|text|hex|base64]
@@ -62,19 +65,27 @@ connections; and it talks to a listener like the tutorial's clients: by
 default each message is one frame, a 4-byte header length, the JSON header
 {"data_size": N}, then N bytes; send and chat also speak the tutorial's 4-byte
 length prefix and raw messages (--framing length|raw), over TCP, UDP and Unix
-sockets.`,
+sockets.
+
+apply -f FILE makes the daemon's listeners what a YAML or JSON file says,
+creating and updating them (and, with --prune -l SELECTOR, deleting those the
+file leaves out); listeners get -o yaml writes such a file.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Cobra runs the PersistentPreRunE nearest the command: no
+		// subcommand has its own.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return checkOutput(cmd, daemon.output) },
 	}
 	cmd.SetIn(in)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&daemon.server, "server", "127.0.0.1:7070", "the sockplane daemon's gRPC API at `HOST:PORT` (every command but send and chat)")
-	pf.VarP(daemon.output, "output", "o", "output format of the commands that call the daemon")
+	pf.VarP(daemon.output, "output", "o", "output format of the commands that call the daemon (yaml: listeners get and list, the format of apply -f)")
 	daemon.security.addFlags(cmd) // --token, --tls-ca, --tls-cert, --tls-key, --tls-server-name
 	cmd.AddCommand(
 		newListenersCmd(daemon),
+		newApplyCmd(daemon),
 		newConnectionsCmd(daemon),
 		newFramesCmd(daemon),
 		newSendFrameCmd(daemon),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -29,7 +31,31 @@ const (
 	// outputJSON is the REST API's JSON: protojson, lowerCamelCase, with
 	// default values.
 	outputJSON
+	// outputYAML is a listener's spec fields, as apply -f reads them:
+	// the JSON of outputJSON without the output-only fields, in YAML.
+	// Only for the commands whose Annotations are yamlOutput.
+	outputYAML
 )
+
+// outputAnnotation is the Annotations key of the output formats a
+// command takes, comma-separated; without it, table and json.
+const outputAnnotation = "sockctl/output"
+
+// yamlOutput are the Annotations of the commands that take -o yaml.
+var yamlOutput = map[string]string{outputAnnotation: "table,json,yaml"}
+
+// checkOutput refuses an --output that cmd does not print.
+func checkOutput(cmd *cobra.Command, output *enumFlag[outputFormat]) error {
+	accepted := "table,json"
+	if a, ok := cmd.Annotations[outputAnnotation]; ok {
+		accepted = a
+	}
+	names := strings.Split(accepted, ",")
+	if slices.Contains(names, output.name) {
+		return nil
+	}
+	return fmt.Errorf("--output %s is not for %s: want one of: %s (yaml: listeners get and list)", output.name, cmd.CommandPath(), strings.Join(names, ", "))
+}
 
 // jsonOptions match the REST gateway's marshaler (api.NewGateway), so
 // `sockctl -o json` and curl print the same objects.
@@ -48,6 +74,12 @@ type printer struct {
 
 // listeners prints listeners as one table, or as one JSON object each.
 func (p printer) listeners(ls ...*sockplanev1.Listener) error {
+	if p.format == outputYAML {
+		if len(ls) == 1 {
+			return writeSpecYAML(p.w, ls[0])
+		}
+		return writeSpecsYAML(p.w, ls)
+	}
 	if p.format == outputJSON {
 		for _, l := range ls {
 			if err := writeJSON(p.w, l); err != nil {
@@ -59,8 +91,12 @@ func (p printer) listeners(ls ...*sockplanev1.Listener) error {
 	return writeTable(p.w, ls)
 }
 
-// list prints a ListListeners reply: a table, or {"listeners": [...]}.
+// list prints a ListListeners reply: a table, {"listeners": [...]}, or
+// a YAML list of the listeners' specs.
 func (p printer) list(resp *sockplanev1.ListListenersResponse) error {
+	if p.format == outputYAML {
+		return writeSpecsYAML(p.w, resp.GetListeners())
+	}
 	if p.format == outputJSON {
 		return writeJSON(p.w, resp)
 	}
@@ -75,6 +111,20 @@ func (p printer) deleted(id string, resp *sockplanev1.DeleteListenerResponse) er
 	}
 	_, err := fmt.Fprintf(p.w, "deleted %s\n", id)
 	return err
+}
+
+// batchDeleted reports a BatchDeleteListeners reply: a line per listener
+// deleted, or the REST API's reply, {"deletedIds": [...]}.
+func (p printer) batchDeleted(resp *sockplanev1.BatchDeleteListenersResponse) error {
+	if p.format == outputJSON {
+		return writeJSON(p.w, resp)
+	}
+	for _, id := range resp.GetDeletedIds() {
+		if _, err := fmt.Fprintf(p.w, "deleted %s\n", id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeJSON writes m as JSON indented by two spaces, and a newline.

@@ -26,7 +26,7 @@ const testToken = "sockctl-test-token-0123456789"
 func startSecureDaemon(tb testing.TB, certs *testcert.Files) string {
 	tb.Helper()
 	reg := newRegistry(tb)
-	if _, err := reg.Create(context.Background(), registry.Spec{ID: "secret-web", Transport: registry.TransportTCP, Address: "127.0.0.1:0"}); err != nil {
+	if _, err := reg.Create(context.Background(), registry.Spec{ID: "secret-web", Transport: registry.TransportTCP, Address: "127.0.0.1:0"}, registry.CreateOptions{}); err != nil {
 		tb.Fatal(err)
 	}
 	auth := api.NewTokenAuth(testToken)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/rawsock"
@@ -106,6 +107,16 @@ func SpecFromProto(l *sockplanev1.Listener) (registry.Spec, error) {
 		MaxFrames:        int(l.GetCapture().GetMaxFrames()),
 		MaxBytesPerFrame: int(l.GetCapture().GetMaxBytesPerFrame()),
 	}
+	spec.Labels = l.GetLabels()
+	if spec.TTL, err = positiveDuration(l.GetTtl(), "ttl", `"30s"`); err != nil {
+		return spec, err
+	}
+	if t := l.GetExpireTime(); t != nil {
+		if t.CheckValid() != nil {
+			return spec, &rawsock.FieldError{Field: "expireTime", Reason: "not a valid time"}
+		}
+		spec.ExpireTime = t.AsTime()
+	}
 	if e := l.GetExec(); e != nil {
 		spec.Exec = registry.ExecSpec{
 			Allow:          e.GetAllow(),
@@ -134,6 +145,15 @@ func SpecToProto(s registry.Spec) *sockplanev1.Listener {
 			ByteOrder: Reverse(ByteOrders, s.Framing.ByteOrder),
 		},
 		Limits: limitsToProto(s.Limits),
+	}
+	if len(s.Labels) > 0 {
+		l.Labels = s.Labels
+	}
+	if s.TTL != 0 {
+		l.Ttl = durationpb.New(s.TTL)
+	}
+	if !s.ExpireTime.IsZero() {
+		l.ExpireTime = timestamppb.New(s.ExpireTime)
 	}
 	if s.UnixMode != 0 {
 		mode := fmt.Sprintf("%04o", uint32(s.UnixMode))

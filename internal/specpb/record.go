@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/registry"
@@ -31,6 +32,11 @@ func EncodeRecord(rec registry.Record) ([]byte, error) {
 		Listener:         SpecToProto(rec.Spec),
 		Running:          rec.Running,
 		LastBoundAddress: rec.LastBound,
+		Generation:       rec.Generation,
+		RequestId:        rec.RequestID,
+	}
+	if !rec.CreateTime.IsZero() {
+		msg.CreateTime = timestamppb.New(rec.CreateTime)
 	}
 	b, err := recordMarshal.Marshal(msg)
 	if err != nil {
@@ -80,5 +86,10 @@ func decode(value []byte) (rec registry.Record, current bool, err error) {
 	if err != nil {
 		return rec, false, fmt.Errorf("schema version %d: %w", *probe.SchemaVersion, err)
 	}
-	return registry.Record{Spec: spec, Running: msg.GetRunning(), LastBound: msg.GetLastBoundAddress()}, true, nil
+	rec = registry.Record{Spec: spec, Running: msg.GetRunning(), LastBound: msg.GetLastBoundAddress(),
+		Generation: msg.GetGeneration(), RequestID: msg.GetRequestId()}
+	if t := msg.GetCreateTime(); t != nil {
+		rec.CreateTime = t.AsTime()
+	}
+	return rec, true, nil
 }

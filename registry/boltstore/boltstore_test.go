@@ -192,7 +192,7 @@ func TestUnreadableRecordsAreKept(t *testing.T) {
 		if err != nil || info.State != registry.StateFailed || !strings.Contains(info.Error, want) {
 			t.Fatalf("%s: %+v, %v; want failed saying %q", id, info, err, want)
 		}
-		if _, err := r.Start(t.Context(), id); !errors.Is(err, registry.ErrUnreadable) {
+		if _, err := r.Start(t.Context(), id, ""); !errors.Is(err, registry.ErrUnreadable) {
 			t.Fatalf("Start %s = %v, want ErrUnreadable", id, err)
 		}
 		if _, err := r.Stop(t.Context(), id, registry.StopOptions{}); !errors.Is(err, registry.ErrUnreadable) {
@@ -218,11 +218,11 @@ func TestRegistryRestores(t *testing.T) {
 	s := open(t, dir)
 	ctx := t.Context()
 	r := registry.New(quiet, registry.Policy{}, s)
-	running, err := r.Create(ctx, registry.Spec{ID: "running", Transport: registry.TransportTCP, Address: "127.0.0.1:0", Handler: registry.HandlerUpper})
+	running, err := r.Create(ctx, registry.Spec{ID: "running", Transport: registry.TransportTCP, Address: "127.0.0.1:0", Handler: registry.HandlerUpper}, registry.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Create(ctx, registry.Spec{ID: "stopped", Transport: registry.TransportUDP, Address: "127.0.0.1:0"}); err != nil {
+	if _, err := r.Create(ctx, registry.Spec{ID: "stopped", Transport: registry.TransportUDP, Address: "127.0.0.1:0"}, registry.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Stop(ctx, "stopped", registry.StopOptions{Immediate: true}); err != nil {
@@ -231,10 +231,10 @@ func TestRegistryRestores(t *testing.T) {
 	probe, _ := net.Listen("tcp", "127.0.0.1:0")
 	fixed := probe.Addr().String()
 	_ = probe.Close()
-	if _, err := r.Create(ctx, registry.Spec{ID: "fixed", Transport: registry.TransportTCP, Address: fixed}); err != nil {
+	if _, err := r.Create(ctx, registry.Spec{ID: "fixed", Transport: registry.TransportTCP, Address: fixed}, registry.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Create(ctx, registry.Spec{ID: "gone", Transport: registry.TransportTCP, Address: "127.0.0.1:0"}); err != nil {
+	if _, err := r.Create(ctx, registry.Spec{ID: "gone", Transport: registry.TransportTCP, Address: "127.0.0.1:0"}, registry.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Delete(ctx, "gone", registry.StopOptions{Immediate: true}); err != nil {
@@ -259,7 +259,7 @@ func TestRegistryRestores(t *testing.T) {
 		t.Fatalf("Restore = %d, %d, %v; want 3 restored, 1 failed", restored, failed, err)
 	}
 	got := map[string]registry.Info{}
-	for _, info := range r.List() {
+	for _, info := range r.List(nil) {
 		got[info.Spec.ID] = info
 	}
 	if info := got["running"]; info.State != registry.StateRunning || info.BoundAddr != running.BoundAddr || info.Spec.Handler != registry.HandlerUpper {
@@ -274,7 +274,7 @@ func TestRegistryRestores(t *testing.T) {
 	if _, ok := got["gone"]; ok {
 		t.Fatal("a deleted listener came back")
 	}
-	if _, err := r.Create(ctx, registry.Spec{ID: "running", Transport: registry.TransportTCP, Address: "127.0.0.1:0"}); !errors.Is(err, registry.ErrExists) {
+	if _, err := r.Create(ctx, registry.Spec{ID: "running", Transport: registry.TransportTCP, Address: "127.0.0.1:0"}, registry.CreateOptions{}); !errors.Is(err, registry.ErrExists) {
 		t.Fatalf("a restored id is free again: %v", err)
 	}
 }
@@ -332,7 +332,7 @@ func TestVersion0Fixture(t *testing.T) {
 			Exec:    registry.ExecSpec{Allow: []string{"echo", "uname"}, Timeout: 2 * time.Second, MaxOutputBytes: 1000, MaxConcurrent: 2},
 			Limits:  registry.LimitsSpec{MaxConnections: 1024, MaxHeaderBytes: 16384, MaxBodyBytes: 4 << 20, HeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}}},
 	}
-	infos := r.List()
+	infos := r.List(nil)
 	if len(infos) != len(want) {
 		t.Fatalf("%d listeners, want %d", len(infos), len(want))
 	}

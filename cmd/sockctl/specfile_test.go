@@ -1,0 +1,270 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+)
+
+// specOnly is l without the fields get -o yaml leaves out.
+func specOnly(l *sockplanev1.Listener) *sockplanev1.Listener {
+	l = proto.CloneOf(l)
+	l.Etag, l.Status, l.Ttl = "", nil, nil
+	return l
+}
+
+// specYAMLListeners are goldenListeners with the fields of issue 10 on
+// the first: labels and expiry kept, ttl and etag left out.
+func specYAMLListeners() []*sockplanev1.Listener {
+	ls := goldenListeners()
+	ls[0].Labels = map[string]string{"env": "ci", "example.com/team": "web", "flag": "yes", "n": "1"}
+	ls[0].Etag = "abc-3"
+	ls[0].Ttl = durationpb.New(time.Minute)
+	ls[0].ExpireTime = timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	ls[0].Limits = &sockplanev1.Limits{
+		MaxConnections: 1024, MaxHeaderBytes: 16384, MaxBodyBytes: 4194304,
+		HeaderTimeout: durationpb.New(10 * time.Second), IdleTimeout: durationpb.New(0),
+	}
+	ls[0].Capture = &sockplanev1.CaptureOptions{MaxFrames: 1000, MaxBytesPerFrame: 4096}
+	return ls
+}
+
+// TestSpecYAMLGolden: -o yaml is the spec fields, sorted, with the
+// strings YAML would misread quoted; and apply reads back what it wrote.
+func TestSpecYAMLGolden(t *testing.T) {
+	t.Parallel()
+	ls := specYAMLListeners()
+	var b strings.Builder
+	p := printer{w: &b, format: outputYAML}
+	if err := p.listeners(ls[0]); err != nil {
+		t.Fatal(err)
+	}
+	one := b.String()
+	b.WriteString("--- list\n")
+	if err := p.list(&sockplanev1.ListListenersResponse{Listeners: ls}); err != nil {
+		t.Fatal(err)
+	}
+	list := strings.TrimPrefix(b.String(), one+"--- list\n")
+	b.WriteString("--- empty list\n")
+	if err := p.list(&sockplanev1.ListListenersResponse{}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "spec_yaml.golden", b.String())
+
+	for _, tc := range []struct {
+		what, yaml string
+		want       []*sockplanev1.Listener
+	}{
+		{"get -o yaml", one, ls[:1]},
+		{"list -o yaml", list, ls},
+	} {
+		got, errs := readSpecFile("f.yaml", []byte(tc.yaml))
+		if len(errs) > 0 {
+			t.Errorf("%s: read back: %v", tc.what, errors.Join(errs...))
+			continue
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: read back %d listeners, want %d", tc.what, len(got), len(tc.want))
+			continue
+		}
+		for i, fl := range got {
+			if want := specOnly(tc.want[i]); !proto.Equal(fl.l, want) {
+				t.Errorf("%s: listener %d read back as\n%v\nwant\n%v", tc.what, i, fl.l, want)
+			}
+		}
+	}
+}
+
+// pathsOf lists the mask paths of the listeners a file states.
+func pathsOf(ls []fileListener) string {
+	var b strings.Builder
+	for _, fl := range ls {
+		var paths []string
+		for _, p := range fl.paths {
+			paths = append(paths, p.String())
+		}
+		b.WriteString(fl.l.GetId() + ": " + strings.Join(paths, ",") + "\n")
+	}
+	return b.String()
+}
+
+// TestReadSpecFileForms: a list, {"listeners": [...]} and one listener,
+// in YAML or JSON, lowerCamelCase or proto names, are the same file.
+func TestReadSpecFileForms(t *testing.T) {
+	t.Parallel()
+	const wantPaths = "web: transport,handler,framing.request,framing.byte_order,labels,expire_time\n" +
+		"dgram: address,limits.max_body_bytes,limits.idle_timeout\n"
+	want := []*sockplanev1.Listener{
+		{
+			Id: "web", Transport: sockplanev1.Transport_TRANSPORT_TCP, Handler: sockplanev1.Handler_HANDLER_UPPER,
+			Framing:    &sockplanev1.FramingConfig{Request: sockplanev1.Framing_FRAMING_RAW, ByteOrder: sockplanev1.ByteOrder_BYTE_ORDER_BIG_ENDIAN},
+			Labels:     map[string]string{"env": "ci"},
+			Ttl:        durationpb.New(30 * time.Second),
+			ExpireTime: timestamppb.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
+		},
+		{
+			Id: "dgram", Address: "127.0.0.1:0", Framing: &sockplanev1.FramingConfig{},
+			Limits: &sockplanev1.Limits{MaxBodyBytes: 512, IdleTimeout: durationpb.New(90 * time.Second)},
+		},
+	}
+	yamlList := `# two listeners
+- id: web
+  transport: TRANSPORT_TCP
+  handler: HANDLER_UPPER
+  framing: {request: FRAMING_RAW, byteOrder: BYTE_ORDER_BIG_ENDIAN}
+  labels:
+    env: ci
+  ttl: 30s
+  expireTime: "2030-01-01T00:00:00Z"
+  etag: ignored
+  status: {state: STATE_RUNNING}
+- id: dgram
+  address: 127.0.0.1:0
+  handler: null
+  framing: {}
+  limits:
+    maxBodyBytes: 512
+    idleTimeout: 90s
+    headerTimeout: null
+`
+	jsonWrapped := `{"listeners": [
+  {"id": "web", "transport": "TRANSPORT_TCP", "handler": "HANDLER_UPPER",
+   "framing": {"request": "FRAMING_RAW", "byte_order": "BYTE_ORDER_BIG_ENDIAN"},
+   "labels": {"env": "ci"}, "ttl": "30s", "expire_time": "2030-01-01T00:00:00Z"},
+  {"id": "dgram", "address": "127.0.0.1:0", "framing": {}, "limits": {"max_body_bytes": 512, "idle_timeout": "90.000s"}}
+], "nextPageToken": ""}`
+	yamlWrapped := "listeners:\n" + indent(yamlList, "  ")
+	jsonList := jsonWrapped[strings.Index(jsonWrapped, "[") : strings.LastIndex(jsonWrapped, "]")+1]
+	for _, tc := range []struct{ what, file string }{
+		{"yaml list", yamlList},
+		{"yaml listeners:", yamlWrapped},
+		{"json list", jsonList},
+		{"json {listeners}", jsonWrapped},
+	} {
+		got, errs := readSpecFile("f", []byte(tc.file))
+		if len(errs) > 0 {
+			t.Errorf("%s: %v", tc.what, errors.Join(errs...))
+			continue
+		}
+		if p := pathsOf(got); p != wantPaths {
+			t.Errorf("%s: paths\n%s\nwant\n%s", tc.what, p, wantPaths)
+		}
+		for i, fl := range got {
+			if !proto.Equal(specOnly(fl.l), specOnly(want[i])) || !proto.Equal(fl.l.GetTtl(), want[i].GetTtl()) {
+				t.Errorf("%s: listener %d:\n got %v\nwant %v", tc.what, i, fl.l, want[i])
+			}
+		}
+	}
+
+	// One listener, YAML or JSON.
+	for _, file := range []string{"id: one\nhandler: HANDLER_DISCARD\n", `{"id": "one", "handler": "HANDLER_DISCARD"}`} {
+		got, errs := readSpecFile("f", []byte(file))
+		if len(errs) > 0 || pathsOf(got) != "one: handler\n" {
+			t.Errorf("%q: %s %v", file, pathsOf(got), errors.Join(errs...))
+		}
+	}
+}
+
+func indent(s, prefix string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		b.WriteString(prefix + line)
+	}
+	return b.String()
+}
+
+// TestReadSpecFileErrors: an error names the file and, for a listener,
+// its index and id; the other listeners are still read.
+func TestReadSpecFileErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		what, file string
+		ok         string // the ids read
+		errs       []string
+	}{
+		{"listeners", `
+- {handler: HANDLER_UPPER}
+- {id: good, handler: HANDLER_UPPER}
+- {id: colour, colour: red}
+- {id: good, handler: HANDLER_ECHO}
+- {id: enum, handler: HANDLER_SHOUT}
+- {id: mode, unixMode: 0660}
+- 42
+- {id: sub, limits: {maxConns: 1}}
+- {id: also-good}
+`, "good also-good", []string{
+			"f.yaml: listeners[0]: no id",
+			`f.yaml: listeners[2] (colour): `, `"colour"`,
+			"f.yaml: listeners[3] (good): id given again: listeners[1] has it",
+			"f.yaml: listeners[4] (enum): ", "HANDLER_SHOUT",
+			"f.yaml: listeners[5] (mode): ", "unixMode",
+			"f.yaml: listeners[6]: want a listener object",
+			"f.yaml: listeners[7] (sub): ", "maxConns",
+		}},
+		{"empty", "", "", []string{"f.yaml: want a listener, a list of listeners"}},
+		{"comment", "# nothing\n", "", []string{"f.yaml: want a listener, a list of listeners"}},
+		{"scalar", "web\n", "", []string{"f.yaml: want a listener, a list of listeners"}},
+		{"empty list", "[]", "", []string{"f.yaml: no listeners"}},
+		{"not yaml", "- id: a\n b: [\n", "", []string{"f.yaml: neither JSON nor YAML"}},
+		{"beside listeners", `{"listeners": [{"id": "a"}], "kind": "List"}`, "", []string{`f.yaml: unknown field "kind" beside "listeners"`}},
+		{"listeners not a list", `{"listeners": {"id": "a"}}`, "", []string{"f.yaml: listeners: want a list"}},
+	} {
+		ls, errs := readSpecFile("f.yaml", []byte(tc.file))
+		var ids []string
+		for _, fl := range ls {
+			ids = append(ids, fl.l.GetId())
+		}
+		if strings.Join(ids, " ") != tc.ok {
+			t.Errorf("%s: read %q, want %q", tc.what, ids, tc.ok)
+		}
+		msg := errors.Join(errs...)
+		if msg == nil {
+			t.Errorf("%s: no error", tc.what)
+			continue
+		}
+		for _, w := range tc.errs {
+			if !strings.Contains(msg.Error(), w) {
+				t.Errorf("%s: errors\n%v\ndo not say %q", tc.what, msg, w)
+			}
+		}
+	}
+}
+
+// TestSameAt: fields compare as protojson writes them.
+func TestSameAt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		file, current string
+		same          bool
+	}{
+		{`{"id": "a", "limits": {"idleTimeout": "300s"}}`, `{"limits": {"idleTimeout": "300.000s", "maxConnections": 1024}}`, true},
+		{`{"id": "a", "limits": {"maxConnections": 1024}}`, `{"limits": {"idleTimeout": "300s", "maxConnections": 1024}}`, true},
+		{`{"id": "a", "limits": {"maxConnections": 10}}`, `{"limits": {"maxConnections": 1024}}`, false},
+		{`{"id": "a", "limits": {"allowLargerDatagramReplies": false}}`, `{}`, true},
+		{`{"id": "a", "labels": {}}`, `{}`, true},
+		{`{"id": "a", "labels": {"a": "b"}}`, `{"labels": {"a": "b", "c": "d"}}`, false},
+		{`{"id": "a", "handler": "HANDLER_ECHO"}`, `{"handler": "HANDLER_ECHO", "address": "x"}`, true},
+		{`{"id": "a", "exec": {"allow": ["date", "uname"]}}`, `{"exec": {"allow": ["uname", "date"]}}`, false},
+		{`{"id": "a", "expireTime": "2030-01-01T00:00:00.000Z"}`, `{"expireTime": "2030-01-01T00:00:00Z"}`, true},
+	} {
+		ls, errs := readSpecFile("f", []byte(tc.file))
+		if len(errs) > 0 {
+			t.Fatal(errors.Join(errs...))
+		}
+		cur := listenerOf(t, tc.current)
+		_, changed, err := diff(ls[0], cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed == tc.same {
+			t.Errorf("%s against %s: changed %v, want %v", tc.file, tc.current, changed, !tc.same)
+		}
+	}
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+)
+
+// specFlags are the flags of listeners create and listeners update that
+// set a listener's spec fields. Create sends the listener they build;
+// update sends it with an update mask of exactly the fields the flags
+// given set (see specFlagDefs).
+type specFlags struct {
+	transport       *enumFlag[sockplanev1.Transport]
+	address         string
+	unixMode        string
+	handler         *enumFlag[sockplanev1.Handler]
+	framing         *enumFlag[sockplanev1.Framing]
+	requestFraming  *enumFlag[sockplanev1.Framing]
+	responseFraming *enumFlag[sockplanev1.Framing]
+	byteOrder       *enumFlag[sockplanev1.ByteOrder]
+	exec            sockplanev1.ExecOptions
+	execTimeout     time.Duration
+	limits          sockplanev1.Limits
+	headerTimeout   time.Duration
+	idleTimeout     time.Duration
+	capture         sockplanev1.CaptureOptions
+	labels          []string
+	ttl             time.Duration
+}
+
+// specFlagDef is one flag of specFlags: the update-mask paths (proto
+// names) of the fields it sets, and how it sets them.
+type specFlagDef struct {
+	name  string
+	paths []string
+	set   func(s *specFlags, l *sockplanev1.Listener) error
+}
+
+// specFlagDefs are the flags of specFlags in the order they apply: a
+// later one wins over an earlier one that sets the same field
+// (--request-framing over --framing).
+var specFlagDefs = []specFlagDef{
+	{"transport", []string{"transport"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		l.Transport = s.transport.value
+		return nil
+	}},
+	{"address", []string{"address"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		l.Address = s.address
+		return nil
+	}},
+	{"unix-mode", []string{"unix_mode"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		l.UnixMode = &s.unixMode
+		return nil
+	}},
+	{"handler", []string{"handler"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		l.Handler = s.handler.value
+		return nil
+	}},
+	{"framing", []string{"framing.request", "framing.response"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		framing(l).Request, framing(l).Response = s.framing.value, s.framing.value
+		return nil
+	}},
+	{"request-framing", []string{"framing.request"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		framing(l).Request = s.requestFraming.value
+		return nil
+	}},
+	{"response-framing", []string{"framing.response"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		framing(l).Response = s.responseFraming.value
+		return nil
+	}},
+	{"byte-order", []string{"framing.byte_order"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		framing(l).ByteOrder = s.byteOrder.value
+		return nil
+	}},
+	{"exec-allow", []string{"exec.allow"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		execOptions(l).Allow = s.exec.Allow
+		return nil
+	}},
+	{"exec-timeout", []string{"exec.timeout"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		execOptions(l).Timeout = durationOrNil(s.execTimeout)
+		return nil
+	}},
+	{"exec-max-output", []string{"exec.max_output_bytes"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		execOptions(l).MaxOutputBytes = s.exec.MaxOutputBytes
+		return nil
+	}},
+	{"exec-max-concurrent", []string{"exec.max_concurrent"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		execOptions(l).MaxConcurrent = s.exec.MaxConcurrent
+		return nil
+	}},
+	{"exec-dir", []string{"exec.working_dir"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		execOptions(l).WorkingDir = s.exec.WorkingDir
+		return nil
+	}},
+	{"capture-max-frames", []string{"capture.max_frames"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		captureOptions(l).MaxFrames = s.capture.MaxFrames
+		return nil
+	}},
+	{"capture-max-bytes-per-frame", []string{"capture.max_bytes_per_frame"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		captureOptions(l).MaxBytesPerFrame = s.capture.MaxBytesPerFrame
+		return nil
+	}},
+	{"limit-max-connections", []string{"limits.max_connections"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		limits(l).MaxConnections = s.limits.MaxConnections
+		return nil
+	}},
+	{"limit-max-header-bytes", []string{"limits.max_header_bytes"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		limits(l).MaxHeaderBytes = s.limits.MaxHeaderBytes
+		return nil
+	}},
+	{"limit-max-body-bytes", []string{"limits.max_body_bytes"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		limits(l).MaxBodyBytes = s.limits.MaxBodyBytes
+		return nil
+	}},
+	{"limit-header-timeout", []string{"limits.header_timeout"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		limits(l).HeaderTimeout = durationOrNil(s.headerTimeout)
+		return nil
+	}},
+	{"limit-idle-timeout", []string{"limits.idle_timeout"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		limits(l).IdleTimeout = durationpb.New(s.idleTimeout)
+		return nil
+	}},
+	{"limit-allow-larger-datagram-replies", []string{"limits.allow_larger_datagram_replies"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		limits(l).AllowLargerDatagramReplies = s.limits.AllowLargerDatagramReplies
+		return nil
+	}},
+	{"label", []string{"labels"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		labels, err := parseLabels(s.labels)
+		l.Labels = labels
+		return err
+	}},
+	{"ttl", []string{"ttl"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		l.Ttl = durationpb.New(s.ttl)
+		return nil
+	}},
+}
+
+// durationOrNil is d as a field, absent (the default) when zero.
+func durationOrNil(d time.Duration) *durationpb.Duration {
+	if d == 0 {
+		return nil
+	}
+	return durationpb.New(d)
+}
+
+// execFlags are the flags that fill in ExecOptions: for --handler exec
+// only.
+var execFlags = []string{"exec-allow", "exec-timeout", "exec-max-output", "exec-max-concurrent", "exec-dir"}
+
+func framing(l *sockplanev1.Listener) *sockplanev1.FramingConfig {
+	if l.Framing == nil {
+		l.Framing = &sockplanev1.FramingConfig{}
+	}
+	return l.Framing
+}
+
+func execOptions(l *sockplanev1.Listener) *sockplanev1.ExecOptions {
+	if l.Exec == nil {
+		l.Exec = &sockplanev1.ExecOptions{}
+	}
+	return l.Exec
+}
+
+func captureOptions(l *sockplanev1.Listener) *sockplanev1.CaptureOptions {
+	if l.Capture == nil {
+		l.Capture = &sockplanev1.CaptureOptions{}
+	}
+	return l.Capture
+}
+
+func limits(l *sockplanev1.Listener) *sockplanev1.Limits {
+	if l.Limits == nil {
+		l.Limits = &sockplanev1.Limits{}
+	}
+	return l.Limits
+}
+
+// parseLabels reads KEY=VALUE pairs; a VALUE may be empty. The daemon
+// checks the syntax of keys and values.
+func parseLabels(pairs []string) (map[string]string, error) {
+	labels := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--label %q: want KEY=VALUE, e.g. env=ci", p)
+		}
+		if _, dup := labels[k]; dup {
+			return nil, fmt.Errorf("--label %q: key %q given twice", p, k)
+		}
+		labels[k] = v
+	}
+	return labels, nil
+}
+
+// newSpecFlags returns the flags with the defaults of create, or, for
+// update, with none: update sends only what is given.
+func newSpecFlags(update bool) *specFlags {
+	def := func(name string) string {
+		if update {
+			return ""
+		}
+		return name
+	}
+	return &specFlags{
+		transport:       newEnumFlag(transportNames, ""),
+		handler:         newEnumFlag(handlerNames, def("echo")),
+		framing:         newEnumFlag(framingNames, def("json")),
+		requestFraming:  newEnumFlag(framingNames, ""),
+		responseFraming: newEnumFlag(framingNames, ""),
+		byteOrder:       newEnumFlag(protoByteOrderNames, def("little")),
+	}
+}
+
+// register adds the flags to f. update words the help for update, where
+// a flag not given leaves its field as it is.
+func (s *specFlags) register(f *pflag.FlagSet, update bool) {
+	// dflt is a help's "(default ...)" on create; on update nothing
+	// given means unchanged, and the default is what a field given as
+	// 0 goes back to.
+	dflt := func(create, upd string) string {
+		if update {
+			return upd
+		}
+		return create
+	}
+	f.Var(s.transport, "transport", dflt("socket type (required)", "socket type; the listener binds anew"))
+	f.StringVar(&s.address, "address", "", dflt(
+		"bind to `ADDRESS`: HOST:PORT for tcp and udp, where port 0 picks a free port (default 127.0.0.1:0); a socket file PATH for unix and unixgram (required)",
+		"bind to `ADDRESS` instead: HOST:PORT for tcp and udp, a socket file PATH for unix and unixgram; the new socket is bound before the old one stops"))
+	f.StringVar(&s.unixMode, "unix-mode", "", "octal `MODE` of a unix or unixgram socket file, e.g. 0660 (default 0600)")
+	f.Var(s.handler, "handler", "what to reply: echo the body, upper-case its ASCII letters, run it as a command (exec), or nothing (discard; record, which also captures every frame for sockctl frames)")
+	f.Var(s.framing, "framing", dflt(
+		"framing of requests and replies: json (4-byte length, JSON header, body), length (4-byte length, body) or raw (none)",
+		"framing of requests and replies: json (4-byte length, JSON header, body), length (4-byte length, body) or raw (none); for connections accepted after the update"))
+	f.Var(s.requestFraming, "request-framing", dflt("framing of requests (default: --framing)", "framing of requests (overrides --framing)"))
+	f.Var(s.responseFraming, "response-framing", dflt("framing of replies (default: --framing)", "framing of replies (overrides --framing)"))
+	f.Var(s.byteOrder, "byte-order", "byte order of the 4-byte lengths")
+	f.StringSliceVar(&s.exec.Allow, "exec-allow", nil, "exec: `PROGRAMS` this listener may run, a subset of the daemon's --exec-allow (default: all of those)")
+	f.DurationVar(&s.execTimeout, "exec-timeout", 0, "exec: bound on one run; the process group is killed then; 0: the default (default 5s)")
+	f.Uint32Var(&s.exec.MaxOutputBytes, "exec-max-output", 0, "exec: `BYTES` kept of stdout and of stderr, each; the reply says truncated when more came (default 65536)")
+	f.Uint32Var(&s.exec.MaxConcurrent, "exec-max-concurrent", 0, "exec: `N` runs at once on this listener; more wait (default 4)")
+	f.StringVar(&s.exec.WorkingDir, "exec-dir", "", "exec: working `DIR` of the commands, on the daemon's host (default: the daemon's)")
+	f.Uint32Var(&s.capture.MaxFrames, "capture-max-frames", 0, "capture the listener's last `N` frames, both directions, for sockctl frames; 0: off (default 0, 1000 with --handler record)")
+	f.Uint32Var(&s.capture.MaxBytesPerFrame, "capture-max-bytes-per-frame", 0, "`BYTES` kept of each captured frame's body (default 4096)")
+	f.Uint32Var(&s.limits.MaxConnections, "limit-max-connections", 0, "`N` connections open at once at most; the next is closed at once (stream transports; default 1024)")
+	f.Uint32Var(&s.limits.MaxHeaderBytes, "limit-max-header-bytes", 0, "`BYTES` of a JSON header at most (default 16384)")
+	f.Uint32Var(&s.limits.MaxBodyBytes, "limit-max-body-bytes", 0, "`BYTES` of a frame body at most (default 4194304, at most 67108864)")
+	f.DurationVar(&s.headerTimeout, "limit-header-timeout", 0, "a frame that has started arriving must be complete within this; 0: the default (stream transports; default 10s)")
+	f.DurationVar(&s.idleTimeout, "limit-idle-timeout", 0, "close a connection idle this long; 0s: never (stream transports; default 5m)")
+	f.BoolVar(&s.limits.AllowLargerDatagramReplies, "limit-allow-larger-datagram-replies", false, "let a datagram reply be larger than its request (default false: no amplification)")
+	f.StringSliceVarP(&s.labels, "label", "l", nil, dflt(
+		"label `KEY=VALUE` to set, for selecting listeners with -l; repeatable, or comma-separated",
+		"label `KEY=VALUE`; repeatable, or comma-separated. The labels given replace all the listener's labels; --label '' removes them all"))
+	f.DurationVar(&s.ttl, "ttl", 0, dflt(
+		"delete the listener this long after it is created, e.g. 30s (default: never)",
+		"delete the listener this long after this update, e.g. 30s: replaces the expiry it had"))
+}
+
+// build returns the listener the flags for which given is true set, and
+// the update-mask paths of its fields, in the order of specFlagDefs.
+func (s *specFlags) build(given func(name string) bool) (*sockplanev1.Listener, []string, error) {
+	l := &sockplanev1.Listener{}
+	var paths []string
+	for _, d := range specFlagDefs {
+		if !given(d.name) {
+			continue
+		}
+		if err := d.set(s, l); err != nil {
+			return nil, nil, err
+		}
+		for _, p := range d.paths {
+			if !slices.Contains(paths, p) {
+				paths = append(paths, p)
+			}
+		}
+	}
+	return l, paths, nil
+}
+
+// check refuses flags that cannot go together, as far as the flags tell:
+// on update, a transport or handler not given is the listener's own,
+// which the daemon checks.
+func (s *specFlags) check(given func(name string) bool) error {
+	if given("unix-mode") && given("transport") {
+		if t := s.transport.value; t != sockplanev1.Transport_TRANSPORT_UNIX && t != sockplanev1.Transport_TRANSPORT_UNIXGRAM {
+			return fmt.Errorf("--unix-mode is only for --transport unix and unixgram")
+		}
+	}
+	if i := slices.IndexFunc(execFlags, given); i >= 0 && given("handler") && s.handler.value != sockplanev1.Handler_HANDLER_EXEC {
+		return fmt.Errorf("--%s is only for --handler exec", execFlags[i])
+	}
+	return nil
+}

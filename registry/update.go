@@ -1,0 +1,130 @@
+package registry
+
+import (
+	"context"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/sockplane/sockplane/rawsock"
+)
+
+// Update makes spec the listener's desired state: spec.ID names the
+// listener and spec is whole (the caller merges what it changes into what
+// Desired returned). A non-empty etag must be the listener's. A TTL is
+// counted from now, so an update extends it.
+//
+// What runs changes in place, through the same Provision as a start: the
+// handler, exec options, capture, limits, labels and expiry apply without
+// closing a connection (an open connection switches at its next frame
+// boundary and keeps its framing, which applies to new connections). A
+// change of transport, address or Unix mode rebinds: the new socket is
+// bound first, and a bind error fails the call with nothing changed; then
+// the old one stops gracefully, draining for up to DefaultDrainTimeout or
+// until ctx ends. A stopped listener only has its spec changed. An update
+// that changes nothing bumps no generation.
+func (r *Registry) Update(ctx context.Context, spec Spec, etag string) (Info, error) {
+	if err := r.policy.admit(spec); err != nil {
+		return Info{}, err
+	}
+	if spec.TTL > 0 {
+		spec.ExpireTime = time.Time{} // the new TTL replaces the expiry it had
+	}
+	spec, err := withExpiry(spec, time.Now())
+	if err != nil {
+		return Info{}, err
+	}
+	prov, err := r.policy.Provision(spec)
+	if err != nil {
+		return Info{}, err
+	}
+	e, err := r.acquire(ctx, spec.ID)
+	if err != nil {
+		return Info{}, err
+	}
+	defer e.release()
+	if err := e.checkEtag(etag); err != nil {
+		return e.info(), err
+	}
+	if err := e.readable(); err != nil {
+		return e.info(), err
+	}
+	e.mu.Lock()
+	old, oldEffective, capture := e.desired, e.effective, e.capture
+	e.mu.Unlock()
+	if reflect.DeepEqual(old, spec) {
+		return e.info(), nil
+	}
+	if c := prov.Spec.Capture; c != oldEffective.Capture {
+		capture = rawsock.NewCapture(c.MaxFrames, c.MaxBytesPerFrame)
+	}
+
+	ln := e.serving()
+	var rebound *rawsock.Listener
+	if ln != nil && needsRebind(oldEffective, prov.Spec) {
+		// Bound before anything changes: a bind error leaves all as it was.
+		if rebound, err = bind(prov.config(&e.stats, capture, r.events, r.log)); err != nil {
+			return e.info(), err
+		}
+	}
+	e.mu.Lock()
+	e.desired = spec
+	e.generation++
+	e.mu.Unlock()
+	if err := r.save(e); err != nil {
+		e.mu.Lock()
+		e.desired = old
+		e.generation--
+		e.mu.Unlock()
+		r.closeListener(e, rebound)
+		return e.info(), err
+	}
+	switch {
+	case rebound != nil:
+		e.mu.Lock()
+		e.ln, e.effective, e.capture = rebound, prov.Spec, capture
+		e.lastBound, e.startedAt = rebound.Addr().String(), time.Now()
+		e.mu.Unlock()
+		r.drain(ctx, e, ln, DefaultDrainTimeout)
+	case ln != nil:
+		if err := ln.Update(prov.config(&e.stats, capture, r.events, r.log)); err != nil {
+			// Only a listener that stopped under us refuses; it shows so.
+			e.setFailure(err)
+			return e.info(), err
+		}
+		e.mu.Lock()
+		e.effective, e.capture = prov.Spec, capture
+		e.mu.Unlock()
+	default:
+		e.mu.Lock()
+		e.effective, e.capture = prov.Spec, capture
+		e.mu.Unlock()
+	}
+	e.acted()
+	r.logDropped(e.id, prov)
+	r.scheduleExpiry(spec.ExpireTime)
+	info := e.info()
+	r.log.Info("listener updated", "id", e.id, "generation", info.Generation, "rebound", rebound != nil)
+	r.events.Publish(rawsock.Event{Type: rawsock.EventListenerUpdated, ListenerID: e.id, Message: "generation " + strconv.FormatInt(info.Generation, 10)})
+	return info, nil
+}
+
+// Desired returns a listener's desired spec, as asked and stored (not
+// the effective spec Get shows), and its etag: what an update starts from.
+func (r *Registry) Desired(id string) (Spec, string, error) {
+	e, err := r.lookup(id)
+	if err != nil {
+		return Spec{}, "", err
+	}
+	if err := e.readable(); err != nil {
+		return Spec{}, "", err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.desired, etagOf(e.createTime, e.generation), nil
+}
+
+// needsRebind reports a change that a running socket cannot take.
+func needsRebind(old, new Spec) bool {
+	return old.Transport != new.Transport || old.Address != new.Address || old.UnixMode != new.UnixMode
+}

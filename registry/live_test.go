@@ -210,7 +210,7 @@ func TestTTLExpiresEagerly(t *testing.T) {
 	if _, err := r.Update(t.Context(), spec, ""); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(created.Spec.ExpireTime.Sub(time.Now()) + time.Second)
+	deadline := time.After(time.Until(created.Spec.ExpireTime) + time.Second)
 	for expired := false; !expired; {
 		select {
 		case e := <-sub.Events():

@@ -27,12 +27,13 @@ func newApplyCmd(o *daemonOptions) *cobra.Command {
 		Use:   "apply -f FILE [--prune -l SELECTOR]",
 		Short: "Create or update listeners to match a YAML or JSON file",
 		Long: `Apply makes the daemon's listeners what FILE says. FILE ("-": standard input)
-is YAML or JSON: a list of listeners, {"listeners": [...]}, or one listener,
-each in the JSON of the REST API's bodies, as listeners get -o yaml and list
--o yaml write them: field names in lowerCamelCase or as in the .proto, enums
-by their full names (HANDLER_UPPER), durations in seconds ("30s", "3600s",
-not "1h"), times in RFC 3339. Every listener needs an id, and one apply
-creates needs a transport and an address, as the REST API's POST does.
+is YAML (one document) or JSON: a list of listeners, {"listeners": [...]}, or
+one listener, each in the JSON of the REST API's bodies, as listeners get -o
+yaml and list -o yaml write them: field names in lowerCamelCase or as in the
+.proto, enums by their full names (HANDLER_UPPER), durations in seconds
+("30s", "3600s", not "1h"), times in RFC 3339. Every listener needs an id,
+and one apply creates needs a transport and an address, as the REST API's
+POST does.
 
 For each listener, in the file's order, apply gets it by id:
 

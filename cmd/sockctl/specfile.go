@@ -254,6 +254,9 @@ func readSpecFile(file string, data []byte) ([]fileListener, []error) {
 	}
 	j := data
 	if !json.Valid(data) {
+		if yamlDocuments(data) > 1 {
+			return fail(fmt.Errorf("several YAML documents (---): put the listeners in one list"))
+		}
 		var err error
 		if j, err = yaml.YAMLToJSON(data); err != nil {
 			return fail(fmt.Errorf("neither JSON nor YAML: %w", err))
@@ -325,6 +328,25 @@ func readSpecFile(file string, data []byte) ([]fileListener, []error) {
 		ls = append(ls, fileListener{index: i, l: l, paths: paths})
 	}
 	return ls, errs
+}
+
+// yamlDocuments counts the YAML documents of data that hold more than
+// comments, roughly: a "---" line starts another. YAMLToJSON reads the
+// first alone, and the others must not be dropped unsaid.
+func yamlDocuments(data []byte) int {
+	docs, content := 0, false
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimRight(line, "\r\n")
+		if line == "---" || strings.HasPrefix(line, "--- ") || strings.HasPrefix(line, "---\t") {
+			content = false
+			continue
+		}
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") && !content {
+			docs++
+			content = true
+		}
+	}
+	return docs
 }
 
 // idOf is the id of a listener's JSON object, or "" when it has none

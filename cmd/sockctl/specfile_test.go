@@ -163,8 +163,8 @@ func TestReadSpecFileForms(t *testing.T) {
 		}
 	}
 
-	// One listener, YAML or JSON.
-	for _, file := range []string{"id: one\nhandler: HANDLER_DISCARD\n", `{"id": "one", "handler": "HANDLER_DISCARD"}`} {
+	// One listener, YAML (with or without a document start) or JSON.
+	for _, file := range []string{"id: one\nhandler: HANDLER_DISCARD\n", "# one\n---\nid: one\nhandler: HANDLER_DISCARD\n---\n# the end\n", `{"id": "one", "handler": "HANDLER_DISCARD"}`} {
 		got, errs := readSpecFile("f", []byte(file))
 		if len(errs) > 0 || pathsOf(got) != "one: handler\n" {
 			t.Errorf("%q: %s %v", file, pathsOf(got), errors.Join(errs...))
@@ -212,6 +212,7 @@ func TestReadSpecFileErrors(t *testing.T) {
 		{"comment", "# nothing\n", "", []string{"f.yaml: want a listener, a list of listeners"}},
 		{"scalar", "web\n", "", []string{"f.yaml: want a listener, a list of listeners"}},
 		{"empty list", "[]", "", []string{"f.yaml: no listeners"}},
+		{"documents", "---\nid: a\n---\nid: b\n", "", []string{"f.yaml: several YAML documents"}},
 		{"not yaml", "- id: a\n b: [\n", "", []string{"f.yaml: neither JSON nor YAML"}},
 		{"beside listeners", `{"listeners": [{"id": "a"}], "kind": "List"}`, "", []string{`f.yaml: unknown field "kind" beside "listeners"`}},
 		{"listeners not a list", `{"listeners": {"id": "a"}}`, "", []string{"f.yaml: listeners: want a list"}},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -28,31 +27,13 @@ import (
 // quiet log when a watcher leaves, the 413 a client that sends its whole
 // body first still reads, and enum errors that list the enum's values.
 
-// syncBuffer is a log sink tests read while the daemon writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startLoggingDaemon is startDaemon with the daemon's log, the HTTP
 // server's error log included (at WARN), kept for the test to read. stop
 // shuts the daemon down and returns once it has: every handler has
 // returned, so the log is whole.
-func startLoggingDaemon(t *testing.T) (d *daemon, logs *syncBuffer, stop func()) {
+func startLoggingDaemon(t *testing.T) (d *daemon, logs *lockedBuffer, stop func()) {
 	t.Helper()
-	logs = &syncBuffer{}
+	logs = &lockedBuffer{}
 	opts := options{grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second}
 	d, err := newDaemon(opts, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {

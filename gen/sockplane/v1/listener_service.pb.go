@@ -25,6 +25,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Then is what a scripted reply does to its connection.
+type Then int32
+
+const (
+	Then_THEN_UNSPECIFIED Then = 0
+	// The connection stays open.
+	Then_THEN_KEEP_OPEN Then = 1
+	// The connection is closed (FIN) once the reply has left.
+	Then_THEN_CLOSE Then = 2
+	// The connection is reset (RST: SO_LINGER 0) once the reply has left;
+	// on a Unix socket, which has no reset, it is closed.
+	Then_THEN_RESET Then = 3
+)
+
+// Enum value maps for Then.
+var (
+	Then_name = map[int32]string{
+		0: "THEN_UNSPECIFIED",
+		1: "THEN_KEEP_OPEN",
+		2: "THEN_CLOSE",
+		3: "THEN_RESET",
+	}
+	Then_value = map[string]int32{
+		"THEN_UNSPECIFIED": 0,
+		"THEN_KEEP_OPEN":   1,
+		"THEN_CLOSE":       2,
+		"THEN_RESET":       3,
+	}
+)
+
+func (x Then) Enum() *Then {
+	p := new(Then)
+	*p = x
+	return p
+}
+
+func (x Then) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Then) Descriptor() protoreflect.EnumDescriptor {
+	return file_sockplane_v1_listener_service_proto_enumTypes[0].Descriptor()
+}
+
+func (Then) Type() protoreflect.EnumType {
+	return &file_sockplane_v1_listener_service_proto_enumTypes[0]
+}
+
+func (x Then) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Then.Descriptor instead.
+func (Then) EnumDescriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{0}
+}
+
 // Transport is the socket type a listener binds.
 type Transport int32
 
@@ -72,11 +129,11 @@ func (x Transport) String() string {
 }
 
 func (Transport) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[0].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[1].Descriptor()
 }
 
 func (Transport) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[0]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[1]
 }
 
 func (x Transport) Number() protoreflect.EnumNumber {
@@ -85,7 +142,7 @@ func (x Transport) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Transport.Descriptor instead.
 func (Transport) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{0}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
 }
 
 // Handler names what a listener does with each request frame.
@@ -109,6 +166,9 @@ const (
 	// defaults to 1000). With SendFrame, this is the tutorial's UDP chat
 	// server: the operator replies through the API.
 	Handler_HANDLER_RECORD Handler = 5
+	// Scripted replies, a greeting, close or reset after a reply: see
+	// Listener.script.
+	Handler_HANDLER_SCRIPT Handler = 6
 )
 
 // Enum value maps for Handler.
@@ -120,6 +180,7 @@ var (
 		3: "HANDLER_EXEC",
 		4: "HANDLER_DISCARD",
 		5: "HANDLER_RECORD",
+		6: "HANDLER_SCRIPT",
 	}
 	Handler_value = map[string]int32{
 		"HANDLER_UNSPECIFIED": 0,
@@ -128,6 +189,7 @@ var (
 		"HANDLER_EXEC":        3,
 		"HANDLER_DISCARD":     4,
 		"HANDLER_RECORD":      5,
+		"HANDLER_SCRIPT":      6,
 	}
 )
 
@@ -142,11 +204,11 @@ func (x Handler) String() string {
 }
 
 func (Handler) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[1].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[2].Descriptor()
 }
 
 func (Handler) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[1]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[2]
 }
 
 func (x Handler) Number() protoreflect.EnumNumber {
@@ -155,7 +217,7 @@ func (x Handler) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Handler.Descriptor instead.
 func (Handler) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
 }
 
 // Framing is how messages are delimited on the wire.
@@ -201,11 +263,11 @@ func (x Framing) String() string {
 }
 
 func (Framing) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[2].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[3].Descriptor()
 }
 
 func (Framing) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[2]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[3]
 }
 
 func (x Framing) Number() protoreflect.EnumNumber {
@@ -214,7 +276,7 @@ func (x Framing) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Framing.Descriptor instead.
 func (Framing) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
 }
 
 // ByteOrder is the byte order of the 4-byte length fields.
@@ -253,11 +315,11 @@ func (x ByteOrder) String() string {
 }
 
 func (ByteOrder) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[3].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[4].Descriptor()
 }
 
 func (ByteOrder) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[3]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[4]
 }
 
 func (x ByteOrder) Number() protoreflect.EnumNumber {
@@ -266,7 +328,7 @@ func (x ByteOrder) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ByteOrder.Descriptor instead.
 func (ByteOrder) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
 }
 
 // State is a listener's lifecycle state.
@@ -309,11 +371,11 @@ func (x State) String() string {
 }
 
 func (State) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[4].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[5].Descriptor()
 }
 
 func (State) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[4]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[5]
 }
 
 func (x State) Number() protoreflect.EnumNumber {
@@ -322,7 +384,7 @@ func (x State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use State.Descriptor instead.
 func (State) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
 }
 
 // StopMode says how a listener stops.
@@ -363,11 +425,11 @@ func (x StopMode) String() string {
 }
 
 func (StopMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[5].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[6].Descriptor()
 }
 
 func (StopMode) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[5]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[6]
 }
 
 func (x StopMode) Number() protoreflect.EnumNumber {
@@ -376,7 +438,7 @@ func (x StopMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StopMode.Descriptor instead.
 func (StopMode) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
 }
 
 // Direction is which way a captured frame went.
@@ -415,11 +477,11 @@ func (x Direction) String() string {
 }
 
 func (Direction) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[6].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[7].Descriptor()
 }
 
 func (Direction) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[6]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[7]
 }
 
 func (x Direction) Number() protoreflect.EnumNumber {
@@ -428,7 +490,7 @@ func (x Direction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Direction.Descriptor instead.
 func (Direction) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
 }
 
 // EventType says what an Event reports.
@@ -497,11 +559,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_sockplane_v1_listener_service_proto_enumTypes[7].Descriptor()
+	return file_sockplane_v1_listener_service_proto_enumTypes[8].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_sockplane_v1_listener_service_proto_enumTypes[7]
+	return &file_sockplane_v1_listener_service_proto_enumTypes[8]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -510,7 +572,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
 }
 
 // Listener is one raw socket listener: what was asked for (id, transport,
@@ -564,7 +626,21 @@ type Listener struct {
 	// time passed while the daemon was down is deleted when it starts.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// Output only: live state. Ignored on create.
-	Status        *ListenerStatus `protobuf:"bytes,15,opt,name=status,proto3" json:"status,omitempty"`
+	Status *ListenerStatus `protobuf:"bytes,15,opt,name=status,proto3" json:"status,omitempty"`
+	// The replies of HANDLER_SCRIPT; must be empty for the other handlers.
+	// Changes live (UpdateListener) without closing a connection.
+	Script *Script `protobuf:"bytes,16,opt,name=script,proto3" json:"script,omitempty"`
+	// Faults injected into the listener's traffic, whatever its handler,
+	// applied in order. Change live without closing a connection. Default:
+	// none, and a listener without faults pays nothing for them.
+	Faults []*Fault `protobuf:"bytes,17,rep,name=faults,proto3" json:"faults,omitempty"`
+	// Seed of the faults' random choices (probability, jitter, slicer
+	// sizes), so that a run can be reproduced: the same seed makes the same
+	// choices for the same connections and datagrams. Default: a random seed
+	// each time the listener starts.
+	FaultSeed *uint32 `protobuf:"varint,18,opt,name=fault_seed,json=faultSeed,proto3,oneof" json:"fault_seed,omitempty"`
+	// TLS on TRANSPORT_TCP and TRANSPORT_UNIX. Default: none, plaintext.
+	Tls           *TlsOptions `protobuf:"bytes,19,opt,name=tls,proto3" json:"tls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -697,6 +773,1130 @@ func (x *Listener) GetStatus() *ListenerStatus {
 	return nil
 }
 
+func (x *Listener) GetScript() *Script {
+	if x != nil {
+		return x.Script
+	}
+	return nil
+}
+
+func (x *Listener) GetFaults() []*Fault {
+	if x != nil {
+		return x.Faults
+	}
+	return nil
+}
+
+func (x *Listener) GetFaultSeed() uint32 {
+	if x != nil && x.FaultSeed != nil {
+		return *x.FaultSeed
+	}
+	return 0
+}
+
+func (x *Listener) GetTls() *TlsOptions {
+	if x != nil {
+		return x.Tls
+	}
+	return nil
+}
+
+// Script is what HANDLER_SCRIPT answers: the first rule whose match holds
+// gives the reply; with none, default does, and with no default the peer
+// gets an error frame (counted in stats.errors).
+type Script struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sent when a stream connection opens, before the peer says anything
+	// (a server-first protocol's banner). Not valid on datagram transports;
+	// echo is not valid in it.
+	Greeting *Reply `protobuf:"bytes,1,opt,name=greeting,proto3" json:"greeting,omitempty"`
+	// Tried in order for each request frame; the first that matches wins.
+	Rules []*ScriptRule `protobuf:"bytes,2,rep,name=rules,proto3" json:"rules,omitempty"`
+	// The reply to a frame no rule matches. Default: none (an error frame).
+	Default       *Reply `protobuf:"bytes,3,opt,name=default,proto3" json:"default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Script) Reset() {
+	*x = Script{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Script) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Script) ProtoMessage() {}
+
+func (x *Script) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Script.ProtoReflect.Descriptor instead.
+func (*Script) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Script) GetGreeting() *Reply {
+	if x != nil {
+		return x.Greeting
+	}
+	return nil
+}
+
+func (x *Script) GetRules() []*ScriptRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *Script) GetDefault() *Reply {
+	if x != nil {
+		return x.Default
+	}
+	return nil
+}
+
+// ScriptRule is one request pattern and its reply.
+type ScriptRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Which frames the rule answers. Empty: every frame.
+	Match *Match `protobuf:"bytes,1,opt,name=match,proto3" json:"match,omitempty"`
+	// What they get.
+	Reply         *Reply `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScriptRule) Reset() {
+	*x = ScriptRule{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScriptRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScriptRule) ProtoMessage() {}
+
+func (x *ScriptRule) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScriptRule.ProtoReflect.Descriptor instead.
+func (*ScriptRule) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ScriptRule) GetMatch() *Match {
+	if x != nil {
+		return x.Match
+	}
+	return nil
+}
+
+func (x *ScriptRule) GetReply() *Reply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+// Match is a condition on a frame: every field given must hold; an empty
+// match holds for every frame.
+type Match struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The body is exactly this UTF-8 text ("" is an empty body).
+	BodyEquals *string `protobuf:"bytes,1,opt,name=body_equals,json=bodyEquals,proto3,oneof" json:"body_equals,omitempty"`
+	// The body starts with this text.
+	BodyPrefix string `protobuf:"bytes,2,opt,name=body_prefix,json=bodyPrefix,proto3" json:"body_prefix,omitempty"`
+	// The body contains this text.
+	BodyContains string `protobuf:"bytes,3,opt,name=body_contains,json=bodyContains,proto3" json:"body_contains,omitempty"`
+	// The body matches this regular expression (RE2 syntax).
+	BodyRegex string `protobuf:"bytes,4,opt,name=body_regex,json=bodyRegex,proto3" json:"body_regex,omitempty"`
+	// The body is exactly these bytes, in standard base64.
+	BodyBase64 string `protobuf:"bytes,5,opt,name=body_base64,json=bodyBase64,proto3" json:"body_base64,omitempty"`
+	// The frame's JSON header has each of these fields: a string field
+	// compares by its text, any other value by its JSON text, so "5" matches
+	// "n": 5. Fails on framings without a JSON header.
+	Header        map[string]string `protobuf:"bytes,6,rep,name=header,proto3" json:"header,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Match) Reset() {
+	*x = Match{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Match) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Match) ProtoMessage() {}
+
+func (x *Match) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Match.ProtoReflect.Descriptor instead.
+func (*Match) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Match) GetBodyEquals() string {
+	if x != nil && x.BodyEquals != nil {
+		return *x.BodyEquals
+	}
+	return ""
+}
+
+func (x *Match) GetBodyPrefix() string {
+	if x != nil {
+		return x.BodyPrefix
+	}
+	return ""
+}
+
+func (x *Match) GetBodyContains() string {
+	if x != nil {
+		return x.BodyContains
+	}
+	return ""
+}
+
+func (x *Match) GetBodyRegex() string {
+	if x != nil {
+		return x.BodyRegex
+	}
+	return ""
+}
+
+func (x *Match) GetBodyBase64() string {
+	if x != nil {
+		return x.BodyBase64
+	}
+	return ""
+}
+
+func (x *Match) GetHeader() map[string]string {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+// Reply is one scripted answer.
+type Reply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reply body, as UTF-8 text. At most one of body, body_base64 and
+	// echo; none of them is an empty body.
+	Body *string `protobuf:"bytes,1,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// The reply body as bytes, in standard base64.
+	BodyBase64 string `protobuf:"bytes,2,opt,name=body_base64,json=bodyBase64,proto3" json:"body_base64,omitempty"`
+	// Reply with the request's body.
+	Echo bool `protobuf:"varint,3,opt,name=echo,proto3" json:"echo,omitempty"`
+	// Extra fields of the reply's JSON header, after data_size. Only with
+	// the JSON header response framing.
+	Header map[string]string `protobuf:"bytes,4,rep,name=header,proto3" json:"header,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// How long after the request the reply leaves; the connection is not
+	// held meanwhile. At most 1m. Default: 0s.
+	Delay *durationpb.Duration `protobuf:"bytes,5,opt,name=delay,proto3" json:"delay,omitempty"`
+	// Send nothing (then may still close or reset).
+	NoReply bool `protobuf:"varint,6,opt,name=no_reply,json=noReply,proto3" json:"no_reply,omitempty"`
+	// What happens to the connection after the reply. Stream transports.
+	// Default: THEN_KEEP_OPEN.
+	Then          Then `protobuf:"varint,7,opt,name=then,proto3,enum=sockplane.v1.Then" json:"then,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reply) Reset() {
+	*x = Reply{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reply) ProtoMessage() {}
+
+func (x *Reply) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reply.ProtoReflect.Descriptor instead.
+func (*Reply) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Reply) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *Reply) GetBodyBase64() string {
+	if x != nil {
+		return x.BodyBase64
+	}
+	return ""
+}
+
+func (x *Reply) GetEcho() bool {
+	if x != nil {
+		return x.Echo
+	}
+	return false
+}
+
+func (x *Reply) GetHeader() map[string]string {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *Reply) GetDelay() *durationpb.Duration {
+	if x != nil {
+		return x.Delay
+	}
+	return nil
+}
+
+func (x *Reply) GetNoReply() bool {
+	if x != nil {
+		return x.NoReply
+	}
+	return false
+}
+
+func (x *Reply) GetThen() Then {
+	if x != nil {
+		return x.Then
+	}
+	return Then_THEN_UNSPECIFIED
+}
+
+// Fault is one kind of damage done to a listener's traffic, with the
+// conditions under which it applies. Exactly one kind is set.
+type Fault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A name for the fault, shown in status.faults. Default: the kind's
+	// name and its index, e.g. "latency-0".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The chance the fault applies: decided once per connection on stream
+	// transports, once per datagram on datagram ones (Toxiproxy's
+	// toxicity). From 0 to 1. Default: 1.
+	Probability *float64 `protobuf:"fixed64,2,opt,name=probability,proto3,oneof" json:"probability,omitempty"`
+	// DIRECTION_OUT (default): replies, after the handler. DIRECTION_IN:
+	// requests, before the handler.
+	Direction Direction `protobuf:"varint,3,opt,name=direction,proto3,enum=sockplane.v1.Direction" json:"direction,omitempty"`
+	// Apply only to frames that match (a conditional fault). Empty: every
+	// frame. On FRAMING_RAW a frame is what one read returns.
+	Match *Match `protobuf:"bytes,4,opt,name=match,proto3" json:"match,omitempty"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Fault_Latency
+	//	*Fault_Bandwidth
+	//	*Fault_Slicer
+	//	*Fault_Timeout
+	//	*Fault_ResetPeer
+	//	*Fault_SlowClose
+	//	*Fault_LimitData
+	//	*Fault_Drop
+	//	*Fault_Duplicate
+	Kind          isFault_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fault) Reset() {
+	*x = Fault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fault) ProtoMessage() {}
+
+func (x *Fault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fault.ProtoReflect.Descriptor instead.
+func (*Fault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Fault) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Fault) GetProbability() float64 {
+	if x != nil && x.Probability != nil {
+		return *x.Probability
+	}
+	return 0
+}
+
+func (x *Fault) GetDirection() Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return Direction_DIRECTION_UNSPECIFIED
+}
+
+func (x *Fault) GetMatch() *Match {
+	if x != nil {
+		return x.Match
+	}
+	return nil
+}
+
+func (x *Fault) GetKind() isFault_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *Fault) GetLatency() *LatencyFault {
+	if x != nil {
+		if x, ok := x.Kind.(*Fault_Latency); ok {
+			return x.Latency
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetBandwidth() *BandwidthFault {
+	if x != nil {
+		if x, ok := x.Kind.(*Fault_Bandwidth); ok {
+			return x.Bandwidth
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetSlicer() *SlicerFault {
+	if x != nil {
+		if x, ok := x.Kind.(*Fault_Slicer); ok {
+			return x.Slicer
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetTimeout() *TimeoutFault {
+	if x != nil {
+		if x, ok := x.Kind.(*Fault_Timeout); ok {
+			return x.Timeout
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetResetPeer() *ResetPeerFault {
+	if x != nil {
+		if x, ok := x.Kind.(*Fault_ResetPeer); ok {
+			return x.ResetPeer
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetSlowClose() *SlowCloseFault {
+	if x != nil {
+		if x, ok := x.Kind.(*Fault_SlowClose); ok {
+			return x.SlowClose
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetLimitData() *LimitDataFault {
+	if x != nil {
+		if x, ok := x.Kind.(*Fault_LimitData); ok {
+			return x.LimitData
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetDrop() *DropFault {
+	if x != nil {
+		if x, ok := x.Kind.(*Fault_Drop); ok {
+			return x.Drop
+		}
+	}
+	return nil
+}
+
+func (x *Fault) GetDuplicate() *DuplicateFault {
+	if x != nil {
+		if x, ok := x.Kind.(*Fault_Duplicate); ok {
+			return x.Duplicate
+		}
+	}
+	return nil
+}
+
+type isFault_Kind interface {
+	isFault_Kind()
+}
+
+type Fault_Latency struct {
+	// Delay each frame.
+	Latency *LatencyFault `protobuf:"bytes,10,opt,name=latency,proto3,oneof"`
+}
+
+type Fault_Bandwidth struct {
+	// Bound the rate of bytes.
+	Bandwidth *BandwidthFault `protobuf:"bytes,11,opt,name=bandwidth,proto3,oneof"`
+}
+
+type Fault_Slicer struct {
+	// Write replies in small pieces, with pauses. DIRECTION_OUT only.
+	Slicer *SlicerFault `protobuf:"bytes,12,opt,name=slicer,proto3,oneof"`
+}
+
+type Fault_Timeout struct {
+	// Stop answering; close after a while, or never.
+	Timeout *TimeoutFault `protobuf:"bytes,13,opt,name=timeout,proto3,oneof"`
+}
+
+type Fault_ResetPeer struct {
+	// Reset the connection (RST) after a while. Stream transports.
+	ResetPeer *ResetPeerFault `protobuf:"bytes,14,opt,name=reset_peer,json=resetPeer,proto3,oneof"`
+}
+
+type Fault_SlowClose struct {
+	// Delay the close of a connection. Stream transports.
+	SlowClose *SlowCloseFault `protobuf:"bytes,15,opt,name=slow_close,json=slowClose,proto3,oneof"`
+}
+
+type Fault_LimitData struct {
+	// Close the connection after so many bytes. Stream transports.
+	LimitData *LimitDataFault `protobuf:"bytes,16,opt,name=limit_data,json=limitData,proto3,oneof"`
+}
+
+type Fault_Drop struct {
+	// Swallow matching frames: datagrams, or a stream's replies (with
+	// DIRECTION_IN, requests go unserved).
+	Drop *DropFault `protobuf:"bytes,17,opt,name=drop,proto3,oneof"`
+}
+
+type Fault_Duplicate struct {
+	// Send matching frames twice (with DIRECTION_IN, serve them twice).
+	Duplicate *DuplicateFault `protobuf:"bytes,18,opt,name=duplicate,proto3,oneof"`
+}
+
+func (*Fault_Latency) isFault_Kind() {}
+
+func (*Fault_Bandwidth) isFault_Kind() {}
+
+func (*Fault_Slicer) isFault_Kind() {}
+
+func (*Fault_Timeout) isFault_Kind() {}
+
+func (*Fault_ResetPeer) isFault_Kind() {}
+
+func (*Fault_SlowClose) isFault_Kind() {}
+
+func (*Fault_LimitData) isFault_Kind() {}
+
+func (*Fault_Drop) isFault_Kind() {}
+
+func (*Fault_Duplicate) isFault_Kind() {}
+
+// LatencyFault delays each frame by delay plus a random part of jitter.
+// Timers hold the frames: the connection goes on reading meanwhile.
+type LatencyFault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: at most 1m.
+	Delay *durationpb.Duration `protobuf:"bytes,1,opt,name=delay,proto3" json:"delay,omitempty"`
+	// Up to this much more, chosen at random per frame. Default: 0s.
+	Jitter        *durationpb.Duration `protobuf:"bytes,2,opt,name=jitter,proto3" json:"jitter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LatencyFault) Reset() {
+	*x = LatencyFault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LatencyFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LatencyFault) ProtoMessage() {}
+
+func (x *LatencyFault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LatencyFault.ProtoReflect.Descriptor instead.
+func (*LatencyFault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LatencyFault) GetDelay() *durationpb.Duration {
+	if x != nil {
+		return x.Delay
+	}
+	return nil
+}
+
+func (x *LatencyFault) GetJitter() *durationpb.Duration {
+	if x != nil {
+		return x.Jitter
+	}
+	return nil
+}
+
+// BandwidthFault bounds the bytes per second of one connection (or, on a
+// datagram transport, of the listener's replies).
+type BandwidthFault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, at least 1.
+	BytesPerSecond uint32 `protobuf:"varint,1,opt,name=bytes_per_second,json=bytesPerSecond,proto3" json:"bytes_per_second,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *BandwidthFault) Reset() {
+	*x = BandwidthFault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BandwidthFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BandwidthFault) ProtoMessage() {}
+
+func (x *BandwidthFault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BandwidthFault.ProtoReflect.Descriptor instead.
+func (*BandwidthFault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BandwidthFault) GetBytesPerSecond() uint32 {
+	if x != nil {
+		return x.BytesPerSecond
+	}
+	return 0
+}
+
+// SlicerFault writes each reply in pieces of average_bytes, plus or minus
+// variation_bytes, with delay between them (Toxiproxy's slicer).
+type SlicerFault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, at least 1.
+	AverageBytes uint32 `protobuf:"varint,1,opt,name=average_bytes,json=averageBytes,proto3" json:"average_bytes,omitempty"`
+	// Less than average_bytes. Default: 0.
+	VariationBytes uint32 `protobuf:"varint,2,opt,name=variation_bytes,json=variationBytes,proto3" json:"variation_bytes,omitempty"`
+	// Pause between pieces. Default: 0s.
+	Delay         *durationpb.Duration `protobuf:"bytes,3,opt,name=delay,proto3" json:"delay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SlicerFault) Reset() {
+	*x = SlicerFault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SlicerFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SlicerFault) ProtoMessage() {}
+
+func (x *SlicerFault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SlicerFault.ProtoReflect.Descriptor instead.
+func (*SlicerFault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SlicerFault) GetAverageBytes() uint32 {
+	if x != nil {
+		return x.AverageBytes
+	}
+	return 0
+}
+
+func (x *SlicerFault) GetVariationBytes() uint32 {
+	if x != nil {
+		return x.VariationBytes
+	}
+	return 0
+}
+
+func (x *SlicerFault) GetDelay() *durationpb.Duration {
+	if x != nil {
+		return x.Delay
+	}
+	return nil
+}
+
+// TimeoutFault stops answering: from the first frame it applies to, the
+// connection reads and drops everything.
+type TimeoutFault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Close the connection this long after that; 0s (default): never, a
+	// black hole.
+	After         *durationpb.Duration `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimeoutFault) Reset() {
+	*x = TimeoutFault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimeoutFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimeoutFault) ProtoMessage() {}
+
+func (x *TimeoutFault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimeoutFault.ProtoReflect.Descriptor instead.
+func (*TimeoutFault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TimeoutFault) GetAfter() *durationpb.Duration {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+// ResetPeerFault resets a stream connection.
+type ResetPeerFault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This long after the connection opens, or, with a match, after the
+	// first matching frame. Default: 0s, at once.
+	After         *durationpb.Duration `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPeerFault) Reset() {
+	*x = ResetPeerFault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPeerFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPeerFault) ProtoMessage() {}
+
+func (x *ResetPeerFault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPeerFault.ProtoReflect.Descriptor instead.
+func (*ResetPeerFault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ResetPeerFault) GetAfter() *durationpb.Duration {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+// SlowCloseFault holds a closing stream connection open for a while
+// before its close goes out.
+type SlowCloseFault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	Delay         *durationpb.Duration `protobuf:"bytes,1,opt,name=delay,proto3" json:"delay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SlowCloseFault) Reset() {
+	*x = SlowCloseFault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SlowCloseFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SlowCloseFault) ProtoMessage() {}
+
+func (x *SlowCloseFault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SlowCloseFault.ProtoReflect.Descriptor instead.
+func (*SlowCloseFault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SlowCloseFault) GetDelay() *durationpb.Duration {
+	if x != nil {
+		return x.Delay
+	}
+	return nil
+}
+
+// LimitDataFault closes a stream connection once it has carried this
+// many bytes in the fault's direction (the bytes beyond are not sent, or
+// not read).
+type LimitDataFault struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, at least 1.
+	Bytes         uint64 `protobuf:"varint,1,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitDataFault) Reset() {
+	*x = LimitDataFault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitDataFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitDataFault) ProtoMessage() {}
+
+func (x *LimitDataFault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitDataFault.ProtoReflect.Descriptor instead.
+func (*LimitDataFault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LimitDataFault) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+// DropFault swallows frames.
+type DropFault struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropFault) Reset() {
+	*x = DropFault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropFault) ProtoMessage() {}
+
+func (x *DropFault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropFault.ProtoReflect.Descriptor instead.
+func (*DropFault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
+}
+
+// DuplicateFault sends frames twice.
+type DuplicateFault struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DuplicateFault) Reset() {
+	*x = DuplicateFault{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DuplicateFault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DuplicateFault) ProtoMessage() {}
+
+func (x *DuplicateFault) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DuplicateFault.ProtoReflect.Descriptor instead.
+func (*DuplicateFault) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
+}
+
+// TlsOptions make a stream listener speak TLS: either self_signed or
+// cert_file and key_file.
+type TlsOptions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A certificate made at create for the bound address, localhost,
+	// 127.0.0.1 and ::1 (ECDSA P-256, valid a year), kept with the desired
+	// state so that a restart serves the same one. Pin it with
+	// status.tls.certificate_pem.
+	SelfSigned bool `protobuf:"varint,1,opt,name=self_signed,json=selfSigned,proto3" json:"self_signed,omitempty"`
+	// A PEM certificate chain, read each time the listener starts.
+	CertFile string `protobuf:"bytes,2,opt,name=cert_file,json=certFile,proto3" json:"cert_file,omitempty"`
+	// Its PEM private key.
+	KeyFile string `protobuf:"bytes,3,opt,name=key_file,json=keyFile,proto3" json:"key_file,omitempty"`
+	// PEM certificates of the CAs that sign client certificates: with it,
+	// a client must present a certificate they signed (mutual TLS).
+	ClientCaFile string `protobuf:"bytes,4,opt,name=client_ca_file,json=clientCaFile,proto3" json:"client_ca_file,omitempty"`
+	// The lowest TLS version accepted: "1.2" or "1.3". Default: "1.2".
+	MinVersion string `protobuf:"bytes,5,opt,name=min_version,json=minVersion,proto3" json:"min_version,omitempty"`
+	// Protocols offered by ALPN, in order of preference. Default: none.
+	Alpn          []string `protobuf:"bytes,6,rep,name=alpn,proto3" json:"alpn,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TlsOptions) Reset() {
+	*x = TlsOptions{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TlsOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TlsOptions) ProtoMessage() {}
+
+func (x *TlsOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TlsOptions.ProtoReflect.Descriptor instead.
+func (*TlsOptions) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *TlsOptions) GetSelfSigned() bool {
+	if x != nil {
+		return x.SelfSigned
+	}
+	return false
+}
+
+func (x *TlsOptions) GetCertFile() string {
+	if x != nil {
+		return x.CertFile
+	}
+	return ""
+}
+
+func (x *TlsOptions) GetKeyFile() string {
+	if x != nil {
+		return x.KeyFile
+	}
+	return ""
+}
+
+func (x *TlsOptions) GetClientCaFile() string {
+	if x != nil {
+		return x.ClientCaFile
+	}
+	return ""
+}
+
+func (x *TlsOptions) GetMinVersion() string {
+	if x != nil {
+		return x.MinVersion
+	}
+	return ""
+}
+
+func (x *TlsOptions) GetAlpn() []string {
+	if x != nil {
+		return x.Alpn
+	}
+	return nil
+}
+
 // Limits bound what a listener's peers may do.
 type Limits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -725,7 +1925,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +1937,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +1950,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Limits) GetMaxConnections() uint32 {
@@ -812,7 +2012,7 @@ type CaptureOptions struct {
 
 func (x *CaptureOptions) Reset() {
 	*x = CaptureOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +2024,7 @@ func (x *CaptureOptions) String() string {
 func (*CaptureOptions) ProtoMessage() {}
 
 func (x *CaptureOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +2037,7 @@ func (x *CaptureOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureOptions.ProtoReflect.Descriptor instead.
 func (*CaptureOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CaptureOptions) GetMaxFrames() uint32 {
@@ -876,7 +2076,7 @@ type ExecOptions struct {
 
 func (x *ExecOptions) Reset() {
 	*x = ExecOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +2088,7 @@ func (x *ExecOptions) String() string {
 func (*ExecOptions) ProtoMessage() {}
 
 func (x *ExecOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +2101,7 @@ func (x *ExecOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecOptions.ProtoReflect.Descriptor instead.
 func (*ExecOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ExecOptions) GetAllow() []string {
@@ -954,7 +2154,7 @@ type FramingConfig struct {
 
 func (x *FramingConfig) Reset() {
 	*x = FramingConfig{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +2166,7 @@ func (x *FramingConfig) String() string {
 func (*FramingConfig) ProtoMessage() {}
 
 func (x *FramingConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +2179,7 @@ func (x *FramingConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FramingConfig.ProtoReflect.Descriptor instead.
 func (*FramingConfig) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FramingConfig) GetRequest() Framing {
@@ -1023,13 +2223,19 @@ type ListenerStatus struct {
 	// The generation the running listener reflects: equal to generation
 	// once the daemon has acted on the last change.
 	ObservedGeneration int64 `protobuf:"varint,7,opt,name=observed_generation,json=observedGeneration,proto3" json:"observed_generation,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// How often each rule of a HANDLER_SCRIPT listener answered.
+	Script *ScriptStatus `protobuf:"bytes,8,opt,name=script,proto3" json:"script,omitempty"`
+	// How often each fault applied, in the order of Listener.faults.
+	Faults []*FaultStatus `protobuf:"bytes,9,rep,name=faults,proto3" json:"faults,omitempty"`
+	// The certificate a TLS listener serves, for clients to pin.
+	Tls           *TlsStatus `protobuf:"bytes,10,opt,name=tls,proto3" json:"tls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListenerStatus) Reset() {
 	*x = ListenerStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +2247,7 @@ func (x *ListenerStatus) String() string {
 func (*ListenerStatus) ProtoMessage() {}
 
 func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +2260,7 @@ func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStatus.ProtoReflect.Descriptor instead.
 func (*ListenerStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListenerStatus) GetState() State {
@@ -1106,6 +2312,211 @@ func (x *ListenerStatus) GetObservedGeneration() int64 {
 	return 0
 }
 
+func (x *ListenerStatus) GetScript() *ScriptStatus {
+	if x != nil {
+		return x.Script
+	}
+	return nil
+}
+
+func (x *ListenerStatus) GetFaults() []*FaultStatus {
+	if x != nil {
+		return x.Faults
+	}
+	return nil
+}
+
+func (x *ListenerStatus) GetTls() *TlsStatus {
+	if x != nil {
+		return x.Tls
+	}
+	return nil
+}
+
+// ScriptStatus counts a script's answers since the listener started.
+type ScriptStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Frames each rule answered, in the order of script.rules.
+	RuleHits []uint64 `protobuf:"varint,1,rep,packed,name=rule_hits,json=ruleHits,proto3" json:"rule_hits,omitempty"`
+	// Frames script.default answered.
+	DefaultHits uint64 `protobuf:"varint,2,opt,name=default_hits,json=defaultHits,proto3" json:"default_hits,omitempty"`
+	// Frames no rule matched, with no default: each got an error frame.
+	Unmatched     uint64 `protobuf:"varint,3,opt,name=unmatched,proto3" json:"unmatched,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScriptStatus) Reset() {
+	*x = ScriptStatus{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScriptStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScriptStatus) ProtoMessage() {}
+
+func (x *ScriptStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScriptStatus.ProtoReflect.Descriptor instead.
+func (*ScriptStatus) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ScriptStatus) GetRuleHits() []uint64 {
+	if x != nil {
+		return x.RuleHits
+	}
+	return nil
+}
+
+func (x *ScriptStatus) GetDefaultHits() uint64 {
+	if x != nil {
+		return x.DefaultHits
+	}
+	return 0
+}
+
+func (x *ScriptStatus) GetUnmatched() uint64 {
+	if x != nil {
+		return x.Unmatched
+	}
+	return 0
+}
+
+// FaultStatus counts one fault's work since the listener started.
+type FaultStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The fault's name (Fault.name, or its default).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// How often it applied: frames (latency, drop, duplicate, slicer,
+	// bandwidth), connections (timeout, reset_peer, slow_close, limit_data).
+	Applied       uint64 `protobuf:"varint,2,opt,name=applied,proto3" json:"applied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FaultStatus) Reset() {
+	*x = FaultStatus{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FaultStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FaultStatus) ProtoMessage() {}
+
+func (x *FaultStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FaultStatus.ProtoReflect.Descriptor instead.
+func (*FaultStatus) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *FaultStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FaultStatus) GetApplied() uint64 {
+	if x != nil {
+		return x.Applied
+	}
+	return 0
+}
+
+// TlsStatus is the certificate of a TLS listener.
+type TlsStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leaf certificate, PEM.
+	CertificatePem string `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	// SHA-256 of the leaf certificate's DER, lower-case hex.
+	FingerprintSha256 string `protobuf:"bytes,2,opt,name=fingerprint_sha256,json=fingerprintSha256,proto3" json:"fingerprint_sha256,omitempty"`
+	// When the certificate expires.
+	NotAfter      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TlsStatus) Reset() {
+	*x = TlsStatus{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TlsStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TlsStatus) ProtoMessage() {}
+
+func (x *TlsStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TlsStatus.ProtoReflect.Descriptor instead.
+func (*TlsStatus) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TlsStatus) GetCertificatePem() string {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return ""
+}
+
+func (x *TlsStatus) GetFingerprintSha256() string {
+	if x != nil {
+		return x.FingerprintSha256
+	}
+	return ""
+}
+
+func (x *TlsStatus) GetNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotAfter
+	}
+	return nil
+}
+
 // ListenerStats are a listener's live counters, kept across stop and start.
 type ListenerStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1131,7 +2542,7 @@ type ListenerStats struct {
 
 func (x *ListenerStats) Reset() {
 	*x = ListenerStats{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +2554,7 @@ func (x *ListenerStats) String() string {
 func (*ListenerStats) ProtoMessage() {}
 
 func (x *ListenerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +2567,7 @@ func (x *ListenerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStats.ProtoReflect.Descriptor instead.
 func (*ListenerStats) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListenerStats) GetConnectionsActive() uint64 {
@@ -1232,7 +2643,7 @@ type CreateListenerRequest struct {
 
 func (x *CreateListenerRequest) Reset() {
 	*x = CreateListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +2655,7 @@ func (x *CreateListenerRequest) String() string {
 func (*CreateListenerRequest) ProtoMessage() {}
 
 func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +2668,7 @@ func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerRequest.ProtoReflect.Descriptor instead.
 func (*CreateListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateListenerRequest) GetListener() *Listener {
@@ -1285,7 +2696,7 @@ type CreateListenerResponse struct {
 
 func (x *CreateListenerResponse) Reset() {
 	*x = CreateListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +2708,7 @@ func (x *CreateListenerResponse) String() string {
 func (*CreateListenerResponse) ProtoMessage() {}
 
 func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +2721,7 @@ func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerResponse.ProtoReflect.Descriptor instead.
 func (*CreateListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateListenerResponse) GetListener() *Listener {
@@ -1331,7 +2742,7 @@ type GetListenerRequest struct {
 
 func (x *GetListenerRequest) Reset() {
 	*x = GetListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1343,7 +2754,7 @@ func (x *GetListenerRequest) String() string {
 func (*GetListenerRequest) ProtoMessage() {}
 
 func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1356,7 +2767,7 @@ func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerRequest.ProtoReflect.Descriptor instead.
 func (*GetListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetListenerRequest) GetId() string {
@@ -1377,7 +2788,7 @@ type GetListenerResponse struct {
 
 func (x *GetListenerResponse) Reset() {
 	*x = GetListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +2800,7 @@ func (x *GetListenerResponse) String() string {
 func (*GetListenerResponse) ProtoMessage() {}
 
 func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +2813,7 @@ func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerResponse.ProtoReflect.Descriptor instead.
 func (*GetListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetListenerResponse) GetListener() *Listener {
@@ -1428,7 +2839,7 @@ type ListListenersRequest struct {
 
 func (x *ListListenersRequest) Reset() {
 	*x = ListListenersRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +2851,7 @@ func (x *ListListenersRequest) String() string {
 func (*ListListenersRequest) ProtoMessage() {}
 
 func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +2864,7 @@ func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersRequest.ProtoReflect.Descriptor instead.
 func (*ListListenersRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListListenersRequest) GetFilter() string {
@@ -1492,7 +2903,7 @@ type ListListenersResponse struct {
 
 func (x *ListListenersResponse) Reset() {
 	*x = ListListenersResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +2915,7 @@ func (x *ListListenersResponse) String() string {
 func (*ListListenersResponse) ProtoMessage() {}
 
 func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +2928,7 @@ func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersResponse.ProtoReflect.Descriptor instead.
 func (*ListListenersResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListListenersResponse) GetListeners() []*Listener {
@@ -1552,7 +2963,7 @@ type StopListenerRequest struct {
 
 func (x *StopListenerRequest) Reset() {
 	*x = StopListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +2975,7 @@ func (x *StopListenerRequest) String() string {
 func (*StopListenerRequest) ProtoMessage() {}
 
 func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +2988,7 @@ func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerRequest.ProtoReflect.Descriptor instead.
 func (*StopListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StopListenerRequest) GetId() string {
@@ -1619,7 +3030,7 @@ type StopListenerResponse struct {
 
 func (x *StopListenerResponse) Reset() {
 	*x = StopListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +3042,7 @@ func (x *StopListenerResponse) String() string {
 func (*StopListenerResponse) ProtoMessage() {}
 
 func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +3055,7 @@ func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerResponse.ProtoReflect.Descriptor instead.
 func (*StopListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StopListenerResponse) GetListener() *Listener {
@@ -1668,7 +3079,7 @@ type StartListenerRequest struct {
 
 func (x *StartListenerRequest) Reset() {
 	*x = StartListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +3091,7 @@ func (x *StartListenerRequest) String() string {
 func (*StartListenerRequest) ProtoMessage() {}
 
 func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +3104,7 @@ func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerRequest.ProtoReflect.Descriptor instead.
 func (*StartListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StartListenerRequest) GetId() string {
@@ -1721,7 +3132,7 @@ type StartListenerResponse struct {
 
 func (x *StartListenerResponse) Reset() {
 	*x = StartListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +3144,7 @@ func (x *StartListenerResponse) String() string {
 func (*StartListenerResponse) ProtoMessage() {}
 
 func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +3157,7 @@ func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerResponse.ProtoReflect.Descriptor instead.
 func (*StartListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StartListenerResponse) GetListener() *Listener {
@@ -1774,7 +3185,7 @@ type DeleteListenerRequest struct {
 
 func (x *DeleteListenerRequest) Reset() {
 	*x = DeleteListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +3197,7 @@ func (x *DeleteListenerRequest) String() string {
 func (*DeleteListenerRequest) ProtoMessage() {}
 
 func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +3210,7 @@ func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{17}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteListenerRequest) GetId() string {
@@ -1839,7 +3250,7 @@ type DeleteListenerResponse struct {
 
 func (x *DeleteListenerResponse) Reset() {
 	*x = DeleteListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +3262,7 @@ func (x *DeleteListenerResponse) String() string {
 func (*DeleteListenerResponse) ProtoMessage() {}
 
 func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +3275,7 @@ func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerResponse.ProtoReflect.Descriptor instead.
 func (*DeleteListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{36}
 }
 
 // UpdateListenerRequest is the input of UpdateListener.
@@ -1886,7 +3297,7 @@ type UpdateListenerRequest struct {
 
 func (x *UpdateListenerRequest) Reset() {
 	*x = UpdateListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +3309,7 @@ func (x *UpdateListenerRequest) String() string {
 func (*UpdateListenerRequest) ProtoMessage() {}
 
 func (x *UpdateListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +3322,7 @@ func (x *UpdateListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateListenerRequest.ProtoReflect.Descriptor instead.
 func (*UpdateListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpdateListenerRequest) GetListener() *Listener {
@@ -1939,7 +3350,7 @@ type UpdateListenerResponse struct {
 
 func (x *UpdateListenerResponse) Reset() {
 	*x = UpdateListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +3362,7 @@ func (x *UpdateListenerResponse) String() string {
 func (*UpdateListenerResponse) ProtoMessage() {}
 
 func (x *UpdateListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +3375,7 @@ func (x *UpdateListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateListenerResponse.ProtoReflect.Descriptor instead.
 func (*UpdateListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateListenerResponse) GetListener() *Listener {
@@ -1993,7 +3404,7 @@ type BatchDeleteListenersRequest struct {
 
 func (x *BatchDeleteListenersRequest) Reset() {
 	*x = BatchDeleteListenersRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2005,7 +3416,7 @@ func (x *BatchDeleteListenersRequest) String() string {
 func (*BatchDeleteListenersRequest) ProtoMessage() {}
 
 func (x *BatchDeleteListenersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2018,7 +3429,7 @@ func (x *BatchDeleteListenersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchDeleteListenersRequest.ProtoReflect.Descriptor instead.
 func (*BatchDeleteListenersRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *BatchDeleteListenersRequest) GetFilter() string {
@@ -2060,7 +3471,7 @@ type BatchDeleteListenersResponse struct {
 
 func (x *BatchDeleteListenersResponse) Reset() {
 	*x = BatchDeleteListenersResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +3483,7 @@ func (x *BatchDeleteListenersResponse) String() string {
 func (*BatchDeleteListenersResponse) ProtoMessage() {}
 
 func (x *BatchDeleteListenersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +3496,7 @@ func (x *BatchDeleteListenersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchDeleteListenersResponse.ProtoReflect.Descriptor instead.
 func (*BatchDeleteListenersResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BatchDeleteListenersResponse) GetDeletedIds() []string {
@@ -2117,14 +3528,16 @@ type Connection struct {
 	// Bytes read from the peer, framing included.
 	BytesIn uint64 `protobuf:"varint,8,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
 	// Bytes written to the peer, framing included.
-	BytesOut      uint64 `protobuf:"varint,9,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	BytesOut uint64 `protobuf:"varint,9,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	// The subject of the client certificate of a mutual-TLS connection.
+	TlsPeerSubject string `protobuf:"bytes,10,opt,name=tls_peer_subject,json=tlsPeerSubject,proto3" json:"tls_peer_subject,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Connection) Reset() {
 	*x = Connection{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2136,7 +3549,7 @@ func (x *Connection) String() string {
 func (*Connection) ProtoMessage() {}
 
 func (x *Connection) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2149,7 +3562,7 @@ func (x *Connection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connection.ProtoReflect.Descriptor instead.
 func (*Connection) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Connection) GetId() string {
@@ -2215,6 +3628,13 @@ func (x *Connection) GetBytesOut() uint64 {
 	return 0
 }
 
+func (x *Connection) GetTlsPeerSubject() string {
+	if x != nil {
+		return x.TlsPeerSubject
+	}
+	return ""
+}
+
 // ListConnectionsRequest is the input of ListConnections.
 type ListConnectionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2226,7 +3646,7 @@ type ListConnectionsRequest struct {
 
 func (x *ListConnectionsRequest) Reset() {
 	*x = ListConnectionsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +3658,7 @@ func (x *ListConnectionsRequest) String() string {
 func (*ListConnectionsRequest) ProtoMessage() {}
 
 func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +3671,7 @@ func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectionsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListConnectionsRequest) GetId() string {
@@ -2272,7 +3692,7 @@ type ListConnectionsResponse struct {
 
 func (x *ListConnectionsResponse) Reset() {
 	*x = ListConnectionsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2284,7 +3704,7 @@ func (x *ListConnectionsResponse) String() string {
 func (*ListConnectionsResponse) ProtoMessage() {}
 
 func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2297,7 +3717,7 @@ func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectionsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListConnectionsResponse) GetConnections() []*Connection {
@@ -2320,7 +3740,7 @@ type CloseConnectionRequest struct {
 
 func (x *CloseConnectionRequest) Reset() {
 	*x = CloseConnectionRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2332,7 +3752,7 @@ func (x *CloseConnectionRequest) String() string {
 func (*CloseConnectionRequest) ProtoMessage() {}
 
 func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2345,7 +3765,7 @@ func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionRequest.ProtoReflect.Descriptor instead.
 func (*CloseConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CloseConnectionRequest) GetId() string {
@@ -2371,7 +3791,7 @@ type CloseConnectionResponse struct {
 
 func (x *CloseConnectionResponse) Reset() {
 	*x = CloseConnectionResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2383,7 +3803,7 @@ func (x *CloseConnectionResponse) String() string {
 func (*CloseConnectionResponse) ProtoMessage() {}
 
 func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2396,7 +3816,7 @@ func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionResponse.ProtoReflect.Descriptor instead.
 func (*CloseConnectionResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{45}
 }
 
 // SendFrameRequest is the input of SendFrame.
@@ -2417,7 +3837,7 @@ type SendFrameRequest struct {
 
 func (x *SendFrameRequest) Reset() {
 	*x = SendFrameRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +3849,7 @@ func (x *SendFrameRequest) String() string {
 func (*SendFrameRequest) ProtoMessage() {}
 
 func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +3862,7 @@ func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameRequest.ProtoReflect.Descriptor instead.
 func (*SendFrameRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SendFrameRequest) GetId() string {
@@ -2484,7 +3904,7 @@ type SendFrameResponse struct {
 
 func (x *SendFrameResponse) Reset() {
 	*x = SendFrameResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +3916,7 @@ func (x *SendFrameResponse) String() string {
 func (*SendFrameResponse) ProtoMessage() {}
 
 func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +3929,7 @@ func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameResponse.ProtoReflect.Descriptor instead.
 func (*SendFrameResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SendFrameResponse) GetBytesWritten() uint64 {
@@ -2542,7 +3962,7 @@ type CapturedFrame struct {
 
 func (x *CapturedFrame) Reset() {
 	*x = CapturedFrame{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2554,7 +3974,7 @@ func (x *CapturedFrame) String() string {
 func (*CapturedFrame) ProtoMessage() {}
 
 func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2567,7 +3987,7 @@ func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CapturedFrame.ProtoReflect.Descriptor instead.
 func (*CapturedFrame) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CapturedFrame) GetConnectionId() string {
@@ -2632,7 +4052,7 @@ type ListFramesRequest struct {
 
 func (x *ListFramesRequest) Reset() {
 	*x = ListFramesRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +4064,7 @@ func (x *ListFramesRequest) String() string {
 func (*ListFramesRequest) ProtoMessage() {}
 
 func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +4077,7 @@ func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesRequest.ProtoReflect.Descriptor instead.
 func (*ListFramesRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{31}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListFramesRequest) GetId() string {
@@ -2685,7 +4105,7 @@ type ListFramesResponse struct {
 
 func (x *ListFramesResponse) Reset() {
 	*x = ListFramesResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +4117,7 @@ func (x *ListFramesResponse) String() string {
 func (*ListFramesResponse) ProtoMessage() {}
 
 func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +4130,7 @@ func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesResponse.ProtoReflect.Descriptor instead.
 func (*ListFramesResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{32}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListFramesResponse) GetFrames() []*CapturedFrame {
@@ -2744,7 +4164,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +4176,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +4189,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{33}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Event) GetType() EventType {
@@ -2832,7 +4252,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +4264,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +4277,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{34}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *WatchEventsRequest) GetListenerId() string {
@@ -2878,7 +4298,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +4310,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +4323,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{35}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -2917,7 +4337,7 @@ var File_sockplane_v1_listener_service_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
-	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x05\n" +
+	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x06\n" +
 	"\bListener\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\ttransport\x18\x02 \x01(\x0e2\x17.sockplane.v1.TransportR\ttransport\x12\x18\n" +
@@ -2934,12 +4354,103 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x03ttl\x18\f \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12;\n" +
 	"\vexpire_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x124\n" +
-	"\x06status\x18\x0f \x01(\v2\x1c.sockplane.v1.ListenerStatusR\x06status\x1a9\n" +
+	"\x06status\x18\x0f \x01(\v2\x1c.sockplane.v1.ListenerStatusR\x06status\x12,\n" +
+	"\x06script\x18\x10 \x01(\v2\x14.sockplane.v1.ScriptR\x06script\x12+\n" +
+	"\x06faults\x18\x11 \x03(\v2\x13.sockplane.v1.FaultR\x06faults\x12\"\n" +
+	"\n" +
+	"fault_seed\x18\x12 \x01(\rH\x01R\tfaultSeed\x88\x01\x01\x12*\n" +
+	"\x03tls\x18\x13 \x01(\v2\x18.sockplane.v1.TlsOptionsR\x03tls\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"_unix_mode\"\xc4\x02\n" +
+	"_unix_modeB\r\n" +
+	"\v_fault_seed\"\x98\x01\n" +
+	"\x06Script\x12/\n" +
+	"\bgreeting\x18\x01 \x01(\v2\x13.sockplane.v1.ReplyR\bgreeting\x12.\n" +
+	"\x05rules\x18\x02 \x03(\v2\x18.sockplane.v1.ScriptRuleR\x05rules\x12-\n" +
+	"\adefault\x18\x03 \x01(\v2\x13.sockplane.v1.ReplyR\adefault\"b\n" +
+	"\n" +
+	"ScriptRule\x12)\n" +
+	"\x05match\x18\x01 \x01(\v2\x13.sockplane.v1.MatchR\x05match\x12)\n" +
+	"\x05reply\x18\x02 \x01(\v2\x13.sockplane.v1.ReplyR\x05reply\"\xb7\x02\n" +
+	"\x05Match\x12$\n" +
+	"\vbody_equals\x18\x01 \x01(\tH\x00R\n" +
+	"bodyEquals\x88\x01\x01\x12\x1f\n" +
+	"\vbody_prefix\x18\x02 \x01(\tR\n" +
+	"bodyPrefix\x12#\n" +
+	"\rbody_contains\x18\x03 \x01(\tR\fbodyContains\x12\x1d\n" +
+	"\n" +
+	"body_regex\x18\x04 \x01(\tR\tbodyRegex\x12\x1f\n" +
+	"\vbody_base64\x18\x05 \x01(\tR\n" +
+	"bodyBase64\x127\n" +
+	"\x06header\x18\x06 \x03(\v2\x1f.sockplane.v1.Match.HeaderEntryR\x06header\x1a9\n" +
+	"\vHeaderEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0e\n" +
+	"\f_body_equals\"\xc6\x02\n" +
+	"\x05Reply\x12\x17\n" +
+	"\x04body\x18\x01 \x01(\tH\x00R\x04body\x88\x01\x01\x12\x1f\n" +
+	"\vbody_base64\x18\x02 \x01(\tR\n" +
+	"bodyBase64\x12\x12\n" +
+	"\x04echo\x18\x03 \x01(\bR\x04echo\x127\n" +
+	"\x06header\x18\x04 \x03(\v2\x1f.sockplane.v1.Reply.HeaderEntryR\x06header\x12/\n" +
+	"\x05delay\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x12\x19\n" +
+	"\bno_reply\x18\x06 \x01(\bR\anoReply\x12&\n" +
+	"\x04then\x18\a \x01(\x0e2\x12.sockplane.v1.ThenR\x04then\x1a9\n" +
+	"\vHeaderEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\a\n" +
+	"\x05_body\"\xc9\x05\n" +
+	"\x05Fault\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\vprobability\x18\x02 \x01(\x01H\x01R\vprobability\x88\x01\x01\x125\n" +
+	"\tdirection\x18\x03 \x01(\x0e2\x17.sockplane.v1.DirectionR\tdirection\x12)\n" +
+	"\x05match\x18\x04 \x01(\v2\x13.sockplane.v1.MatchR\x05match\x126\n" +
+	"\alatency\x18\n" +
+	" \x01(\v2\x1a.sockplane.v1.LatencyFaultH\x00R\alatency\x12<\n" +
+	"\tbandwidth\x18\v \x01(\v2\x1c.sockplane.v1.BandwidthFaultH\x00R\tbandwidth\x123\n" +
+	"\x06slicer\x18\f \x01(\v2\x19.sockplane.v1.SlicerFaultH\x00R\x06slicer\x126\n" +
+	"\atimeout\x18\r \x01(\v2\x1a.sockplane.v1.TimeoutFaultH\x00R\atimeout\x12=\n" +
+	"\n" +
+	"reset_peer\x18\x0e \x01(\v2\x1c.sockplane.v1.ResetPeerFaultH\x00R\tresetPeer\x12=\n" +
+	"\n" +
+	"slow_close\x18\x0f \x01(\v2\x1c.sockplane.v1.SlowCloseFaultH\x00R\tslowClose\x12=\n" +
+	"\n" +
+	"limit_data\x18\x10 \x01(\v2\x1c.sockplane.v1.LimitDataFaultH\x00R\tlimitData\x12-\n" +
+	"\x04drop\x18\x11 \x01(\v2\x17.sockplane.v1.DropFaultH\x00R\x04drop\x12<\n" +
+	"\tduplicate\x18\x12 \x01(\v2\x1c.sockplane.v1.DuplicateFaultH\x00R\tduplicateB\x06\n" +
+	"\x04kindB\x0e\n" +
+	"\f_probability\"r\n" +
+	"\fLatencyFault\x12/\n" +
+	"\x05delay\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x121\n" +
+	"\x06jitter\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06jitter\":\n" +
+	"\x0eBandwidthFault\x12(\n" +
+	"\x10bytes_per_second\x18\x01 \x01(\rR\x0ebytesPerSecond\"\x8c\x01\n" +
+	"\vSlicerFault\x12#\n" +
+	"\raverage_bytes\x18\x01 \x01(\rR\faverageBytes\x12'\n" +
+	"\x0fvariation_bytes\x18\x02 \x01(\rR\x0evariationBytes\x12/\n" +
+	"\x05delay\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x05delay\"?\n" +
+	"\fTimeoutFault\x12/\n" +
+	"\x05after\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x05after\"A\n" +
+	"\x0eResetPeerFault\x12/\n" +
+	"\x05after\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x05after\"A\n" +
+	"\x0eSlowCloseFault\x12/\n" +
+	"\x05delay\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x05delay\"&\n" +
+	"\x0eLimitDataFault\x12\x14\n" +
+	"\x05bytes\x18\x01 \x01(\x04R\x05bytes\"\v\n" +
+	"\tDropFault\"\x10\n" +
+	"\x0eDuplicateFault\"\xc0\x01\n" +
+	"\n" +
+	"TlsOptions\x12\x1f\n" +
+	"\vself_signed\x18\x01 \x01(\bR\n" +
+	"selfSigned\x12\x1b\n" +
+	"\tcert_file\x18\x02 \x01(\tR\bcertFile\x12\x19\n" +
+	"\bkey_file\x18\x03 \x01(\tR\akeyFile\x12$\n" +
+	"\x0eclient_ca_file\x18\x04 \x01(\tR\fclientCaFile\x12\x1f\n" +
+	"\vmin_version\x18\x05 \x01(\tR\n" +
+	"minVersion\x12\x12\n" +
+	"\x04alpn\x18\x06 \x03(\tR\x04alpn\"\xc4\x02\n" +
 	"\x06Limits\x12'\n" +
 	"\x0fmax_connections\x18\x01 \x01(\rR\x0emaxConnections\x12(\n" +
 	"\x10max_header_bytes\x18\x02 \x01(\rR\x0emaxHeaderBytes\x12$\n" +
@@ -2962,7 +4473,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\arequest\x18\x01 \x01(\x0e2\x15.sockplane.v1.FramingR\arequest\x121\n" +
 	"\bresponse\x18\x02 \x01(\x0e2\x15.sockplane.v1.FramingR\bresponse\x126\n" +
 	"\n" +
-	"byte_order\x18\x03 \x01(\x0e2\x17.sockplane.v1.ByteOrderR\tbyteOrder\"\xb5\x02\n" +
+	"byte_order\x18\x03 \x01(\x0e2\x17.sockplane.v1.ByteOrderR\tbyteOrder\"\xc7\x03\n" +
 	"\x0eListenerStatus\x12)\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x13.sockplane.v1.StateR\x05state\x12#\n" +
 	"\rbound_address\x18\x02 \x01(\tR\fboundAddress\x12\x14\n" +
@@ -2973,7 +4484,22 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x06 \x01(\x03R\n" +
 	"generation\x12/\n" +
-	"\x13observed_generation\x18\a \x01(\x03R\x12observedGeneration\"\xaa\x02\n" +
+	"\x13observed_generation\x18\a \x01(\x03R\x12observedGeneration\x122\n" +
+	"\x06script\x18\b \x01(\v2\x1a.sockplane.v1.ScriptStatusR\x06script\x121\n" +
+	"\x06faults\x18\t \x03(\v2\x19.sockplane.v1.FaultStatusR\x06faults\x12)\n" +
+	"\x03tls\x18\n" +
+	" \x01(\v2\x17.sockplane.v1.TlsStatusR\x03tls\"l\n" +
+	"\fScriptStatus\x12\x1b\n" +
+	"\trule_hits\x18\x01 \x03(\x04R\bruleHits\x12!\n" +
+	"\fdefault_hits\x18\x02 \x01(\x04R\vdefaultHits\x12\x1c\n" +
+	"\tunmatched\x18\x03 \x01(\x04R\tunmatched\";\n" +
+	"\vFaultStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aapplied\x18\x02 \x01(\x04R\aapplied\"\x9c\x01\n" +
+	"\tTlsStatus\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\tR\x0ecertificatePem\x12-\n" +
+	"\x12fingerprint_sha256\x18\x02 \x01(\tR\x11fingerprintSha256\x127\n" +
+	"\tnot_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\"\xaa\x02\n" +
 	"\rListenerStats\x12-\n" +
 	"\x12connections_active\x18\x01 \x01(\x04R\x11connectionsActive\x12+\n" +
 	"\x11connections_total\x18\x02 \x01(\x04R\x10connectionsTotal\x12\x1b\n" +
@@ -3033,7 +4559,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\rdrain_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\"?\n" +
 	"\x1cBatchDeleteListenersResponse\x12\x1f\n" +
 	"\vdeleted_ids\x18\x01 \x03(\tR\n" +
-	"deletedIds\"\xd7\x02\n" +
+	"deletedIds\"\x81\x03\n" +
 	"\n" +
 	"Connection\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -3045,7 +4571,9 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
 	"frames_out\x18\a \x01(\x04R\tframesOut\x12\x19\n" +
 	"\bbytes_in\x18\b \x01(\x04R\abytesIn\x12\x1b\n" +
-	"\tbytes_out\x18\t \x01(\x04R\bbytesOut\"(\n" +
+	"\tbytes_out\x18\t \x01(\x04R\bbytesOut\x12(\n" +
+	"\x10tls_peer_subject\x18\n" +
+	" \x01(\tR\x0etlsPeerSubject\"(\n" +
 	"\x16ListConnectionsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"U\n" +
 	"\x17ListConnectionsResponse\x12:\n" +
@@ -3087,20 +4615,28 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\vlistener_id\x18\x01 \x01(\tR\n" +
 	"listenerId\"@\n" +
 	"\x13WatchEventsResponse\x12)\n" +
-	"\x05event\x18\x01 \x01(\v2\x13.sockplane.v1.EventR\x05event*x\n" +
+	"\x05event\x18\x01 \x01(\v2\x13.sockplane.v1.EventR\x05event*P\n" +
+	"\x04Then\x12\x14\n" +
+	"\x10THEN_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eTHEN_KEEP_OPEN\x10\x01\x12\x0e\n" +
+	"\n" +
+	"THEN_CLOSE\x10\x02\x12\x0e\n" +
+	"\n" +
+	"THEN_RESET\x10\x03*x\n" +
 	"\tTransport\x12\x19\n" +
 	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTRANSPORT_TCP\x10\x01\x12\x11\n" +
 	"\rTRANSPORT_UDP\x10\x02\x12\x12\n" +
 	"\x0eTRANSPORT_UNIX\x10\x03\x12\x16\n" +
-	"\x12TRANSPORT_UNIXGRAM\x10\x04*\x82\x01\n" +
+	"\x12TRANSPORT_UNIXGRAM\x10\x04*\x96\x01\n" +
 	"\aHandler\x12\x17\n" +
 	"\x13HANDLER_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fHANDLER_ECHO\x10\x01\x12\x11\n" +
 	"\rHANDLER_UPPER\x10\x02\x12\x10\n" +
 	"\fHANDLER_EXEC\x10\x03\x12\x13\n" +
 	"\x0fHANDLER_DISCARD\x10\x04\x12\x12\n" +
-	"\x0eHANDLER_RECORD\x10\x05*i\n" +
+	"\x0eHANDLER_RECORD\x10\x05\x12\x12\n" +
+	"\x0eHANDLER_SCRIPT\x10\x06*i\n" +
 	"\aFraming\x12\x17\n" +
 	"\x13FRAMING_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FRAMING_JSON_HEADER\x10\x01\x12\x1b\n" +
@@ -3165,135 +4701,189 @@ func file_sockplane_v1_listener_service_proto_rawDescGZIP() []byte {
 	return file_sockplane_v1_listener_service_proto_rawDescData
 }
 
-var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_sockplane_v1_listener_service_proto_goTypes = []any{
-	(Transport)(0),                       // 0: sockplane.v1.Transport
-	(Handler)(0),                         // 1: sockplane.v1.Handler
-	(Framing)(0),                         // 2: sockplane.v1.Framing
-	(ByteOrder)(0),                       // 3: sockplane.v1.ByteOrder
-	(State)(0),                           // 4: sockplane.v1.State
-	(StopMode)(0),                        // 5: sockplane.v1.StopMode
-	(Direction)(0),                       // 6: sockplane.v1.Direction
-	(EventType)(0),                       // 7: sockplane.v1.EventType
-	(*Listener)(nil),                     // 8: sockplane.v1.Listener
-	(*Limits)(nil),                       // 9: sockplane.v1.Limits
-	(*CaptureOptions)(nil),               // 10: sockplane.v1.CaptureOptions
-	(*ExecOptions)(nil),                  // 11: sockplane.v1.ExecOptions
-	(*FramingConfig)(nil),                // 12: sockplane.v1.FramingConfig
-	(*ListenerStatus)(nil),               // 13: sockplane.v1.ListenerStatus
-	(*ListenerStats)(nil),                // 14: sockplane.v1.ListenerStats
-	(*CreateListenerRequest)(nil),        // 15: sockplane.v1.CreateListenerRequest
-	(*CreateListenerResponse)(nil),       // 16: sockplane.v1.CreateListenerResponse
-	(*GetListenerRequest)(nil),           // 17: sockplane.v1.GetListenerRequest
-	(*GetListenerResponse)(nil),          // 18: sockplane.v1.GetListenerResponse
-	(*ListListenersRequest)(nil),         // 19: sockplane.v1.ListListenersRequest
-	(*ListListenersResponse)(nil),        // 20: sockplane.v1.ListListenersResponse
-	(*StopListenerRequest)(nil),          // 21: sockplane.v1.StopListenerRequest
-	(*StopListenerResponse)(nil),         // 22: sockplane.v1.StopListenerResponse
-	(*StartListenerRequest)(nil),         // 23: sockplane.v1.StartListenerRequest
-	(*StartListenerResponse)(nil),        // 24: sockplane.v1.StartListenerResponse
-	(*DeleteListenerRequest)(nil),        // 25: sockplane.v1.DeleteListenerRequest
-	(*DeleteListenerResponse)(nil),       // 26: sockplane.v1.DeleteListenerResponse
-	(*UpdateListenerRequest)(nil),        // 27: sockplane.v1.UpdateListenerRequest
-	(*UpdateListenerResponse)(nil),       // 28: sockplane.v1.UpdateListenerResponse
-	(*BatchDeleteListenersRequest)(nil),  // 29: sockplane.v1.BatchDeleteListenersRequest
-	(*BatchDeleteListenersResponse)(nil), // 30: sockplane.v1.BatchDeleteListenersResponse
-	(*Connection)(nil),                   // 31: sockplane.v1.Connection
-	(*ListConnectionsRequest)(nil),       // 32: sockplane.v1.ListConnectionsRequest
-	(*ListConnectionsResponse)(nil),      // 33: sockplane.v1.ListConnectionsResponse
-	(*CloseConnectionRequest)(nil),       // 34: sockplane.v1.CloseConnectionRequest
-	(*CloseConnectionResponse)(nil),      // 35: sockplane.v1.CloseConnectionResponse
-	(*SendFrameRequest)(nil),             // 36: sockplane.v1.SendFrameRequest
-	(*SendFrameResponse)(nil),            // 37: sockplane.v1.SendFrameResponse
-	(*CapturedFrame)(nil),                // 38: sockplane.v1.CapturedFrame
-	(*ListFramesRequest)(nil),            // 39: sockplane.v1.ListFramesRequest
-	(*ListFramesResponse)(nil),           // 40: sockplane.v1.ListFramesResponse
-	(*Event)(nil),                        // 41: sockplane.v1.Event
-	(*WatchEventsRequest)(nil),           // 42: sockplane.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),          // 43: sockplane.v1.WatchEventsResponse
-	nil,                                  // 44: sockplane.v1.Listener.LabelsEntry
-	(*durationpb.Duration)(nil),          // 45: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),        // 46: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 47: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),              // 48: google.protobuf.Struct
+	(Then)(0),                            // 0: sockplane.v1.Then
+	(Transport)(0),                       // 1: sockplane.v1.Transport
+	(Handler)(0),                         // 2: sockplane.v1.Handler
+	(Framing)(0),                         // 3: sockplane.v1.Framing
+	(ByteOrder)(0),                       // 4: sockplane.v1.ByteOrder
+	(State)(0),                           // 5: sockplane.v1.State
+	(StopMode)(0),                        // 6: sockplane.v1.StopMode
+	(Direction)(0),                       // 7: sockplane.v1.Direction
+	(EventType)(0),                       // 8: sockplane.v1.EventType
+	(*Listener)(nil),                     // 9: sockplane.v1.Listener
+	(*Script)(nil),                       // 10: sockplane.v1.Script
+	(*ScriptRule)(nil),                   // 11: sockplane.v1.ScriptRule
+	(*Match)(nil),                        // 12: sockplane.v1.Match
+	(*Reply)(nil),                        // 13: sockplane.v1.Reply
+	(*Fault)(nil),                        // 14: sockplane.v1.Fault
+	(*LatencyFault)(nil),                 // 15: sockplane.v1.LatencyFault
+	(*BandwidthFault)(nil),               // 16: sockplane.v1.BandwidthFault
+	(*SlicerFault)(nil),                  // 17: sockplane.v1.SlicerFault
+	(*TimeoutFault)(nil),                 // 18: sockplane.v1.TimeoutFault
+	(*ResetPeerFault)(nil),               // 19: sockplane.v1.ResetPeerFault
+	(*SlowCloseFault)(nil),               // 20: sockplane.v1.SlowCloseFault
+	(*LimitDataFault)(nil),               // 21: sockplane.v1.LimitDataFault
+	(*DropFault)(nil),                    // 22: sockplane.v1.DropFault
+	(*DuplicateFault)(nil),               // 23: sockplane.v1.DuplicateFault
+	(*TlsOptions)(nil),                   // 24: sockplane.v1.TlsOptions
+	(*Limits)(nil),                       // 25: sockplane.v1.Limits
+	(*CaptureOptions)(nil),               // 26: sockplane.v1.CaptureOptions
+	(*ExecOptions)(nil),                  // 27: sockplane.v1.ExecOptions
+	(*FramingConfig)(nil),                // 28: sockplane.v1.FramingConfig
+	(*ListenerStatus)(nil),               // 29: sockplane.v1.ListenerStatus
+	(*ScriptStatus)(nil),                 // 30: sockplane.v1.ScriptStatus
+	(*FaultStatus)(nil),                  // 31: sockplane.v1.FaultStatus
+	(*TlsStatus)(nil),                    // 32: sockplane.v1.TlsStatus
+	(*ListenerStats)(nil),                // 33: sockplane.v1.ListenerStats
+	(*CreateListenerRequest)(nil),        // 34: sockplane.v1.CreateListenerRequest
+	(*CreateListenerResponse)(nil),       // 35: sockplane.v1.CreateListenerResponse
+	(*GetListenerRequest)(nil),           // 36: sockplane.v1.GetListenerRequest
+	(*GetListenerResponse)(nil),          // 37: sockplane.v1.GetListenerResponse
+	(*ListListenersRequest)(nil),         // 38: sockplane.v1.ListListenersRequest
+	(*ListListenersResponse)(nil),        // 39: sockplane.v1.ListListenersResponse
+	(*StopListenerRequest)(nil),          // 40: sockplane.v1.StopListenerRequest
+	(*StopListenerResponse)(nil),         // 41: sockplane.v1.StopListenerResponse
+	(*StartListenerRequest)(nil),         // 42: sockplane.v1.StartListenerRequest
+	(*StartListenerResponse)(nil),        // 43: sockplane.v1.StartListenerResponse
+	(*DeleteListenerRequest)(nil),        // 44: sockplane.v1.DeleteListenerRequest
+	(*DeleteListenerResponse)(nil),       // 45: sockplane.v1.DeleteListenerResponse
+	(*UpdateListenerRequest)(nil),        // 46: sockplane.v1.UpdateListenerRequest
+	(*UpdateListenerResponse)(nil),       // 47: sockplane.v1.UpdateListenerResponse
+	(*BatchDeleteListenersRequest)(nil),  // 48: sockplane.v1.BatchDeleteListenersRequest
+	(*BatchDeleteListenersResponse)(nil), // 49: sockplane.v1.BatchDeleteListenersResponse
+	(*Connection)(nil),                   // 50: sockplane.v1.Connection
+	(*ListConnectionsRequest)(nil),       // 51: sockplane.v1.ListConnectionsRequest
+	(*ListConnectionsResponse)(nil),      // 52: sockplane.v1.ListConnectionsResponse
+	(*CloseConnectionRequest)(nil),       // 53: sockplane.v1.CloseConnectionRequest
+	(*CloseConnectionResponse)(nil),      // 54: sockplane.v1.CloseConnectionResponse
+	(*SendFrameRequest)(nil),             // 55: sockplane.v1.SendFrameRequest
+	(*SendFrameResponse)(nil),            // 56: sockplane.v1.SendFrameResponse
+	(*CapturedFrame)(nil),                // 57: sockplane.v1.CapturedFrame
+	(*ListFramesRequest)(nil),            // 58: sockplane.v1.ListFramesRequest
+	(*ListFramesResponse)(nil),           // 59: sockplane.v1.ListFramesResponse
+	(*Event)(nil),                        // 60: sockplane.v1.Event
+	(*WatchEventsRequest)(nil),           // 61: sockplane.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),          // 62: sockplane.v1.WatchEventsResponse
+	nil,                                  // 63: sockplane.v1.Listener.LabelsEntry
+	nil,                                  // 64: sockplane.v1.Match.HeaderEntry
+	nil,                                  // 65: sockplane.v1.Reply.HeaderEntry
+	(*durationpb.Duration)(nil),          // 66: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),        // 67: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 68: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),              // 69: google.protobuf.Struct
 }
 var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
-	0,  // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
-	1,  // 1: sockplane.v1.Listener.handler:type_name -> sockplane.v1.Handler
-	12, // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
-	11, // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
-	10, // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
-	9,  // 5: sockplane.v1.Listener.limits:type_name -> sockplane.v1.Limits
-	44, // 6: sockplane.v1.Listener.labels:type_name -> sockplane.v1.Listener.LabelsEntry
-	45, // 7: sockplane.v1.Listener.ttl:type_name -> google.protobuf.Duration
-	46, // 8: sockplane.v1.Listener.expire_time:type_name -> google.protobuf.Timestamp
-	13, // 9: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
-	45, // 10: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
-	45, // 11: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
-	45, // 12: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
-	2,  // 13: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
-	2,  // 14: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
-	3,  // 15: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
-	4,  // 16: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
-	46, // 17: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
-	14, // 18: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
-	8,  // 19: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	8,  // 20: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	8,  // 21: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
-	8,  // 22: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
-	5,  // 23: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	45, // 24: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	8,  // 25: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
-	8,  // 26: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
-	5,  // 27: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	45, // 28: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	8,  // 29: sockplane.v1.UpdateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	47, // 30: sockplane.v1.UpdateListenerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	8,  // 31: sockplane.v1.UpdateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	5,  // 32: sockplane.v1.BatchDeleteListenersRequest.mode:type_name -> sockplane.v1.StopMode
-	45, // 33: sockplane.v1.BatchDeleteListenersRequest.drain_timeout:type_name -> google.protobuf.Duration
-	46, // 34: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
-	46, // 35: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
-	31, // 36: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
-	48, // 37: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
-	6,  // 38: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
-	46, // 39: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
-	38, // 40: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
-	7,  // 41: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
-	46, // 42: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
-	41, // 43: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
-	15, // 44: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
-	17, // 45: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
-	19, // 46: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
-	21, // 47: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
-	23, // 48: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
-	25, // 49: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
-	27, // 50: sockplane.v1.ListenerService.UpdateListener:input_type -> sockplane.v1.UpdateListenerRequest
-	29, // 51: sockplane.v1.ListenerService.BatchDeleteListeners:input_type -> sockplane.v1.BatchDeleteListenersRequest
-	32, // 52: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
-	34, // 53: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
-	36, // 54: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
-	39, // 55: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
-	42, // 56: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
-	16, // 57: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
-	18, // 58: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
-	20, // 59: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
-	22, // 60: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
-	24, // 61: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
-	26, // 62: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
-	28, // 63: sockplane.v1.ListenerService.UpdateListener:output_type -> sockplane.v1.UpdateListenerResponse
-	30, // 64: sockplane.v1.ListenerService.BatchDeleteListeners:output_type -> sockplane.v1.BatchDeleteListenersResponse
-	33, // 65: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
-	35, // 66: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
-	37, // 67: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
-	40, // 68: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
-	43, // 69: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
-	57, // [57:70] is the sub-list for method output_type
-	44, // [44:57] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	1,  // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
+	2,  // 1: sockplane.v1.Listener.handler:type_name -> sockplane.v1.Handler
+	28, // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
+	27, // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
+	26, // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
+	25, // 5: sockplane.v1.Listener.limits:type_name -> sockplane.v1.Limits
+	63, // 6: sockplane.v1.Listener.labels:type_name -> sockplane.v1.Listener.LabelsEntry
+	66, // 7: sockplane.v1.Listener.ttl:type_name -> google.protobuf.Duration
+	67, // 8: sockplane.v1.Listener.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 9: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
+	10, // 10: sockplane.v1.Listener.script:type_name -> sockplane.v1.Script
+	14, // 11: sockplane.v1.Listener.faults:type_name -> sockplane.v1.Fault
+	24, // 12: sockplane.v1.Listener.tls:type_name -> sockplane.v1.TlsOptions
+	13, // 13: sockplane.v1.Script.greeting:type_name -> sockplane.v1.Reply
+	11, // 14: sockplane.v1.Script.rules:type_name -> sockplane.v1.ScriptRule
+	13, // 15: sockplane.v1.Script.default:type_name -> sockplane.v1.Reply
+	12, // 16: sockplane.v1.ScriptRule.match:type_name -> sockplane.v1.Match
+	13, // 17: sockplane.v1.ScriptRule.reply:type_name -> sockplane.v1.Reply
+	64, // 18: sockplane.v1.Match.header:type_name -> sockplane.v1.Match.HeaderEntry
+	65, // 19: sockplane.v1.Reply.header:type_name -> sockplane.v1.Reply.HeaderEntry
+	66, // 20: sockplane.v1.Reply.delay:type_name -> google.protobuf.Duration
+	0,  // 21: sockplane.v1.Reply.then:type_name -> sockplane.v1.Then
+	7,  // 22: sockplane.v1.Fault.direction:type_name -> sockplane.v1.Direction
+	12, // 23: sockplane.v1.Fault.match:type_name -> sockplane.v1.Match
+	15, // 24: sockplane.v1.Fault.latency:type_name -> sockplane.v1.LatencyFault
+	16, // 25: sockplane.v1.Fault.bandwidth:type_name -> sockplane.v1.BandwidthFault
+	17, // 26: sockplane.v1.Fault.slicer:type_name -> sockplane.v1.SlicerFault
+	18, // 27: sockplane.v1.Fault.timeout:type_name -> sockplane.v1.TimeoutFault
+	19, // 28: sockplane.v1.Fault.reset_peer:type_name -> sockplane.v1.ResetPeerFault
+	20, // 29: sockplane.v1.Fault.slow_close:type_name -> sockplane.v1.SlowCloseFault
+	21, // 30: sockplane.v1.Fault.limit_data:type_name -> sockplane.v1.LimitDataFault
+	22, // 31: sockplane.v1.Fault.drop:type_name -> sockplane.v1.DropFault
+	23, // 32: sockplane.v1.Fault.duplicate:type_name -> sockplane.v1.DuplicateFault
+	66, // 33: sockplane.v1.LatencyFault.delay:type_name -> google.protobuf.Duration
+	66, // 34: sockplane.v1.LatencyFault.jitter:type_name -> google.protobuf.Duration
+	66, // 35: sockplane.v1.SlicerFault.delay:type_name -> google.protobuf.Duration
+	66, // 36: sockplane.v1.TimeoutFault.after:type_name -> google.protobuf.Duration
+	66, // 37: sockplane.v1.ResetPeerFault.after:type_name -> google.protobuf.Duration
+	66, // 38: sockplane.v1.SlowCloseFault.delay:type_name -> google.protobuf.Duration
+	66, // 39: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
+	66, // 40: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
+	66, // 41: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
+	3,  // 42: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
+	3,  // 43: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
+	4,  // 44: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
+	5,  // 45: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
+	67, // 46: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
+	33, // 47: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
+	30, // 48: sockplane.v1.ListenerStatus.script:type_name -> sockplane.v1.ScriptStatus
+	31, // 49: sockplane.v1.ListenerStatus.faults:type_name -> sockplane.v1.FaultStatus
+	32, // 50: sockplane.v1.ListenerStatus.tls:type_name -> sockplane.v1.TlsStatus
+	67, // 51: sockplane.v1.TlsStatus.not_after:type_name -> google.protobuf.Timestamp
+	9,  // 52: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	9,  // 53: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,  // 54: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,  // 55: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
+	6,  // 56: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	66, // 57: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	9,  // 58: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,  // 59: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
+	6,  // 60: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	66, // 61: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	9,  // 62: sockplane.v1.UpdateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	68, // 63: sockplane.v1.UpdateListenerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 64: sockplane.v1.UpdateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	6,  // 65: sockplane.v1.BatchDeleteListenersRequest.mode:type_name -> sockplane.v1.StopMode
+	66, // 66: sockplane.v1.BatchDeleteListenersRequest.drain_timeout:type_name -> google.protobuf.Duration
+	67, // 67: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
+	67, // 68: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
+	50, // 69: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
+	69, // 70: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
+	7,  // 71: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
+	67, // 72: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
+	57, // 73: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
+	8,  // 74: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
+	67, // 75: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
+	60, // 76: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
+	34, // 77: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
+	36, // 78: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
+	38, // 79: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
+	40, // 80: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
+	42, // 81: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
+	44, // 82: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
+	46, // 83: sockplane.v1.ListenerService.UpdateListener:input_type -> sockplane.v1.UpdateListenerRequest
+	48, // 84: sockplane.v1.ListenerService.BatchDeleteListeners:input_type -> sockplane.v1.BatchDeleteListenersRequest
+	51, // 85: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
+	53, // 86: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
+	55, // 87: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
+	58, // 88: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
+	61, // 89: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
+	35, // 90: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
+	37, // 91: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
+	39, // 92: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
+	41, // 93: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
+	43, // 94: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
+	45, // 95: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
+	47, // 96: sockplane.v1.ListenerService.UpdateListener:output_type -> sockplane.v1.UpdateListenerResponse
+	49, // 97: sockplane.v1.ListenerService.BatchDeleteListeners:output_type -> sockplane.v1.BatchDeleteListenersResponse
+	52, // 98: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
+	54, // 99: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
+	56, // 100: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
+	59, // 101: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
+	62, // 102: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
+	90, // [90:103] is the sub-list for method output_type
+	77, // [77:90] is the sub-list for method input_type
+	77, // [77:77] is the sub-list for extension type_name
+	77, // [77:77] is the sub-list for extension extendee
+	0,  // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_listener_service_proto_init() }
@@ -3302,13 +4892,26 @@ func file_sockplane_v1_listener_service_proto_init() {
 		return
 	}
 	file_sockplane_v1_listener_service_proto_msgTypes[0].OneofWrappers = []any{}
+	file_sockplane_v1_listener_service_proto_msgTypes[3].OneofWrappers = []any{}
+	file_sockplane_v1_listener_service_proto_msgTypes[4].OneofWrappers = []any{}
+	file_sockplane_v1_listener_service_proto_msgTypes[5].OneofWrappers = []any{
+		(*Fault_Latency)(nil),
+		(*Fault_Bandwidth)(nil),
+		(*Fault_Slicer)(nil),
+		(*Fault_Timeout)(nil),
+		(*Fault_ResetPeer)(nil),
+		(*Fault_SlowClose)(nil),
+		(*Fault_LimitData)(nil),
+		(*Fault_Drop)(nil),
+		(*Fault_Duplicate)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sockplane_v1_listener_service_proto_rawDesc), len(file_sockplane_v1_listener_service_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   37,
+			NumEnums:      9,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,7 +52,10 @@ type ListenerRecord struct {
 	// When the listener was created; with generation, it makes the etag.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// The request id of the create, for retries (CreateListenerRequest).
-	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The certificate and key made for a tls.self_signed listener, PEM, so
+	// that a restart serves the same certificate. Never shown by the API.
+	SelfSignedTls *SelfSignedTls `protobuf:"bytes,8,opt,name=self_signed_tls,json=selfSignedTls,proto3" json:"self_signed_tls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -136,11 +139,73 @@ func (x *ListenerRecord) GetRequestId() string {
 	return ""
 }
 
+func (x *ListenerRecord) GetSelfSignedTls() *SelfSignedTls {
+	if x != nil {
+		return x.SelfSignedTls
+	}
+	return nil
+}
+
+// SelfSignedTls is a generated certificate and its key.
+type SelfSignedTls struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The certificate, PEM.
+	CertificatePem string `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	// Its private key, PEM (PKCS #8).
+	KeyPem        string `protobuf:"bytes,2,opt,name=key_pem,json=keyPem,proto3" json:"key_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SelfSignedTls) Reset() {
+	*x = SelfSignedTls{}
+	mi := &file_sockplane_v1_record_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SelfSignedTls) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SelfSignedTls) ProtoMessage() {}
+
+func (x *SelfSignedTls) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_record_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SelfSignedTls.ProtoReflect.Descriptor instead.
+func (*SelfSignedTls) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_record_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SelfSignedTls) GetCertificatePem() string {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return ""
+}
+
+func (x *SelfSignedTls) GetKeyPem() string {
+	if x != nil {
+		return x.KeyPem
+	}
+	return ""
+}
+
 var File_sockplane_v1_record_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_record_proto_rawDesc = "" +
 	"\n" +
-	"\x19sockplane/v1/record.proto\x12\fsockplane.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#sockplane/v1/listener_service.proto\"\xaf\x02\n" +
+	"\x19sockplane/v1/record.proto\x12\fsockplane.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#sockplane/v1/listener_service.proto\"\xf4\x02\n" +
 	"\x0eListenerRecord\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x122\n" +
 	"\blistener\x18\x02 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\x12\x18\n" +
@@ -152,7 +217,11 @@ const file_sockplane_v1_record_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\a \x01(\tR\trequestIdB=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
+	"request_id\x18\a \x01(\tR\trequestId\x12C\n" +
+	"\x0fself_signed_tls\x18\b \x01(\v2\x1b.sockplane.v1.SelfSignedTlsR\rselfSignedTls\"Q\n" +
+	"\rSelfSignedTls\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\tR\x0ecertificatePem\x12\x17\n" +
+	"\akey_pem\x18\x02 \x01(\tR\x06keyPemB=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
 
 var (
 	file_sockplane_v1_record_proto_rawDescOnce sync.Once
@@ -166,20 +235,22 @@ func file_sockplane_v1_record_proto_rawDescGZIP() []byte {
 	return file_sockplane_v1_record_proto_rawDescData
 }
 
-var file_sockplane_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_sockplane_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_sockplane_v1_record_proto_goTypes = []any{
 	(*ListenerRecord)(nil),        // 0: sockplane.v1.ListenerRecord
-	(*Listener)(nil),              // 1: sockplane.v1.Listener
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*SelfSignedTls)(nil),         // 1: sockplane.v1.SelfSignedTls
+	(*Listener)(nil),              // 2: sockplane.v1.Listener
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 }
 var file_sockplane_v1_record_proto_depIdxs = []int32{
-	1, // 0: sockplane.v1.ListenerRecord.listener:type_name -> sockplane.v1.Listener
-	2, // 1: sockplane.v1.ListenerRecord.create_time:type_name -> google.protobuf.Timestamp
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2, // 0: sockplane.v1.ListenerRecord.listener:type_name -> sockplane.v1.Listener
+	3, // 1: sockplane.v1.ListenerRecord.create_time:type_name -> google.protobuf.Timestamp
+	1, // 2: sockplane.v1.ListenerRecord.self_signed_tls:type_name -> sockplane.v1.SelfSignedTls
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_record_proto_init() }
@@ -194,7 +265,7 @@ func file_sockplane_v1_record_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sockplane_v1_record_proto_rawDesc), len(file_sockplane_v1_record_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

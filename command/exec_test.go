@@ -47,6 +47,12 @@ func (rr *replyRecorder) Reply(body []byte, extra ...wire.HeaderField) error {
 	return nil
 }
 
+// The exec handler replies only with Reply; the rest of the interface is
+// recorded as nothing.
+func (rr *replyRecorder) ReplyError(string) error { return errors.New("unexpected ReplyError") }
+func (rr *replyRecorder) Delay(time.Duration)     {}
+func (rr *replyRecorder) CloseAfterReply(bool)    {}
+
 // execFieldNames are the header fields of every Exec reply, in order.
 var execFieldNames = []string{"exit_code", "stdout_size", "stderr_size", "truncated", "timed_out"}
 

@@ -24,6 +24,8 @@ type behaviour struct {
 	response wire.Codec
 	limits   Limits
 	capture  *Capture
+	faults   *faultSet // nil: none, and the hot path checks nothing else
+	greeter  Greeter   // handler, when it speaks first
 	// src is the listener's behaviour this one is, or was derived from:
 	// itself for the listener's own; for a stream connection accepted with
 	// another framing than the new behaviour's, a copy that keeps the
@@ -38,6 +40,11 @@ func newBehaviour(cfg Config) (*behaviour, error) {
 	if cfg.Handler == nil {
 		return nil, fieldErrorf("handler", "no handler")
 	}
+	stream := isStreamNetwork(cfg.Network)
+	faults, err := newFaultSet(cfg.Faults, cfg.FaultSeed, stream)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Response == (wire.Codec{}) {
 		cfg.Response = cfg.Request
 	}
@@ -47,6 +54,10 @@ func newBehaviour(cfg Config) (*behaviour, error) {
 		response: cfg.Response.WithDefaults(),
 		limits:   cfg.Limits.withDefaults(),
 		capture:  cfg.Capture,
+		faults:   faults,
+	}
+	if g, ok := cfg.Handler.(Greeter); ok && stream {
+		b.greeter = g
 	}
 	b.src = b
 	return b, nil
@@ -76,15 +87,17 @@ func keepingFraming(next, own *behaviour) *behaviour {
 func (l *Listener) current() *behaviour { return l.cur.Load() }
 
 // Update changes what the listener does while it serves: cfg's Handler,
-// Request, Response, Limits and Capture replace the listener's. New
+// Request, Response, Limits, Capture, Faults and FaultSeed replace the
+// listener's, a new UnixMode is applied to the socket file, and a new
+// TLS configuration serves the next handshakes. New
 // connections use all of them. Open connections switch at their next
 // frame boundary (a frame in progress is finished under the old), and keep
 // the request and response Framing and ByteOrder they were accepted with:
 // a framing change applies to new connections; the codecs' size limits do
 // apply to open ones. Datagram listeners switch at the next datagram,
-// framing included. cfg's Network, Address and UnixMode must equal the
-// listener's (changing them needs a new listener: an error wrapping
-// ErrNeedsRebind); its Stats, Logger, Events and Name are ignored. Zero
+// framing included. cfg's Network and Address must equal the listener's,
+// and TLS must stay on or off (changing them needs a new listener: an
+// error wrapping ErrNeedsRebind); its Stats, Logger, Events and Name are ignored. Zero
 // fields mean their defaults, as in NewListener. Update after Shutdown or
 // Close returns ErrListenerClosed.
 //
@@ -110,12 +123,23 @@ func (l *Listener) Update(cfg Config) error {
 		return fmt.Errorf("%w: network %q is not the listener's %q", ErrNeedsRebind, cfg.Network, l.network)
 	case cfg.Address != l.address:
 		return fmt.Errorf("%w: address %q is not the listener's %q", ErrNeedsRebind, cfg.Address, l.address)
-	case mode != l.unixMode:
-		return fmt.Errorf("%w: Unix socket mode %#o is not the listener's %#o", ErrNeedsRebind, mode, l.unixMode)
+	case (cfg.TLS == nil) != (l.tls.Load() == nil):
+		return fmt.Errorf("%w: turning TLS on or off", ErrNeedsRebind)
 	}
 	b, err := newBehaviour(cfg)
 	if err != nil {
 		return err
+	}
+	if mode != l.unixMode {
+		// The socket file keeps its inode: a chmod changes who may connect
+		// next, and open connections are not affected.
+		if err := l.file.chmod(mode); err != nil {
+			return err
+		}
+		l.unixMode = mode
+	}
+	if cfg.TLS != nil {
+		l.tls.Store(cfg.TLS) // the next handshake uses it
 	}
 	l.cur.Store(b)
 	return nil

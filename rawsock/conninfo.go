@@ -30,6 +30,9 @@ type ConnInfo struct {
 	FramesOut    uint64
 	BytesIn      uint64
 	BytesOut     uint64
+	// TLSPeerSubject is the subject of the client certificate of a
+	// mutual-TLS connection.
+	TLSPeerSubject string
 }
 
 // activity is what ConnInfo reports of a connection or peer.
@@ -39,22 +42,31 @@ type activity struct {
 	opened  time.Time
 	lastIn  atomic.Int64 // unix nanoseconds of the last bytes in
 	counter *counters
+	tlsPeer atomic.Pointer[string] // a verified client certificate's subject
 }
 
 func (a *activity) touch(now time.Time) { a.lastIn.Store(now.UnixNano()) }
 
 func (a *activity) info(local string) ConnInfo {
 	return ConnInfo{
-		ID:           a.id,
-		Peer:         a.peer,
-		Local:        local,
-		OpenedAt:     a.opened,
-		LastActivity: time.Unix(0, a.lastIn.Load()),
-		FramesIn:     a.counter.framesIn.Load(),
-		FramesOut:    a.counter.framesOut.Load(),
-		BytesIn:      a.counter.bytesIn.Load(),
-		BytesOut:     a.counter.bytesOut.Load(),
+		ID:             a.id,
+		Peer:           a.peer,
+		Local:          local,
+		OpenedAt:       a.opened,
+		LastActivity:   time.Unix(0, a.lastIn.Load()),
+		FramesIn:       a.counter.framesIn.Load(),
+		FramesOut:      a.counter.framesOut.Load(),
+		BytesIn:        a.counter.bytesIn.Load(),
+		BytesOut:       a.counter.bytesOut.Load(),
+		TLSPeerSubject: a.tlsPeerSubject(),
 	}
+}
+
+func (a *activity) tlsPeerSubject() string {
+	if p := a.tlsPeer.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Connections returns the open connections (stream listeners) or the

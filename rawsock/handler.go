@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/sockplane/sockplane/wire"
 )
@@ -31,6 +32,29 @@ type ResponseWriter interface {
 	// with extra header fields after "data_size". The body is copied or
 	// written before Reply returns, so the caller may reuse it.
 	Reply(body []byte, extra ...wire.HeaderField) error
+	// ReplyError sends an error frame saying msg ({"error": msg,
+	// "data_size": 0} in the JSON header framing; nothing in the others,
+	// where any bytes would read as a reply) and counts it in the
+	// listener's errors. The connection stays open.
+	ReplyError(msg string) error
+	// Delay holds back the replies the handler writes after it, for this
+	// request, by d: they leave d after the call, in order with every
+	// other reply of the connection. Timers hold them; the connection
+	// goes on reading meanwhile.
+	Delay(d time.Duration)
+	// CloseAfterReply ends the connection once the replies written so far
+	// have left: with a FIN, or with an RST (SO_LINGER 0) when reset is
+	// true (a Unix socket, which has no reset, is closed). No more of the
+	// connection's requests are served. It does nothing on a datagram
+	// listener.
+	CloseAfterReply(reset bool)
+}
+
+// A Greeter is a Handler that speaks first: the listener calls Greet
+// when a stream connection opens (after the TLS handshake, if any),
+// before it reads anything. r has no Header or Body.
+type Greeter interface {
+	Greet(w ResponseWriter, r *Request)
 }
 
 // Request is one frame read from a peer.

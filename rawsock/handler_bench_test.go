@@ -2,7 +2,9 @@ package rawsock
 
 import (
 	"bytes"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/sockplane/sockplane/wire"
 )
@@ -21,6 +23,14 @@ func (w *framingWriter) Reply(body []byte, extra ...wire.HeaderField) error {
 	w.out = out
 	return err
 }
+
+func (w *framingWriter) ReplyError(msg string) error {
+	w.out = w.codec.AppendErrorFrame(w.out[:0], errors.New(msg))
+	return nil
+}
+
+func (w *framingWriter) Delay(time.Duration)  {}
+func (w *framingWriter) CloseAfterReply(bool) {}
 
 // BenchmarkHandler serves one request frame with each built-in handler
 // but exec (which starts a process), at the two sizes of bench/run.sh.

@@ -2,6 +2,7 @@ package rawsock
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,6 +48,16 @@ type Config struct {
 	// stamped with Name as their listener id.
 	Events *EventBus
 	Name   string
+	// Faults, if any, damage the traffic in order (see Fault). Default:
+	// none, and the listener pays nothing for them.
+	Faults []Fault
+	// FaultSeed seeds the faults' random choices: the same seed makes the
+	// same choices for the same connection and datagram numbers.
+	FaultSeed uint64
+	// TLS, if not nil, makes a stream listener serve TLS with it; the
+	// handshake is bounded by Limits.HeaderTimeout. Datagram networks
+	// refuse it.
+	TLS *tls.Config
 }
 
 // A Listener serves one socket: it binds it, accepts connections (or
@@ -83,6 +94,8 @@ type Listener struct {
 	events    *EventBus
 	name      string
 
+	tls atomic.Pointer[tls.Config] // nil: plaintext
+
 	ctx    context.Context    // the requests' context; cancelled by Close
 	cancel context.CancelFunc //
 	quit   chan struct{}      // closed when Shutdown or Close begins
@@ -114,6 +127,9 @@ func NewListener(cfg Config) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.TLS != nil && !isStreamNetwork(cfg.Network) {
+		return nil, fieldErrorf("tls", "stream transports only")
+	}
 	if cfg.Stats == nil {
 		cfg.Stats = new(Stats)
 	}
@@ -140,10 +156,15 @@ func NewListener(cfg Config) (*Listener, error) {
 		name:      cfg.Name,
 	}
 	l.cur.Store(b)
+	l.tls.Store(cfg.TLS)
 	return l, nil
 }
 
-func (l *Listener) isStream() bool { return l.network == "unix" || l.network[:3] == "tcp" }
+func (l *Listener) isStream() bool { return isStreamNetwork(l.network) }
+
+func isStreamNetwork(network string) bool {
+	return network == "unix" || network == "tcp" || network == "tcp4" || network == "tcp6"
+}
 
 func (l *Listener) isUnix() bool { return l.network == "unix" || l.network == "unixgram" }
 
@@ -397,6 +418,9 @@ func (l *Listener) acceptLoop(ln net.Listener) {
 // track registers a new connection and starts serving it, unless the
 // listener is closing.
 func (l *Listener) track(nc net.Conn) bool {
+	if cfg := l.tls.Load(); cfg != nil {
+		nc = tls.Server(nc, cfg) // the handshake runs on the connection's goroutine
+	}
 	c, err := newStreamConn(l, nc)
 	if err != nil {
 		l.log.Warn("cannot serve connection", "error", err)

@@ -38,6 +38,13 @@ type packetConn struct {
 	cur      *peer          // its entry in the peer table
 	reqLen   int            // the size of the datagram being served
 	b        *behaviour     // the listener's, loaded for each datagram
+
+	// Faults and Delay (see packetfaults.go); zero unless used.
+	seq      uint64    // datagrams served: a fault's probability is per datagram
+	hold     time.Time // Delay's, for the datagram being served
+	dropOut  bool      // the datagram's replies are swallowed (timeout)
+	paceFree time.Time // a bandwidth fault's next free moment
+	timers   heldDatagrams
 }
 
 // readPackets owns the datagram socket until it is closed.
@@ -61,6 +68,7 @@ func (l *Listener) readPackets(pc net.PacketConn) {
 	l.mu.Unlock()
 	l.stats.attach(&p.cnt)
 	err := p.serve()
+	p.timers.stop()
 	l.stats.detach(&p.cnt)
 	l.finish(err)
 }
@@ -144,9 +152,17 @@ func (p *packetConn) serveDatagram(b []byte) {
 	p.cnt.framesIn.Add(1)
 	p.cur.cnt.framesIn.Add(1)
 	p.b.capture.record(p.cur.act.id, false, f.Header, f.Body)
+	times := 1
+	if p.b.faults != nil {
+		p.seq++
+		times = p.inbound(f.Header, f.Body, len(b))
+	}
 	p.req.Header, p.req.Body = f.Header, f.Body
-	p.b.handler.ServeFrame(p, &p.req)
+	for range times {
+		p.b.handler.ServeFrame(p, &p.req)
+	}
 	p.req.Header, p.req.Body = nil, nil
+	p.hold, p.dropOut = time.Time{}, false
 }
 
 // Reply implements ResponseWriter: one frame, one datagram.
@@ -161,17 +177,26 @@ func (p *packetConn) Reply(body []byte, extra ...wire.HeaderField) error {
 		p.cur.cnt.errors.Add(1)
 		return errReplyTooLarge
 	}
+	if p.b.faults != nil || !p.hold.IsZero() || p.dropOut {
+		return p.replyFaulted(out, body)
+	}
 	p.countOut(p.b, p.cur, out, body)
+	return p.writeTo(out, p.peer, p.unixPeer, p.cur)
+}
+
+// writeTo sends one datagram to a peer.
+func (p *packetConn) writeTo(out []byte, peer netip.AddrPort, unixPeer *net.UnixAddr, pe *peer) error {
+	var err error
 	if p.udp != nil {
-		_, err = p.udp.WriteToUDPAddrPort(out, p.peer)
-	} else if p.unixPeer == nil || p.unixPeer.Name == "" {
+		_, err = p.udp.WriteToUDPAddrPort(out, peer)
+	} else if unixPeer == nil || unixPeer.Name == "" {
 		err = errUnnamedPeer
 	} else {
-		_, err = p.unix.WriteToUnix(out, p.unixPeer)
+		_, err = p.unix.WriteToUnix(out, unixPeer)
 	}
 	if err != nil {
 		p.cnt.errors.Add(1)
-		p.cur.cnt.errors.Add(1)
+		pe.cnt.errors.Add(1)
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package rawsock
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -65,6 +66,7 @@ type streamConn struct {
 	// fresh is true on a goroutine that has not served anything yet, so
 	// its stack is still the small initial one.
 	fresh        bool
+	opened       bool      // open has run
 	deadline     time.Time // the read deadline set on nc
 	idleDeadline bool      // deadline was set between frames
 	parking      bool      // deadline is parkAfter, not the idle timeout
@@ -72,6 +74,15 @@ type streamConn struct {
 	req          Request
 	cnt          counters
 	act          activity
+
+	// Faults and scripted timing: nil and zero unless used (see
+	// connfaults.go and later.go).
+	fx         *connFaults // the faults of b that apply to this connection; replaced under wmu
+	later      *later      // replies held by timers, under wmu
+	hold       time.Time   // Delay's: the frame's next replies leave no earlier; under wmu
+	holding    bool        // hold is set (the reader's)
+	closeAfter int         // CloseAfterReply's: 0, closeFIN or closeRST (the reader's)
+	tls        *tls.Conn   // nil for plaintext; then rc reads the socket
 
 	// Write side.
 	wmu    sync.Mutex
@@ -84,24 +95,75 @@ type streamConn struct {
 }
 
 func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil, errors.New("connection has no file descriptor")
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil, err
+	var rc syscall.RawConn
+	tc, isTLS := nc.(*tls.Conn)
+	if !isTLS {
+		sc, ok := nc.(syscall.Conn)
+		if !ok {
+			return nil, errors.New("connection has no file descriptor")
+		}
+		var err error
+		if rc, err = sc.SyscallConn(); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
 	b := l.current()
-	c := &streamConn{l: l, nc: nc, rc: rc, need: b.request.MinFrame(), cancel: cancel}
+	c := &streamConn{l: l, nc: nc, rc: rc, tls: tc, need: b.request.MinFrame(), cancel: cancel}
 	c.b.Store(b)
 	now := time.Now()
 	c.act = activity{id: l.stats.lastConnID.Add(1), peer: addrString(nc.RemoteAddr()), opened: now, counter: &c.cnt}
 	c.act.touch(now)
 	c.readFunc = c.readReady
 	c.req = Request{ctx: ctx, remote: nc.RemoteAddr(), local: nc.LocalAddr()}
+	c.fx = newConnFaults(b.faults, c.act.id)
 	return c, nil
+}
+
+// open runs on the connection's first goroutine, before it reads: the
+// TLS handshake, the faults that start with the connection, the
+// greeting. It reports whether the connection may be served.
+func (c *streamConn) open() bool {
+	if c.tls != nil && !c.handshake() {
+		return false
+	}
+	c.onOpenFaults()
+	b := c.b.Load()
+	if b.greeter == nil {
+		return true
+	}
+	b.greeter.Greet(c, &c.req)
+	c.holding, c.hold = false, time.Time{}
+	if c.flush() != nil {
+		return false
+	}
+	if c.closeAfter != 0 {
+		c.waitHeld()
+		return false
+	}
+	return true
+}
+
+// handshake runs the TLS handshake, bounded by the header timeout. A
+// failed one is counted and logged at debug: a port scanner or a
+// plaintext client is no news.
+func (c *streamConn) handshake() bool {
+	b := c.b.Load()
+	ctx, cancel := context.WithTimeout(c.req.Context(), b.limits.HeaderTimeout)
+	defer cancel()
+	if err := c.tls.HandshakeContext(ctx); err != nil {
+		c.cnt.errors.Add(1)
+		c.l.log.Debug("TLS handshake failed", "peer", c.act.peer, "error", err)
+		if c.l.events.Active() {
+			c.l.events.Publish(Event{Type: EventFrameError, ListenerID: c.l.name, ConnID: c.act.id, Peer: c.act.peer, Message: "TLS handshake: " + err.Error()})
+		}
+		return false
+	}
+	if cs := c.tls.ConnectionState(); len(cs.PeerCertificates) > 0 {
+		subject := cs.PeerCertificates[0].Subject.String()
+		c.act.tlsPeer.Store(&subject)
+	}
+	return true
 }
 
 // serve reads and serves frames until the peer leaves, a frame is bad, a
@@ -115,6 +177,13 @@ func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
 // and returns. A busy connection never pays for the hand-over. The
 // connection keeps one goroutine at a time; the listener owns it.
 func (c *streamConn) serve() {
+	if c.fresh && !c.opened {
+		c.opened = true
+		if !c.open() {
+			c.finish()
+			return
+		}
+	}
 	if c.loop() == errRespawn {
 		c.l.parked.Add(1)
 		c.releaseBuffers()
@@ -133,6 +202,12 @@ func (c *streamConn) serveFresh() {
 func (c *streamConn) loop() error {
 	for {
 		if err := c.serveBuffered(); err != nil {
+			if err == errClosingAfterReply || err == errLimitReached {
+				if c.flush() == nil {
+					c.waitHeld()
+				}
+				return err
+			}
 			c.cnt.errors.Add(1)
 			if c.l.events.Active() {
 				c.l.events.Publish(Event{Type: EventFrameError, ListenerID: c.l.name, ConnID: c.act.id, Peer: c.act.peer, Message: err.Error()})
@@ -178,10 +253,30 @@ func (c *streamConn) serveBuffered() error {
 		}
 		c.cnt.framesIn.Add(1)
 		b.capture.record(c.act.id, false, f.Header, f.Body)
+		times := 1
+		if c.fx != nil {
+			var end bool
+			if times, end = c.inbound(f.Header, f.Body, n); end {
+				return errLimitReached
+			}
+		}
 		c.req.Header, c.req.Body = f.Header, f.Body
-		b.handler.ServeFrame(c, &c.req)
+		if times == 2 {
+			c.serveCopy(b)
+		}
+		if times > 0 {
+			b.handler.ServeFrame(c, &c.req)
+		}
 		c.req.Header, c.req.Body = nil, nil
+		if c.holding {
+			c.wmu.Lock()
+			c.holding, c.hold = false, time.Time{}
+			c.wmu.Unlock()
+		}
 		c.r += n
+		if c.closeAfter != 0 {
+			return errClosingAfterReply
+		}
 		if c.r < c.w {
 			b = c.refresh() // the next frame has begun to arrive: a frame boundary
 		}
@@ -212,6 +307,12 @@ func (c *streamConn) refresh() *behaviour {
 // the new limits.
 func (c *streamConn) adopt(next, own *behaviour) *behaviour {
 	b := keepingFraming(next, own)
+	if c.fx == nil && b.faults != nil || c.fx != nil && c.fx.set != b.faults {
+		c.wmu.Lock()
+		c.fx.stop()
+		c.fx = newConnFaults(b.faults, c.act.id)
+		c.wmu.Unlock()
+	}
 	c.b.Store(b)
 	c.idleDeadline = false // so that armDeadline does not keep the old idle deadline
 	return b
@@ -282,7 +383,11 @@ func (c *streamConn) makeRoom() {
 // and counts as idle.
 func (c *streamConn) read() error {
 	startsFrame := c.r == c.w
-	if err := c.rc.Read(c.readFunc); err != nil {
+	if c.tls != nil {
+		if err := c.readTLS(); err != nil {
+			return err
+		}
+	} else if err := c.rc.Read(c.readFunc); err != nil {
 		return err
 	}
 	if c.readErr != nil {
@@ -359,6 +464,9 @@ func (c *streamConn) Reply(body []byte, extra ...wire.HeaderField) error {
 	hdr, err := b.response.AppendHeader(c.hdr[:0], len(body), extra...)
 	if err != nil {
 		return err
+	}
+	if c.holding || c.fx != nil || c.heldLocked() {
+		return c.replyLaterLocked(b, hdr, body)
 	}
 	if c.wbuf == nil {
 		c.wbuf = getBuffer(writeBufSize)
@@ -474,7 +582,18 @@ func (c *streamConn) writeErrorFrame(cause error) {
 }
 
 func (c *streamConn) finish() {
+	if d, i := c.fx.slowClose(); d > 0 {
+		c.fx.hit(i)
+		c.pause(d)
+	}
 	c.cancel()
+	c.wmu.Lock()
+	c.dropHeldLocked()
+	c.fx.stop()
+	c.wmu.Unlock()
+	if c.closeAfter == closeRST {
+		resetConn(c.nc)
+	}
 	_ = c.nc.Close()
 	c.state.Store(connClosed)
 	c.releaseBuffers()
@@ -482,3 +601,64 @@ func (c *streamConn) finish() {
 }
 
 var _ ResponseWriter = (*streamConn)(nil)
+
+// serveCopy serves a copy of the frame in c.req, for a duplicate fault:
+// a handler may change the body in place, and the original is served
+// next.
+func (c *streamConn) serveCopy(b *behaviour) {
+	buf := getBuffer(len(c.req.Header) + len(c.req.Body))
+	buf.b = append(append(buf.b[:0], c.req.Header...), c.req.Body...)
+	header, body := c.req.Header, c.req.Body
+	if header != nil {
+		c.req.Header = buf.b[:len(header):len(header)]
+	}
+	c.req.Body = buf.b[len(header):]
+	b.handler.ServeFrame(c, &c.req)
+	c.req.Header, c.req.Body = header, body
+	putBuffer(buf)
+}
+
+// readTLS is read for a TLS connection, which has no raw socket to wait
+// on: it keeps its buffer while it waits, and a blocking Read decides
+// whether Shutdown finds it idle.
+func (c *streamConn) readTLS() error {
+	if c.rbuf == nil {
+		c.rbuf = getBuffer(readBufSize)
+	}
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		c.state.Store(connIdle)
+		if c.l.inShutdown.Load() && c.state.CompareAndSwap(connIdle, connActive) {
+			return errDraining
+		}
+	}
+	n, err := c.nc.Read(c.rbuf.b[c.w:])
+	if c.state.Load() == connIdle && !c.state.CompareAndSwap(connIdle, connActive) {
+		return errDraining // Shutdown closed this idle connection
+	}
+	switch {
+	case n > 0:
+		c.readN, c.readErr = n, nil
+	case err != nil:
+		c.readN, c.readErr = 0, err
+	default:
+		c.readN, c.readErr = 0, io.EOF
+	}
+	return nil
+}
+
+// ReplyError implements ResponseWriter.
+func (c *streamConn) ReplyError(msg string) error {
+	c.cnt.errors.Add(1)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return c.werr
+	}
+	b := c.b.Load()
+	frame := b.response.AppendErrorFrame(c.hdr[:0], errors.New(msg))
+	if len(frame) == 0 {
+		return nil
+	}
+	return c.replyLaterLocked(b, frame, nil)
+}

@@ -98,3 +98,20 @@ func (f *unixSocketFile) remove() {
 		_ = os.Remove(f.path)
 	}
 }
+
+// chmod sets the socket file's mode, if it is still the one bound: who
+// may connect from now on. A listener not yet bound, or on an abstract
+// address, has no file and nothing to do.
+func (f *unixSocketFile) chmod(mode fs.FileMode) error {
+	if f == nil {
+		return nil
+	}
+	now, err := os.Lstat(f.path)
+	if err != nil || !os.SameFile(now, f.info) {
+		return fmt.Errorf("socket file %s is gone or replaced: %w", f.path, fs.ErrNotExist)
+	}
+	if err := os.Chmod(f.path, mode); err != nil {
+		return fmt.Errorf("set mode %#o on %s: %w", mode, f.path, err)
+	}
+	return nil
+}

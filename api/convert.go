@@ -41,5 +41,15 @@ func listenerToProto(info registry.Info) *sockplanev1.Listener {
 	if !info.StartedAt.IsZero() {
 		l.Status.StartedAt = timestamppb.New(info.StartedAt)
 	}
+	if h := info.Script; h != nil {
+		l.Status.Script = &sockplanev1.ScriptStatus{RuleHits: h.Rules, DefaultHits: h.Default, Unmatched: h.Unmatched}
+	}
+	for _, f := range info.Faults {
+		l.Status.Faults = append(l.Status.Faults, &sockplanev1.FaultStatus{Name: f.Name, Applied: f.Applied})
+	}
+	if t := info.TLS; t != nil {
+		l.Status.Tls = &sockplanev1.TlsStatus{CertificatePem: t.CertificatePEM, FingerprintSha256: t.FingerprintSHA256,
+			NotAfter: timestamppb.New(t.NotAfter)}
+	}
 	return l
 }

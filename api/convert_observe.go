@@ -59,6 +59,7 @@ func connectionToProto(c rawsock.ConnInfo) *sockplanev1.Connection {
 		FramesOut:      c.FramesOut,
 		BytesIn:        c.BytesIn,
 		BytesOut:       c.BytesOut,
+		TlsPeerSubject: c.TLSPeerSubject,
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sockplane/sockplane/api/openapi"
+	"github.com/sockplane/sockplane/internal/jsondur"
 )
 
 // ndjson is the media type of a server stream over REST (GET /v1/events):
@@ -84,6 +85,10 @@ func (d *bodyDecoder) Decode(v any) error {
 		return err
 	}
 	if err := d.atEnd(); err != nil {
+		return err
+	}
+	raw, err := jsondur.Normalize(raw, messageDescriptor(v))
+	if err != nil {
 		return err
 	}
 	if err := d.m.Unmarshal(raw, v); err != nil {

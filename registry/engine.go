@@ -19,7 +19,7 @@ func (r *Registry) start(e *entry, prov *Provisioned) error {
 		e.capture = rawsock.NewCapture(prov.Spec.Capture.MaxFrames, prov.Spec.Capture.MaxBytesPerFrame)
 	}
 	cfg := prov.config(&e.stats, e.capture, r.events, r.log)
-	e.effective = prov.Spec
+	e.setEffective(prov)
 	e.mu.Unlock()
 	var ln *rawsock.Listener
 	var err error

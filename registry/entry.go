@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/script"
+	"github.com/sockplane/sockplane/tlsconf"
 )
 
 // entry is one registered listener.
@@ -30,13 +32,20 @@ type entry struct {
 	startedAt  time.Time
 	lastBound  string // the address the listener last bound
 	capture    *rawsock.Capture
-	generation int64     // of the desired state: 1 at create, +1 per change
-	observed   int64     // the generation the engine last acted on
-	createTime time.Time // with generation, the etag
-	requestID  string    // of the Create, for its retries
-	visible    bool      // false while its Create is in flight
-	deleted    bool      // Delete has begun
-	unreadable error     // its stored record could not be read; see ErrUnreadable
+	generation int64           // of the desired state: 1 at create, +1 per change
+	observed   int64           // the generation the engine last acted on
+	createTime time.Time       // with generation, the etag
+	requestID  string          // of the Create, for its retries
+	visible    bool            // false while its Create is in flight
+	deleted    bool            // Delete has begun
+	unreadable error           // its stored record could not be read; see ErrUnreadable
+	script     *script.Handler // of the effective spec, for its counters
+	tlsInfo    *tlsconf.Info   // of the effective spec
+}
+
+// setEffective records what runs. The caller holds mu.
+func (e *entry) setEffective(prov *Provisioned) {
+	e.effective, e.script, e.tlsInfo = prov.Spec, prov.script, prov.tlsInfo
 }
 
 func newEntry(id string) *entry {
@@ -109,7 +118,7 @@ func (e *entry) serving() *rawsock.Listener {
 
 func (e *entry) info() Info {
 	e.mu.Lock()
-	ln, failure, startedAt := e.ln, e.failure, e.startedAt
+	ln, failure, startedAt, sh, tlsInfo := e.ln, e.failure, e.startedAt, e.script, e.tlsInfo
 	spec := e.effective
 	if spec.Transport == "" {
 		spec = e.desired
@@ -119,10 +128,16 @@ func (e *entry) info() Info {
 	spec.Labels = e.desired.Labels
 	info := Info{Spec: spec, State: StateStopped, StartedAt: startedAt, Stats: e.stats.Snapshot(),
 		Etag: etagOf(e.createTime, e.generation), Generation: e.generation, ObservedGeneration: e.observed}
+	if sh != nil {
+		hits := sh.Hits()
+		info.Script = &hits
+	}
+	info.TLS = tlsInfo
 	switch {
 	case ln != nil && ln.Err() == nil:
 		info.State = StateRunning
 		info.BoundAddr = ln.Addr().String()
+		info.Faults = ln.FaultHits()
 	case ln != nil && ln.Err() != rawsock.ErrListenerClosed:
 		info.State, info.Error = StateFailed, ln.Err().Error()
 	case failure != "":

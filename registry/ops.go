@@ -48,6 +48,7 @@ func (r *Registry) Create(ctx context.Context, spec Spec, opts CreateOptions) (I
 	if err != nil {
 		return Info{}, err
 	}
+	spec = prov.withMaterial(spec)
 	e, err := r.reserve(spec.ID, spec.Transport, opts.RequestID)
 	if err != nil {
 		return Info{}, err
@@ -112,6 +113,11 @@ func sameRequest(desired, retry Spec) bool {
 		retry.ID = desired.ID
 	}
 	desired.TTL, desired.ExpireTime = 0, time.Time{}
+	if desired.TLS != nil { // the certificate Create made is not asked for
+		t := desired.TLS.Clone()
+		t.SelfSignedCertPEM, t.SelfSignedKeyPEM = nil, nil
+		desired.TLS = &t
+	}
 	retry.TTL, retry.ExpireTime = 0, time.Time{}
 	return reflect.DeepEqual(desired.withDefaults(), retry.withDefaults())
 }

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/sockplane/sockplane/command"
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/script"
+	"github.com/sockplane/sockplane/tlsconf"
 	"github.com/sockplane/sockplane/wire"
 )
 
@@ -39,6 +42,10 @@ type Provisioned struct {
 	Dropped []string
 
 	handler rawsock.Handler // a new one per Provision: an exec listener's run slots are its own
+	script  *script.Handler // the handler, for a script listener: its hit counters
+	faults  []rawsock.Fault
+	tls     *tls.Config
+	tlsInfo *tlsconf.Info
 }
 
 // Provision is the one place a listener's spec is checked and completed.
@@ -57,8 +64,15 @@ func (p Policy) Provision(spec Spec) (*Provisioned, error) {
 		return nil, err
 	}
 	prov := &Provisioned{Spec: s}
+	for _, step := range []func(*Provisioned) error{provisionScript, provisionFaults, provisionTLS} {
+		if err := step(prov); err != nil {
+			return nil, err
+		}
+	}
 	if s.Handler != HandlerExec {
-		prov.handler = builtinHandlers[s.Handler]
+		if prov.handler == nil {
+			prov.handler = builtinHandlers[s.Handler]
+		}
 		return prov, nil
 	}
 	if err := p.boundExec(prov); err != nil {
@@ -88,6 +102,32 @@ const DefaultRecordFrames = 1000
 func (s Spec) withDefaults() Spec {
 	s.Exec.Allow = slices.Clone(s.Exec.Allow) // never share the caller's array or map
 	s.Labels = maps.Clone(s.Labels)
+	if s.Script != nil {
+		sc := s.Script.Clone()
+		s.Script = &sc
+	}
+	if s.TLS != nil {
+		t := s.TLS.Clone().WithDefaults()
+		s.TLS = &t
+	}
+	if s.FaultSeed != nil {
+		seed := *s.FaultSeed
+		s.FaultSeed = &seed
+	}
+	if s.Faults != nil {
+		faults := make([]FaultSpec, len(s.Faults))
+		for i, f := range s.Faults {
+			faults[i] = f.clone()
+			if faults[i].Probability == nil {
+				one := 1.0
+				faults[i].Probability = &one
+			}
+			if faults[i].Name == "" {
+				faults[i].Name = fmt.Sprintf("%s-%d", f.Kind, i)
+			}
+		}
+		s.Faults = faults
+	}
 	if s.Handler == "" {
 		s.Handler = HandlerEcho
 	}
@@ -200,11 +240,14 @@ func (p *Provisioned) config(stats *rawsock.Stats, capture *rawsock.Capture, eve
 			IdleTimeout:                s.Limits.IdleTimeout,
 			AllowLargerDatagramReplies: s.Limits.AllowLargerDatagramReplies,
 		},
-		Stats:   stats,
-		Capture: capture,
-		Events:  events,
-		Name:    s.ID,
-		Logger:  log.With("listener", s.ID),
+		Stats:     stats,
+		Capture:   capture,
+		Events:    events,
+		Name:      s.ID,
+		Logger:    log.With("listener", s.ID),
+		Faults:    p.faults,
+		FaultSeed: p.faultSeed(),
+		TLS:       p.tlsConfig(),
 	}
 }
 
@@ -269,7 +312,7 @@ func (s Spec) validate() error {
 
 func (s Spec) validateHandler() error {
 	switch s.Handler {
-	case HandlerEcho, HandlerUpper, HandlerDiscard, HandlerRecord:
+	case HandlerEcho, HandlerUpper, HandlerDiscard, HandlerRecord, HandlerScript:
 		if !s.Exec.isZero() {
 			return fieldErrorf("exec", "only for the exec handler")
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/script"
+	"github.com/sockplane/sockplane/tlsconf"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -58,6 +60,12 @@ type Info struct {
 	// Generation of the desired state, and the generation the engine
 	// reflects (equal once the last change took effect).
 	Generation, ObservedGeneration int64
+	// Script counts a script listener's answers; nil for other handlers.
+	Script *script.Hits
+	// Faults count how often each fault applied, while running.
+	Faults []rawsock.FaultHit
+	// TLS is the certificate a TLS listener serves; nil for plaintext.
+	TLS *tlsconf.Info
 }
 
 // Registry keeps listeners by id, so they can be created from a Spec,

@@ -4,7 +4,10 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/sockplane/sockplane/match"
 	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/script"
+	"github.com/sockplane/sockplane/tlsconf"
 	"github.com/sockplane/sockplane/wire"
 )
 
@@ -35,6 +38,7 @@ const (
 	HandlerDiscard HandlerKind = "discard"
 	HandlerRecord  HandlerKind = "record" // discard, with capture on
 	HandlerExec    HandlerKind = "exec"   // see package command
+	HandlerScript  HandlerKind = "script" // see package script
 )
 
 // MaxIDLength bounds a listener id.
@@ -79,6 +83,53 @@ type Spec struct {
 	// ExpireTime, when set, is when the listener is deleted by itself
 	// (within 1s). Default: zero, never.
 	ExpireTime time.Time
+
+	// Script is what HandlerScript answers; required for it, and nil for
+	// the other handlers.
+	Script *script.Spec
+	// Faults damage the listener's traffic, in order. Default: none.
+	Faults []FaultSpec
+	// FaultSeed seeds the faults' random choices. Default: nil, a random
+	// seed each time the listener starts.
+	FaultSeed *uint32
+	// TLS makes a TCP or Unix stream listener speak TLS. Default: nil,
+	// plaintext. A self-signed certificate made by Provision is kept in
+	// it (tlsconf.Spec.SelfSignedCertPEM), so the store has it.
+	TLS *tlsconf.Spec
+}
+
+// FaultSpec is one fault of a Spec (see rawsock.Fault for what each kind
+// does). Only the fields of its Kind may be set.
+type FaultSpec struct {
+	Kind rawsock.FaultKind
+	// Name, as status shows it. Default: the kind and its index, e.g.
+	// "latency-0".
+	Name string
+	// Probability, from 0 to 1, per connection (stream) or per datagram.
+	// Default: 1.
+	Probability *float64
+	// Inbound acts on requests, before the handler. Default: false, on
+	// replies.
+	Inbound bool
+	// Match limits the fault to matching frames. Default: every frame.
+	Match match.Spec
+
+	Delay          time.Duration // latency (required), slicer (default 0s), slowClose (required)
+	Jitter         time.Duration // latency. Default: 0s
+	After          time.Duration // timeout, resetPeer. Default: 0s
+	BytesPerSecond int64         // bandwidth. Required
+	AverageBytes   int           // slicer. Required
+	VariationBytes int           // slicer. Default: 0
+	Bytes          int64         // limitData. Required
+}
+
+func (f FaultSpec) clone() FaultSpec {
+	f.Match = f.Match.Clone()
+	if f.Probability != nil {
+		p := *f.Probability
+		f.Probability = &p
+	}
+	return f
 }
 
 // FramingSpec is the wire format of a Spec.

@@ -15,14 +15,16 @@ import (
 // counted from now, so an update extends it.
 //
 // What runs changes in place, through the same Provision as a start: the
-// handler, exec options, capture, limits, labels and expiry apply without
-// closing a connection (an open connection switches at its next frame
-// boundary and keeps its framing, which applies to new connections). A
-// change of transport, address or Unix mode rebinds: the new socket is
-// bound first, and a bind error fails the call with nothing changed; then
-// the old one stops gracefully, draining for up to DefaultDrainTimeout or
-// until ctx ends. A stopped listener only has its spec changed. An update
-// that changes nothing bumps no generation.
+// handler, exec options, script, faults, capture, limits, labels, expiry,
+// a Unix socket's mode (a chmod) and the TLS options of a TLS listener
+// apply without closing a connection (an open connection switches at its
+// next frame boundary and keeps its framing, which applies to new
+// connections; a new certificate serves the next handshakes). A change
+// of transport or address, or turning TLS on or off, rebinds: the new
+// socket is bound first, and a bind error fails the call with nothing
+// changed; then the old one stops gracefully, draining for up to
+// DefaultDrainTimeout or until ctx ends. A stopped listener only has its
+// spec changed. An update that changes nothing bumps no generation.
 func (r *Registry) Update(ctx context.Context, spec Spec, etag string) (Info, error) {
 	if err := r.policy.admit(spec); err != nil {
 		return Info{}, err
@@ -34,10 +36,14 @@ func (r *Registry) Update(ctx context.Context, spec Spec, etag string) (Info, er
 	if err != nil {
 		return Info{}, err
 	}
+	if cur, _, err := r.Desired(spec.ID); err == nil {
+		spec.TLS = keepSelfSigned(cur.TLS, spec.TLS)
+	}
 	prov, err := r.policy.Provision(spec)
 	if err != nil {
 		return Info{}, err
 	}
+	spec = prov.withMaterial(spec)
 	e, err := r.acquire(ctx, spec.ID)
 	if err != nil {
 		return Info{}, err
@@ -82,7 +88,8 @@ func (r *Registry) Update(ctx context.Context, spec Spec, etag string) (Info, er
 	switch {
 	case rebound != nil:
 		e.mu.Lock()
-		e.ln, e.effective, e.capture = rebound, prov.Spec, capture
+		e.ln, e.capture = rebound, capture
+		e.setEffective(prov)
 		e.lastBound, e.startedAt = rebound.Addr().String(), time.Now()
 		e.mu.Unlock()
 		r.drain(ctx, e, ln, DefaultDrainTimeout)
@@ -93,11 +100,13 @@ func (r *Registry) Update(ctx context.Context, spec Spec, etag string) (Info, er
 			return e.info(), err
 		}
 		e.mu.Lock()
-		e.effective, e.capture = prov.Spec, capture
+		e.capture = capture
+		e.setEffective(prov)
 		e.mu.Unlock()
 	default:
 		e.mu.Lock()
-		e.effective, e.capture = prov.Spec, capture
+		e.capture = capture
+		e.setEffective(prov)
 		e.mu.Unlock()
 	}
 	e.acted()
@@ -126,5 +135,5 @@ func (r *Registry) Desired(id string) (Spec, string, error) {
 
 // needsRebind reports a change that a running socket cannot take.
 func needsRebind(old, new Spec) bool {
-	return old.Transport != new.Transport || old.Address != new.Address || old.UnixMode != new.UnixMode
+	return old.Transport != new.Transport || old.Address != new.Address || (old.TLS == nil) != (new.TLS == nil)
 }

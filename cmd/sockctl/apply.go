@@ -12,7 +12,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 )
@@ -30,10 +32,12 @@ func newApplyCmd(o *daemonOptions) *cobra.Command {
 is YAML (one document) or JSON: a list of listeners, {"listeners": [...]}, or
 one listener, each in the JSON of the REST API's bodies, as listeners get -o
 yaml and list -o yaml write them: field names in lowerCamelCase or as in the
-.proto, enums by their full names (HANDLER_UPPER), durations in seconds
-("30s", "3600s", not "1h"), times in RFC 3339. Every listener needs an id,
-and one apply creates needs a transport and an address, as the REST API's
-POST does.
+.proto, enums by their full names (HANDLER_UPPER), times in RFC 3339, and
+durations in seconds as the API writes them ("30s", "3600s") or as Go does
+("10m", "1h30m", "500ms"), in ttl, limits.headerTimeout, limits.idleTimeout,
+exec.timeout and any other duration field. Every listener needs an id, and
+one apply creates needs a transport and an address, as the REST API's POST
+does.
 
 For each listener, in the file's order, apply gets it by id:
 
@@ -44,11 +48,20 @@ For each listener, in the file's order, apply gets it by id:
 Only the fields the file states are compared and changed, one by one within
 framing, exec, capture and limits: a field left out keeps what the listener
 has (the daemon's default, for one created), and a null states nothing.
-labels is compared and replaced whole. ttl counts from the call that sets it,
-so it applies when apply creates the listener and is ignored after; etag and
-status are output only and ignored, so the output of get -o json applies too.
-The update carries the etag the get showed: a listener changed in between
-fails, and is not overwritten.
+labels is compared and replaced whole. Values are compared as the daemon
+reads them: "660" and "0660" are one unixMode, "10m" and "600s" one duration.
+A field the file gives as its zero value (0, "", HANDLER_UNSPECIFIED) asks
+for the daemon's default, which get shows filled in: apply sends the update,
+and says unchanged when the daemon finds nothing to change (the etag stays).
+etag and status are output only and ignored, so the output of get -o json
+applies too. The update carries the etag the get showed: a listener changed
+in between fails, and is not overwritten.
+
+ttl counts from the call that sets it, so apply sends it when it creates the
+listener, and after that only when the listener has no expiry or would
+outlive now + ttl (the file's ttl was added or shortened); it never extends
+an expiry, so applying the same file again changes nothing however late.
+To extend one, use listeners update ID --ttl, or give an expireTime.
 
 With --prune -l SELECTOR, the listeners the selector matches that the file
 does not name are deleted afterwards, in id order, each with a line
@@ -153,15 +166,72 @@ func (a *applier) apply(ctx context.Context, fl fileListener) error {
 	if err != nil {
 		return wrap(err)
 	}
+	l := proto.CloneOf(fl.l)
+	l.Etag, l.Status = current.GetEtag(), nil
+	if ttlDue(fl.l.GetTtl(), current.GetExpireTime(), time.Now()) {
+		mask.Paths = append(mask.Paths, "ttl")
+		changed = true
+	} else {
+		l.Ttl = nil
+	}
 	if !changed {
 		return a.say("unchanged", id)
 	}
-	l := proto.CloneOf(fl.l)
-	l.Etag, l.Status, l.Ttl = current.GetEtag(), nil, nil
-	if _, err := call(ctx, a.d, a.d.ls.UpdateListener, &sockplanev1.UpdateListenerRequest{Listener: l, UpdateMask: mask}); err != nil {
+	resp, err := call(ctx, a.d, a.d.ls.UpdateListener, &sockplanev1.UpdateListenerRequest{Listener: l, UpdateMask: mask})
+	if err != nil {
 		return wrap(err)
 	}
+	updated, err := changedBy(fl, current, resp.GetListener())
+	if err != nil {
+		return wrap(err)
+	}
+	if !updated {
+		return a.say("unchanged", id)
+	}
 	return a.say("updated", id)
+}
+
+// ttlClockSlack is how much later than now + ttl an expiry may be before
+// apply takes it for one a file's shorter ttl should pull in: room for
+// the clocks of sockctl and the daemon to differ.
+const ttlClockSlack = 2 * time.Second
+
+// ttlDue reports whether apply sends the ttl a file states to a listener
+// that exists and expires at expire (nil: never): when it would expire
+// later than now + ttl. ttl counts from the call that sets it, so sending
+// it on every apply would extend the listener's life each time; this
+// never extends, and sends what a file adds or shortens. An invalid ttl
+// is sent, for the daemon to refuse.
+func ttlDue(ttl *durationpb.Duration, expire *timestamppb.Timestamp, now time.Time) bool {
+	switch {
+	case ttl == nil:
+		return false
+	case ttl.CheckValid() != nil || ttl.AsDuration() <= 0 || expire == nil:
+		return true
+	}
+	return expire.AsTime().After(now.Add(ttl.AsDuration() + ttlClockSlack))
+}
+
+// changedBy reports whether the update that turned before into after
+// changed the listener. The daemon bumps the etag on every change of the
+// desired state and keeps it when an update changes nothing, which is
+// what an update of a field to its zero value does when the default it
+// stands for is what runs; without etags, the fields the file states
+// tell.
+func changedBy(fl fileListener, before, after *sockplanev1.Listener) (bool, error) {
+	if before.GetEtag() != "" && after.GetEtag() != "" {
+		return before.GetEtag() != after.GetEtag(), nil
+	}
+	if !proto.Equal(before.GetExpireTime(), after.GetExpireTime()) {
+		return true, nil
+	}
+	for _, p := range fl.paths {
+		same, err := sameAt(p, before, after)
+		if err != nil || !same {
+			return err == nil, err
+		}
+	}
+	return false, nil
 }
 
 // diff returns the update mask of the fields fl states, and whether any

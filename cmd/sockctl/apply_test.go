@@ -9,6 +9,7 @@ import (
 	"time"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+	"github.com/sockplane/sockplane/internal/poll"
 	"github.com/sockplane/sockplane/registry"
 )
 
@@ -288,5 +289,134 @@ func TestApplyFailures(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestApplyAsTheDaemonReads: a file that spells values otherwise than
+// the daemon shows them (an octal mode without its 0, Go durations), or
+// gives a field as zero for the daemon's default, which get shows filled
+// in, is unchanged on every run after the first; and a real difference
+// in one of those fields is still an update.
+func TestApplyAsTheDaemonReads(t *testing.T) {
+	t.Parallel()
+	server, _ := startDaemon(t)
+	ctl := func(args ...string) string { return mustSockctl(t, append(args, "--server", server)...) }
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	content := `
+- id: unix
+  transport: TRANSPORT_UNIX
+  address: ` + sock + `
+  unixMode: "660"
+  limits: {headerTimeout: 1500ms, idleTimeout: 1h30m}
+- id: defaults
+  transport: TRANSPORT_UDP
+  address: 127.0.0.1:0
+  handler: HANDLER_RECORD
+  framing: {request: FRAMING_UNSPECIFIED}
+  capture: {maxFrames: 0, maxBytesPerFrame: 0}
+  limits: {maxConnections: 0, maxBodyBytes: 0}
+`
+	file := writeFile(t, "f.yaml", content)
+	if out := ctl("apply", "-f", file); out != "created unix\ncreated defaults\n" {
+		t.Fatalf("first apply printed %q", out)
+	}
+	before := map[string]*sockplanev1.Listener{"unix": getListener(t, server, "unix"), "defaults": getListener(t, server, "defaults")}
+	if u := before["unix"]; u.GetUnixMode() != "0660" || u.GetLimits().GetIdleTimeout().AsDuration() != 90*time.Minute ||
+		u.GetLimits().GetHeaderTimeout().AsDuration() != 1500*time.Millisecond {
+		t.Fatalf("unix: mode %q, limits %v", u.GetUnixMode(), u.GetLimits())
+	}
+	if d := before["defaults"]; d.GetCapture().GetMaxFrames() != 1000 || d.GetLimits().GetMaxConnections() != 1024 ||
+		d.GetFraming().GetRequest() != sockplanev1.Framing_FRAMING_JSON_HEADER {
+		t.Fatalf("defaults: the daemon's defaults are not filled in: %v", d)
+	}
+	for run := range 2 {
+		if out := ctl("apply", "-f", file); out != "unchanged unix\nunchanged defaults\n" {
+			t.Errorf("apply %d printed %q", run+2, out)
+		}
+	}
+	for id, b := range before {
+		if a := getListener(t, server, id); a.GetEtag() != b.GetEtag() || a.GetStatus().GetGeneration() != b.GetStatus().GetGeneration() {
+			t.Errorf("%s: etag %s, generation %d after applies; was %s, %d", id, a.GetEtag(), a.GetStatus().GetGeneration(), b.GetEtag(), b.GetStatus().GetGeneration())
+		}
+	}
+
+	// What differs is put back, whatever the spelling. (unix is stopped,
+	// so that its new mode is a change of spec alone, whatever a rebind
+	// on the same path does.)
+	ctl("listeners", "stop", "unix")
+	ctl("listeners", "update", "unix", "--unix-mode", "0640", "--limit-idle-timeout", "1m")
+	ctl("listeners", "update", "defaults", "--capture-max-frames", "5", "--limit-max-connections", "7")
+	if out := ctl("apply", "-f", file); out != "updated unix\nupdated defaults\n" {
+		t.Errorf("apply after updates printed %q", out)
+	}
+	if u := getListener(t, server, "unix"); u.GetUnixMode() != "0660" || u.GetLimits().GetIdleTimeout().AsDuration() != 90*time.Minute {
+		t.Errorf("unix after apply: mode %q, limits %v", u.GetUnixMode(), u.GetLimits())
+	}
+	if d := getListener(t, server, "defaults"); d.GetCapture().GetMaxFrames() != 1000 || d.GetLimits().GetMaxConnections() != 1024 {
+		t.Errorf("defaults after apply: capture %v, limits %v", d.GetCapture(), d.GetLimits())
+	}
+	if out := ctl("apply", "-f", file); out != "unchanged unix\nunchanged defaults\n" {
+		t.Errorf("apply after apply printed %q", out)
+	}
+
+	// A bad duration names the file, the listener and the field.
+	bad := writeFile(t, "bad.yaml", strings.Replace(content, "1h30m", "an hour", 1))
+	if _, _, err := sockctl(t, "", "apply", "-f", bad, "--server", server); err == nil ||
+		!strings.Contains(err.Error(), bad+`: listeners[0] (unix): limits.idleTimeout: "an hour" is not a duration`) {
+		t.Errorf("apply of a bad duration: %v", err)
+	}
+}
+
+// TestApplyTTL: a file's ttl sets the expiry of the listener apply
+// creates; applying the file again, however late, neither extends it nor
+// says updated; a ttl added to the file, or shortened, is applied; a
+// longer one is not (apply never extends).
+func TestApplyTTL(t *testing.T) {
+	t.Parallel()
+	server, _ := startDaemon(t)
+	ctl := func(args ...string) string { return mustSockctl(t, append(args, "--server", server)...) }
+	ctl("listeners", "create", "--id", "old", "--transport", "tcp")
+	file := writeFile(t, "ttl.yaml", "- {id: fix, transport: TRANSPORT_TCP, address: 127.0.0.1:0, ttl: 600s}\n- {id: old, ttl: 10m}\n")
+	start := time.Now()
+	if out := ctl("apply", "-f", file); out != "created fix\nupdated old\n" {
+		t.Fatalf("first apply printed %q", out)
+	}
+	expiry := map[string]time.Time{}
+	for _, id := range []string{"fix", "old"} {
+		l := getListener(t, server, id)
+		e := l.GetExpireTime().AsTime()
+		if l.GetExpireTime() == nil || e.Before(start.Add(10*time.Minute-time.Second)) || e.After(time.Now().Add(10*time.Minute)) {
+			t.Fatalf("%s: expireTime %v, want 10 minutes from the apply", id, l.GetExpireTime())
+		}
+		expiry[id] = e
+	}
+	// Wait until a re-sent ttl would give a later expiry than the first.
+	poll.Until(t, "the clock to move a millisecond", func() bool { return time.Since(start) > 2*time.Millisecond })
+	for run := range 2 {
+		if out := ctl("apply", "-f", file); out != "unchanged fix\nunchanged old\n" {
+			t.Errorf("apply %d printed %q", run+2, out)
+		}
+	}
+	for id, e := range expiry {
+		if got := getListener(t, server, id).GetExpireTime().AsTime(); !got.Equal(e) {
+			t.Errorf("%s: expireTime moved from %v to %v by a re-apply", id, e, got)
+		}
+	}
+
+	// Shorter: pulled in. Longer: left as it is.
+	if err := os.WriteFile(file, []byte("- {id: fix, ttl: 1m}\n- {id: old, ttl: 2h}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := ctl("apply", "-f", file); out != "updated fix\nunchanged old\n" {
+		t.Errorf("apply of a shorter and a longer ttl printed %q", out)
+	}
+	if e := getListener(t, server, "fix").GetExpireTime().AsTime(); time.Until(e) > time.Minute || time.Until(e) < 50*time.Second {
+		t.Errorf("fix: expires in %v, want about a minute", time.Until(e))
+	}
+	if e := getListener(t, server, "old").GetExpireTime().AsTime(); !e.Equal(expiry["old"]) {
+		t.Errorf("old: expireTime moved from %v to %v: apply extended it", expiry["old"], e)
+	}
+	if out := ctl("apply", "-f", file); out != "unchanged fix\nunchanged old\n" {
+		t.Errorf("apply again printed %q", out)
 	}
 }

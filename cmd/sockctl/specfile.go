@@ -7,21 +7,25 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"sigs.k8s.io/yaml"
 
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
+	"github.com/sockplane/sockplane/internal/jsondur"
 )
 
 // A spec file is what apply -f reads and get -o yaml writes: listeners in
 // the JSON of the REST API's bodies (protojson: lowerCamelCase or proto
 // names, enums by name, durations as "30s"), or the same in YAML. It
 // holds a list of listeners, {"listeners": [...]} (what list -o json
-// prints), or one listener.
+// prints), or one listener. Unlike the REST API, a file may also give a
+// duration as Go writes one ("10m", "1h30m", "500ms"): see package jsondur.
 
 // notSpec are the fields of a Listener that are not its spec: output only
 // (etag, status), or input only and relative to the call (ttl). get -o
@@ -122,18 +126,34 @@ func (p specPath) only(l *sockplanev1.Listener) *sockplanev1.Listener {
 }
 
 // sameAt reports whether a and b hold the same value at p, compared as
-// protojson writes them: "30s" and "30.000s" are one duration, an absent
-// field and its zero value are one.
+// protojson writes them, after normalised: "30s" and "30.000s" are one
+// duration, an absent field and its zero value are one, and so are the
+// spellings of one octal mode ("660", "0660"), which the daemon shows as
+// "0660".
 func sameAt(p specPath, a, b *sockplanev1.Listener) (bool, error) {
-	ja, err := compactJSON(p.only(a))
+	ja, err := compactJSON(normalised(p.only(a)))
 	if err != nil {
 		return false, err
 	}
-	jb, err := compactJSON(p.only(b))
+	jb, err := compactJSON(normalised(p.only(b)))
 	if err != nil {
 		return false, err
 	}
 	return bytes.Equal(ja, jb), nil
+}
+
+// normalised is l with its fields spelt as the daemon shows them, where
+// the daemon takes several spellings of one value: unixMode in four octal
+// digits. A value the daemon would refuse is left as it is, so that it
+// differs, and the update that follows says what is wrong with it.
+func normalised(l *sockplanev1.Listener) *sockplanev1.Listener {
+	if l.UnixMode != nil {
+		if m, err := strconv.ParseUint(l.GetUnixMode(), 8, 32); err == nil && m <= 0o777 {
+			mode := fmt.Sprintf("%04o", m)
+			l.UnixMode = &mode
+		}
+	}
+	return l
 }
 
 // compactJSON is m in protojson without the spaces protojson adds at
@@ -306,6 +326,11 @@ func readSpecFile(file string, data []byte) ([]fileListener, []error) {
 			continue
 		}
 		id := idOf(obj)
+		raw, err := jsondur.Normalize(raw, listenerDesc)
+		if err != nil {
+			errs = append(errs, &fileError{file: file, index: i, id: id, err: err})
+			continue
+		}
 		l := &sockplanev1.Listener{}
 		if err := decodeOptions.Unmarshal(raw, l); err != nil {
 			errs = append(errs, &fileError{file: file, index: i, id: id, err: err})
@@ -358,3 +383,5 @@ func idOf(obj map[string]json.RawMessage) string {
 	}
 	return ""
 }
+
+var durationName = (&durationpb.Duration{}).ProtoReflect().Descriptor().FullName()

@@ -42,6 +42,7 @@ var (
 		sockplanev1.Handler_HANDLER_EXEC:        registry.HandlerExec,
 		sockplanev1.Handler_HANDLER_DISCARD:     registry.HandlerDiscard,
 		sockplanev1.Handler_HANDLER_RECORD:      registry.HandlerRecord,
+		sockplanev1.Handler_HANDLER_SCRIPT:      registry.HandlerScript,
 	}
 	Framings = map[sockplanev1.Framing]wire.Framing{
 		sockplanev1.Framing_FRAMING_UNSPECIFIED:     0,
@@ -128,6 +129,9 @@ func SpecFromProto(l *sockplanev1.Listener) (registry.Spec, error) {
 			return spec, err
 		}
 	}
+	if err := behaviourFromProto(l, &spec); err != nil {
+		return spec, err
+	}
 	return spec, nil
 }
 
@@ -171,6 +175,7 @@ func SpecToProto(s registry.Spec) *sockplanev1.Listener {
 			WorkingDir:     e.WorkingDir,
 		}
 	}
+	behaviourToProto(s, l)
 	return l
 }
 

@@ -35,6 +35,9 @@ func EncodeRecord(rec registry.Record) ([]byte, error) {
 		Generation:       rec.Generation,
 		RequestId:        rec.RequestID,
 	}
+	if t := rec.Spec.TLS; t != nil && len(t.SelfSignedCertPEM) > 0 {
+		msg.SelfSignedTls = &sockplanev1.SelfSignedTls{CertificatePem: string(t.SelfSignedCertPEM), KeyPem: string(t.SelfSignedKeyPEM)}
+	}
 	if !rec.CreateTime.IsZero() {
 		msg.CreateTime = timestamppb.New(rec.CreateTime)
 	}
@@ -85,6 +88,9 @@ func decode(value []byte) (rec registry.Record, current bool, err error) {
 	spec, err := SpecFromProto(msg.GetListener())
 	if err != nil {
 		return rec, false, fmt.Errorf("schema version %d: %w", *probe.SchemaVersion, err)
+	}
+	if m := msg.GetSelfSignedTls(); m != nil && spec.TLS != nil {
+		spec.TLS.SelfSignedCertPEM, spec.TLS.SelfSignedKeyPEM = []byte(m.GetCertificatePem()), []byte(m.GetKeyPem())
 	}
 	rec = registry.Record{Spec: spec, Running: msg.GetRunning(), LastBound: msg.GetLastBoundAddress(),
 		Generation: msg.GetGeneration(), RequestID: msg.GetRequestId()}

@@ -257,6 +257,10 @@ func bindError(address string, err error) error {
 }
 
 // Addr is the bound address, or nil before Start.
+// BindAddress is the address the listener was configured with
+// (Config.Address): what an Update must give again.
+func (l *Listener) BindAddress() string { return l.address }
+
 func (l *Listener) Addr() net.Addr {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -3,8 +3,10 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +259,75 @@ func TestExpiryPassedWhileDown(t *testing.T) {
 	}
 	if _, ok := st.recs["gone"]; ok {
 		t.Fatal("the expired record is still stored")
+	}
+}
+
+// TestUpdateAfterRestartOnTheSamePort: a port-0 listener stopped and
+// started comes back on the port it had, and an update still applies in
+// place (it asked for port 0; it runs on the port it got).
+func TestUpdateAfterRestartOnTheSamePort(t *testing.T) {
+	r := newTestRegistry(t)
+	info, err := r.Create(t.Context(), tcpSpec("again"), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Stop(t.Context(), "again", StopOptions{Immediate: true}); err != nil {
+		t.Fatal(err)
+	}
+	started, err := r.Start(t.Context(), "again", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if started.BoundAddr != info.BoundAddr {
+		t.Skipf("the port %s was taken meanwhile; got %s", info.BoundAddr, started.BoundAddr)
+	}
+	spec, _, err := r.Desired("again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Handler = HandlerUpper
+	if _, err := r.Update(t.Context(), spec, ""); err != nil {
+		t.Fatalf("update after a restart on the same port: %v", err)
+	}
+	c := dial(t, started.BoundAddr)
+	c.write(mustFrame(t, "up"))
+	if f := c.recv(); string(f.Body) != "UP" {
+		t.Fatalf("after the update: %q", f.Body)
+	}
+}
+
+// TestUpdateUnixModeInPlace: a new mode is a chmod of the socket file;
+// the open connection stays.
+func TestUpdateUnixModeInPlace(t *testing.T) {
+	r := newTestRegistry(t)
+	path := t.TempDir() + "/u.sock"
+	if _, err := r.Create(t.Context(), Spec{ID: "u", Transport: TransportUnix, Address: path}, CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	spec, _, err := r.Desired("u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.UnixMode = 0o660
+	if _, err := r.Update(t.Context(), spec, ""); err != nil {
+		t.Fatalf("update of the mode of a running Unix listener: %v", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o660 {
+		t.Fatalf("mode %v, %v; want 0660", st.Mode().Perm(), err)
+	}
+	frame := mustFrame(t, "still")
+	if _, err := conn.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, len(frame))
+	if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != string(frame) {
+		t.Fatalf("the open connection after the chmod: %q, %v", buf, err)
 	}
 }

@@ -94,7 +94,11 @@ func (r *Registry) Update(ctx context.Context, spec Spec, etag string) (Info, er
 		e.mu.Unlock()
 		r.drain(ctx, e, ln, DefaultDrainTimeout)
 	case ln != nil:
-		if err := ln.Update(prov.config(&e.stats, capture, r.events, r.log)); err != nil {
+		cfg := prov.config(&e.stats, capture, r.events, r.log)
+		// The same address as asked, but a port-0 listener may have been
+		// bound again on the port it had (see start): that is its address.
+		cfg.Address = ln.BindAddress()
+		if err := ln.Update(cfg); err != nil {
 			// Only a listener that stopped under us refuses; it shows so.
 			e.setFailure(err)
 			return e.info(), err

@@ -10,6 +10,9 @@ import (
 // not read: the timer's goroutine must not block for ever.
 const heldWriteTimeout = 10 * time.Second
 
+// smallHeld is the size below which a held reply is not pooled.
+const smallHeld = 1 << 10
+
 // errLimitReached ends a connection a limitData fault cut.
 var errLimitReached = errors.New("limitData fault: byte limit reached")
 
@@ -61,7 +64,14 @@ func (c *streamConn) holdLocked(hdr, body []byte, due time.Time, pace pacing, co
 		due = lq.q[n-1].due
 	}
 	for range copies {
-		buf := getBuffer(len(hdr) + len(body))
+		var buf *buffer
+		if size := len(hdr) + len(body); size < smallHeld {
+			// A held reply is waited on, not worked on: a small one keeps
+			// its own bytes rather than a 4 KiB pooled buffer.
+			buf = &buffer{b: make([]byte, 0, size)}
+		} else {
+			buf = getBuffer(size)
+		}
 		buf.b = append(append(buf.b[:0], hdr...), body...)
 		lq.q = append(lq.q, held{buf: buf, due: due, pace: pace})
 	}

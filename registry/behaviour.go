@@ -38,6 +38,18 @@ func provisionScript(prov *Provisioned) error {
 	return nil
 }
 
+// keepScript makes p run the script handler that runs now when the
+// update leaves the script as it was, so its hit counters go on counting
+// across a change of, say, faults or limits.
+func (p *Provisioned) keepScript(running Spec, h *script.Handler) {
+	s := p.Spec
+	if h == nil || p.script == nil || running.Script == nil || s.Transport != running.Transport ||
+		s.Framing.Response != running.Framing.Response || !script.Equal(*running.Script, *s.Script) {
+		return
+	}
+	p.handler, p.script = h, h
+}
+
 // provisionFaults compiles the faults' matches and checks them as the
 // engine will.
 func provisionFaults(prov *Provisioned) error {

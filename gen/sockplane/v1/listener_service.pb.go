@@ -2333,7 +2333,9 @@ func (x *ListenerStatus) GetTls() *TlsStatus {
 	return nil
 }
 
-// ScriptStatus counts a script's answers since the listener started.
+// ScriptStatus counts a script's answers since the listener started with
+// that script: an update that changes the script starts again from zero,
+// one that changes other fields keeps counting.
 type ScriptStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Frames each rule answered, in the order of script.rules.
@@ -2397,7 +2399,8 @@ func (x *ScriptStatus) GetUnmatched() uint64 {
 	return 0
 }
 
-// FaultStatus counts one fault's work since the listener started.
+// FaultStatus counts one fault's work since the faults were last set
+// (created, started, or changed by an update).
 type FaultStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The fault's name (Fault.name, or its default).

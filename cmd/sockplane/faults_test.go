@@ -87,50 +87,54 @@ func TestFaultLatency(t *testing.T) {
 	}
 }
 
-// TestFaultBandwidth: a 64 KiB reply under a 128 KiB/s bound takes half
-// a second, ±30 %, from its first byte to its last.
+// TestFaultBandwidth: a 64 KiB reply under a bandwidth bound takes
+// 64 KiB / rate, ±30 %, from its first byte to its last: at 256 KiB/s
+// and at 128 KiB/s.
 func TestFaultBandwidth(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t)
-	const rate = 128 << 10
-	id, addr := createdListener(t, d, fmt.Sprintf(`{"transport":"TRANSPORT_TCP","address":"127.0.0.1:0",
-		"faults":[{"name":"slow-link","bandwidth":{"bytesPerSecond":%d}}]}`, rate))
-	c := dialFramed(t, addr)
-	body := bytes.Repeat([]byte("0123456789abcdef"), 4<<10) // 64 KiB
-	var codec wire.Codec
-	frame, err := codec.AppendFrame(nil, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.conn.Write(frame); err != nil {
-		t.Fatal(err)
-	}
-	// The echo is the same frame: read its bytes as they come.
-	got := make([]byte, 0, len(frame))
-	buf := make([]byte, 64<<10)
-	var first, last time.Time
-	for len(got) < len(frame) {
-		n, err := c.conn.Read(buf)
-		if n > 0 && first.IsZero() {
-			first = time.Now()
-		}
-		got = append(got, buf[:n]...)
-		if err != nil {
-			t.Fatalf("after %d of %d bytes: %v", len(got), len(frame), err)
-		}
-	}
-	last = time.Now()
-	if !bytes.Equal(got, frame) {
-		t.Fatal("the echo under a bandwidth fault is not the frame sent")
-	}
-	took := last.Sub(first)
-	want := time.Duration(float64(len(frame)) / rate * float64(time.Second))
-	if took < want*7/10 || took > want*13/10 {
-		t.Errorf("%d bytes at %d B/s took %v from the first byte to the last (%.0f B/s), want %v ±30%%",
-			len(frame), rate, took, float64(len(frame))/took.Seconds(), want)
-	}
-	if got := faultCounters(t, d, id); got != "slow-link=1" {
-		t.Errorf("status.faults: %s, want slow-link=1", got)
+	for _, rate := range []int{256 << 10, 128 << 10} {
+		t.Run(fmt.Sprintf("%dKiBps", rate>>10), func(t *testing.T) {
+			t.Parallel()
+			id, addr := createdListener(t, d, fmt.Sprintf(`{"transport":"TRANSPORT_TCP","address":"127.0.0.1:0",
+				"faults":[{"name":"slow-link","bandwidth":{"bytesPerSecond":%d}}]}`, rate))
+			c := dialFramed(t, addr)
+			body := bytes.Repeat([]byte("0123456789abcdef"), 4<<10) // 64 KiB
+			var codec wire.Codec
+			frame, err := codec.AppendFrame(nil, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.conn.Write(frame); err != nil {
+				t.Fatal(err)
+			}
+			// The echo is the same frame: read its bytes as they come.
+			got := make([]byte, 0, len(frame))
+			buf := make([]byte, 64<<10)
+			var first time.Time
+			for len(got) < len(frame) {
+				n, err := c.conn.Read(buf)
+				if n > 0 && first.IsZero() {
+					first = time.Now()
+				}
+				got = append(got, buf[:n]...)
+				if err != nil {
+					t.Fatalf("after %d of %d bytes: %v", len(got), len(frame), err)
+				}
+			}
+			took := time.Since(first)
+			if !bytes.Equal(got, frame) {
+				t.Fatal("the echo under a bandwidth fault is not the frame sent")
+			}
+			want := time.Duration(float64(len(frame)) / float64(rate) * float64(time.Second))
+			if took < want*7/10 || took > want*13/10 {
+				t.Errorf("%d bytes at %d B/s took %v from the first byte to the last (%.0f B/s), want %v ±30%%",
+					len(frame), rate, took, float64(len(frame))/took.Seconds(), want)
+			}
+			if got := faultCounters(t, d, id); got != "slow-link=1" {
+				t.Errorf("status.faults: %s, want slow-link=1", got)
+			}
+		})
 	}
 }
 
@@ -451,10 +455,17 @@ func TestFaultSlowClose(t *testing.T) {
 	}
 
 	c := dialFramed(t, addr)
+	// The daemon's wait begins once it has the request, so from the
+	// request the EOF is at least the delay away; from the reply's
+	// arrival it could be a little less.
+	asked := time.Now()
 	if f := c.roundTrip("bye"); string(f.Body) != "BYE" {
 		t.Fatalf("the THEN_CLOSE reply: %q", f.Body)
 	}
-	wantEOFAfter("after the THEN_CLOSE reply", c, time.Now())
+	if took := time.Since(asked); took >= delay {
+		t.Errorf("the THEN_CLOSE reply took %v: it must leave before the slow close, not after", took)
+	}
+	wantEOFAfter("after the THEN_CLOSE request and its reply", c, asked)
 
 	c = dialFramed(t, addr)
 	if f := c.roundTrip("hello"); string(f.Body) != "hello" {
@@ -509,5 +520,36 @@ func TestFaultDropDirections(t *testing.T) {
 	}
 	if got := faultCounters(t, d, id); got != "lose-request=2 lose-reply=1" {
 		t.Errorf("status.faults: %s, want lose-request=2 lose-reply=1", got)
+	}
+}
+
+// TestFaultInvalidSpecs: a fault that cannot work is refused with 400
+// naming its field path, on create and on a PATCH, which changes nothing.
+func TestFaultInvalidSpecs(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t)
+	faults := func(transport, faults string) string {
+		return fmt.Sprintf(`{"transport":%q,"address":"127.0.0.1:0","faults":%s}`, transport, faults)
+	}
+	tests := []struct{ name, body, field string }{
+		{"latency without a delay", faults("TRANSPORT_TCP", `[{"latency":{}}]`), "listener.faults[0].latency.delay"},
+		{"a negative delay", faults("TRANSPORT_TCP", `[{"latency":{"delay":"-1s"}}]`), "listener.faults[0].latency.delay"},
+		{"a delay over 1m", faults("TRANSPORT_TCP", `[{"latency":{"delay":"2m"}}]`), "listener.faults[0].latency.delay"},
+		{"probability over 1", faults("TRANSPORT_TCP", `[{"drop":{}},{"probability":1.5,"drop":{}}]`), "listener.faults[1].probability"},
+		{"a bad regex in a match", faults("TRANSPORT_TCP", `[{"match":{"bodyRegex":"("},"drop":{}}]`), "listener.faults[0].match.bodyRegex"},
+		{"an inbound slicer", faults("TRANSPORT_TCP", `[{"direction":"DIRECTION_IN","slicer":{"averageBytes":8}}]`), "listener.faults[0].direction"},
+		{"no kind", faults("TRANSPORT_TCP", `[{"name":"nothing"}]`), "listener.faults[0]"},
+		{"limitData on UDP", faults("TRANSPORT_UDP", `[{"limitData":{"bytes":10}}]`), "listener.faults[0].limitData"},
+		{"slowClose on UDP", faults("TRANSPORT_UDP", `[{"drop":{}},{"slowClose":{"delay":"1s"}}]`), "listener.faults[1].slowClose"},
+		{"a match on limitData", faults("TRANSPORT_TCP", `[{"limitData":{"bytes":10},"match":{"bodyPrefix":"a"}}]`), "listener.faults[0].match"},
+	}
+	for _, tt := range tests {
+		wantFieldViolation(t, tt.name, rest(t, d, "POST", "/v1/listeners", tt.body), tt.field)
+	}
+	id, _ := createdListener(t, d, faults("TRANSPORT_UDP", `[{"name":"kept","duplicate":{}}]`))
+	wantFieldViolation(t, "PATCH with a stream-only fault on UDP", rest(t, d, "PATCH", "/v1/listeners/"+id+"?updateMask=faults",
+		`{"faults":[{"resetPeer":{"after":"1s"}}]}`), "listener.faults[0].resetPeer")
+	if got := faultCounters(t, d, id); got != "kept=0" {
+		t.Errorf("after a refused PATCH, status.faults: %s, want kept=0", got)
 	}
 }

@@ -375,6 +375,25 @@ func TestScriptChangesLive(t *testing.T) {
 	}
 }
 
+// wantFieldViolation checks that r is a 400 whose message and
+// details[0].fieldViolations[0].field name field.
+func wantFieldViolation(t *testing.T, what string, r restResult, field string) {
+	t.Helper()
+	var reply struct {
+		Message string `json:"message"`
+		Details []struct {
+			FieldViolations []struct {
+				Field string `json:"field"`
+			} `json:"fieldViolations"`
+		} `json:"details"`
+	}
+	_ = json.Unmarshal([]byte(r.raw), &reply)
+	if r.status != http.StatusBadRequest || len(reply.Details) == 0 || len(reply.Details[0].FieldViolations) == 0 ||
+		reply.Details[0].FieldViolations[0].Field != field || !strings.Contains(reply.Message, field) {
+		t.Errorf("%s: %d %s, want 400 naming %s in details[0].fieldViolations[0].field", what, r.status, r.raw, field)
+	}
+}
+
 // TestScriptInvalidSpecs: a script that cannot work is refused with 400
 // and a BadRequest detail naming the field's path from the request's top.
 func TestScriptInvalidSpecs(t *testing.T) {
@@ -406,20 +425,7 @@ func TestScriptInvalidSpecs(t *testing.T) {
 			"listener.script"},
 	}
 	for _, tt := range tests {
-		r := rest(t, d, "POST", "/v1/listeners", tt.body)
-		var reply struct {
-			Message string `json:"message"`
-			Details []struct {
-				FieldViolations []struct {
-					Field string `json:"field"`
-				} `json:"fieldViolations"`
-			} `json:"details"`
-		}
-		_ = json.Unmarshal([]byte(r.raw), &reply)
-		if r.status != http.StatusBadRequest || len(reply.Details) == 0 || len(reply.Details[0].FieldViolations) == 0 ||
-			reply.Details[0].FieldViolations[0].Field != tt.field || !strings.Contains(reply.Message, tt.field) {
-			t.Errorf("%s: %d %s, want 400 naming %s in details[0].fieldViolations[0].field", tt.name, r.status, r.raw, tt.field)
-		}
+		wantFieldViolation(t, tt.name, rest(t, d, "POST", "/v1/listeners", tt.body), tt.field)
 	}
 	if list := wantStatus(t, rest(t, d, "GET", "/v1/listeners", ""), http.StatusOK); len(list.body["listeners"].([]any)) != 0 {
 		t.Errorf("a refused create left a listener: %s", list.raw)
@@ -427,10 +433,8 @@ func TestScriptInvalidSpecs(t *testing.T) {
 
 	// A PATCH with a bad script is refused the same way, and changes nothing.
 	id, _ := createdListener(t, d, script("TRANSPORT_TCP", "", `{"default":{"echo":true}}`))
-	r := rest(t, d, "PATCH", "/v1/listeners/"+id+"?updateMask=script", `{"script":{"rules":[{"match":{"bodyRegex":"*"},"reply":{"body":"x"}}]}}`)
-	if r.status != http.StatusBadRequest || !strings.Contains(r.raw, `"field":"listener.script.rules[0].match.bodyRegex"`) {
-		t.Errorf("PATCH with a bad regex: %d %s", r.status, r.raw)
-	}
+	wantFieldViolation(t, "PATCH with a bad regex", rest(t, d, "PATCH", "/v1/listeners/"+id+"?updateMask=script",
+		`{"script":{"rules":[{"match":{"bodyRegex":"*"},"reply":{"body":"x"}}]}}`), "listener.script.rules[0].match.bodyRegex")
 	if got := wantStatus(t, rest(t, d, "GET", "/v1/listeners/"+id, ""), http.StatusOK); !strings.Contains(got.raw, `"default":{`) || strings.Contains(got.raw, `"bodyRegex":"*"`) {
 		t.Errorf("after a refused PATCH: %s", got.raw)
 	}

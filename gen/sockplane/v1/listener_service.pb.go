@@ -1537,7 +1537,8 @@ func (x *SlicerFault) GetDelay() *durationpb.Duration {
 	return nil
 }
 
-// TimeoutFault stops answering: from the first frame it applies to, the
+// TimeoutFault stops answering (Toxiproxy's timeout): from the moment the
+// connection opens, or, with a match, from the first matching frame, the
 // connection reads and drops everything.
 type TimeoutFault struct {
 	state protoimpl.MessageState `protogen:"open.v1"`

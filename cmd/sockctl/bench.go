@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ type benchOptions struct {
 	timeout  time.Duration // a reply later than this is an error (and, for UDP, lost)
 	framing  *enumFlag[wire.Framing]
 	order    *enumFlag[wire.ByteOrder]
+	tls      listenerTLS
 }
 
 // benchResult is what a run measured.
@@ -63,11 +65,16 @@ shows in the latencies instead of slowing the load down). It checks every
 reply's body (--expect echo, upper or none), warms up for --warmup, measures
 for --duration and prints messages per second, MB per second (request bodies),
 the p50, p99 and p999 latency and the errors. Latency is measured from when a
-request was due, not from when it could be sent.`,
+request was due, not from when it could be sent.
+
+With --tls (or --tls-ca, --tls-pin, --insecure, --tls-cert and --tls-key, as
+for send) every connection speaks TLS; the handshakes are done before the
+clock starts, so the figures are those of the encrypted traffic alone.`,
 		Example: `  sockctl bench --conns 64 --duration 10s 127.0.0.1:9000
   sockctl bench --depth 32 --size 1024 127.0.0.1:9000
   sockctl bench --udp --conns 4 127.0.0.1:9001
-  sockctl bench --rate 20000 --conns 8 -o json 127.0.0.1:9000`,
+  sockctl bench --rate 20000 --conns 8 -o json 127.0.0.1:9000
+  sockctl bench --tls-ca web.pem --conns 16 127.0.0.1:9443`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.check(); err != nil {
@@ -98,10 +105,18 @@ request was due, not from when it could be sent.`,
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "a reply later than this is an error")
 	f.Var(o.order, "byte-order", "byte order of the 4-byte lengths; must match the listener's")
 	f.Var(o.framing, "framing", "framing of requests and replies (json, length or raw); must match the listener's")
+	o.tls.addFlags(cmd)
 	return cmd
 }
 
 func (o *benchOptions) check() error {
+	network := "tcp"
+	if o.udp {
+		network = "udp"
+	}
+	if err := o.tls.check(network); err != nil {
+		return err
+	}
 	switch {
 	case o.conns < 1:
 		return errors.New("--conns must be at least 1")
@@ -126,6 +141,7 @@ func (o *benchOptions) check() error {
 // benchRun is the state the workers share.
 type benchRun struct {
 	opts     benchOptions
+	tls      *tls.Config // nil: plaintext
 	codec    wire.Codec
 	request  []byte // one request frame
 	want     []byte // the reply body it must get, nil for --expect none
@@ -173,6 +189,9 @@ func runBench(ctx context.Context, addr string, o benchOptions) (benchResult, er
 	if o.udp {
 		network = "udp"
 	}
+	if b.tls, err = o.tls.config(network, addr); err != nil {
+		return benchResult{}, err
+	}
 	// Connect everything before the clock starts.
 	workers := make([]benchWorker, o.conns)
 	for i := range workers {
@@ -204,8 +223,12 @@ func runBench(ctx context.Context, addr string, o benchOptions) (benchResult, er
 	seconds := o.duration.Seconds()
 	n := b.messages.Load()
 	micros := func(q float64) float64 { return float64(b.hist.ValueAtQuantile(q)) / 1e3 }
+	transport := network
+	if b.tls != nil {
+		transport = "tcp+tls"
+	}
 	return benchResult{
-		Transport: network, Address: addr, Conns: o.conns, Depth: o.depth, Size: o.size, Rate: o.rate,
+		Transport: transport, Address: addr, Conns: o.conns, Depth: o.depth, Size: o.size, Rate: o.rate,
 		Seconds: seconds, Messages: n, MsgsPerSec: float64(n) / seconds, MBPerSec: float64(n) * float64(o.size) / seconds / 1e6,
 		P50Micros: micros(50), P99Micros: micros(99), P999Micros: micros(99.9), MaxMicros: float64(b.hist.Max()) / 1e3,
 		Errors: b.errors.Load(), FirstFailure: b.failure,

@@ -21,6 +21,14 @@ func dialWorker(ctx context.Context, network, addr string, b *benchRun) (benchWo
 	if network == "udp" {
 		return &loopWorker{b: b, conn: &datagramConn{b: b, conn: conn, in: make([]byte, 64<<10)}}, nil
 	}
+	if b.tls != nil {
+		hctx, cancel := context.WithTimeout(ctx, b.opts.timeout)
+		conn, err = handshake(hctx, conn, b.tls, addr)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
 	// One deadline bounds the whole run: a server that stops answering
 	// ends the worker at most --timeout after the run.
 	_ = conn.SetDeadline(time.Now().Add(b.opts.warmup + b.opts.duration + b.opts.timeout + time.Minute))

@@ -27,10 +27,11 @@ tutorial's client prints head_dic, and the body after it. Empty lines are
 skipped. Chat ends at the end of input (Ctrl-D), on Ctrl-C, or with an error
 when the listener closes the connection or sends an error.
 
-` + frameFlagsHelp,
+` + frameFlagsHelp + "\n\n" + listenerTLSHelp,
 		Example: `  sockctl chat 127.0.0.1:9000
   printf 'hello\nworld\n' | sockctl chat --udp 127.0.0.1:9001
-  sockctl chat --request-framing raw --unix /tmp/cmd.sock`,
+  sockctl chat --request-framing raw --unix /tmp/cmd.sock
+  sockctl chat --insecure 127.0.0.1:9443`,
 		Args: o.positionalArgs(false),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			c, _, err := o.dial(cmd.Context(), args)

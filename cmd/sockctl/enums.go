@@ -29,6 +29,7 @@ var (
 		{"exec", sockplanev1.Handler_HANDLER_EXEC},
 		{"discard", sockplanev1.Handler_HANDLER_DISCARD},
 		{"record", sockplanev1.Handler_HANDLER_RECORD},
+		{"script", sockplanev1.Handler_HANDLER_SCRIPT},
 	}
 	framingNames = []enumName[sockplanev1.Framing]{
 		{"json", sockplanev1.Framing_FRAMING_JSON_HEADER},
@@ -62,6 +63,12 @@ var (
 		{"table", outputTable},
 		{"json", outputJSON},
 		{"yaml", outputYAML},
+	}
+	// tlsVersionNames are the TLS versions a listener may require at
+	// least, as TlsOptions.min_version spells them.
+	tlsVersionNames = []enumName[string]{
+		{"1.2", "1.2"},
+		{"1.3", "1.3"},
 	}
 	stopModeNames = []enumName[sockplanev1.StopMode]{
 		{"graceful", sockplanev1.StopMode_STOP_MODE_GRACEFUL},

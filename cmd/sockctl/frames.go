@@ -39,8 +39,11 @@ type frameOptions struct {
 	requestFraming, responseFraming *enumFlag[wire.Framing]
 	// byteOrder of the 4-byte lengths. Default: little.
 	byteOrder *enumFlag[wire.ByteOrder]
-	// timeout bounds the connect and each reply. Default: 5s.
+	// timeout bounds the connect, the TLS handshake and each reply.
+	// Default: 5s.
 	timeout time.Duration
+	// tls is the listener's TLS. Default: off.
+	tls listenerTLS
 }
 
 // frameFlagsHelp is the part of send's and chat's help that explains the
@@ -75,8 +78,9 @@ func addFrameFlags(cmd *cobra.Command, o *frameOptions) {
 	f.Var(o.requestFraming, "request-framing", "framing of requests (default: --framing)")
 	f.Var(o.responseFraming, "response-framing", "framing of replies (default: --framing)")
 	f.Var(o.byteOrder, "byte-order", "byte order of the 4-byte lengths")
-	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "bound on the connect and on each reply")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "bound on the connect (with the TLS handshake) and on each reply")
 	cmd.MarkFlagsMutuallyExclusive("udp", "unix", "unixgram")
+	o.tls.addFlags(cmd)
 }
 
 // socketFlag names the flag that gave a Unix socket path, or is empty
@@ -125,6 +129,13 @@ func (o *frameOptions) codecs() (request, response wire.Codec) {
 // closes the connection, so that a pending read ends at once.
 func (o *frameOptions) dial(ctx context.Context, args []string) (*frameConn, []string, error) {
 	network, addr, rest := o.endpoint(args)
+	if err := o.tls.check(network); err != nil {
+		return nil, nil, err
+	}
+	tlsConfig, err := o.tls.config(network, addr)
+	if err != nil {
+		return nil, nil, err
+	}
 	d := net.Dialer{Timeout: o.timeout}
 	var removeLocal func() error
 	if network == "unixgram" {
@@ -145,6 +156,14 @@ func (o *frameOptions) dial(ctx context.Context, args []string) (*frameConn, []s
 		}
 		return nil, nil, err // "dial tcp 127.0.0.1:9000: connect: connection refused"
 	}
+	if tlsConfig != nil {
+		hctx, cancel := context.WithTimeout(ctx, o.timeout)
+		conn, err = handshake(hctx, conn, tlsConfig, addr)
+		cancel()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 	request, response := o.codecs()
 	c := &frameConn{
 		conn:        conn,
@@ -155,6 +174,8 @@ func (o *frameOptions) dial(ctx context.Context, args []string) (*frameConn, []s
 		stream:      network == "tcp" || network == "unix",
 		timeout:     o.timeout,
 		removeLocal: removeLocal,
+		tls:         tlsConfig != nil,
+		clientCert:  tlsConfig != nil && len(tlsConfig.Certificates) > 0,
 	}
 	c.stopAfter = context.AfterFunc(ctx, func() { _ = conn.Close() })
 	if c.stream {
@@ -180,6 +201,9 @@ type frameConn struct {
 	wbuf              []byte        // the message being sent
 	stopAfter         func() bool   // undoes the close on ctx's end
 	removeLocal       func() error  // unixgram only: removes the reply socket
+	// tls and clientCert say whether TLS is on and a client certificate
+	// was sent; replied whether a reply came. For the hints of errors.
+	tls, clientCert, replied bool
 }
 
 // Close closes the connection and removes the reply socket of a Unix
@@ -222,6 +246,7 @@ func (c *frameConn) roundTrip(body []byte) (wire.Frame, error) {
 	if err != nil {
 		return wire.Frame{}, err
 	}
+	c.replied = true
 	if msg, ok := headerError(f.Header); ok {
 		return wire.Frame{}, &serverError{addr: c.addr, msg: msg}
 	}
@@ -248,7 +273,7 @@ func (c *frameConn) readFrame() (wire.Frame, error) {
 	case c.ctx.Err() != nil:
 		return f, c.ioError("read reply from", err)
 	case err == io.EOF:
-		return f, fmt.Errorf("connection closed by %s", c.addr)
+		return f, fmt.Errorf("connection closed by %s%s", c.addr, c.hint(err))
 	case err == io.ErrUnexpectedEOF:
 		return f, fmt.Errorf("connection closed by %s in the middle of a reply", c.addr)
 	case errors.Is(err, wire.ErrMalformedFrame), errors.Is(err, wire.ErrFrameTooLarge):
@@ -285,7 +310,16 @@ func (c *frameConn) ioError(op string, err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("no reply from %s within %v: %w", c.addr, c.timeout, os.ErrDeadlineExceeded)
 	}
-	return fmt.Errorf("%s %s: %w", op, c.addr, err)
+	return fmt.Errorf("%s %s: %w%s", op, c.addr, err, c.hint(err))
+}
+
+// hint is what tlsHint says of err while no reply has come on c: a
+// listener that answered has no TLS setting at odds with c's.
+func (c *frameConn) hint(err error) string {
+	if !c.stream || c.replied {
+		return ""
+	}
+	return tlsHint(err, c.tls, c.clientCert)
 }
 
 // serverError is the error a listener reported in a reply's header, as

@@ -89,13 +89,36 @@ delete -l and apply --prune -l to select. --ttl deletes it by itself that long
 after it is created. The --limit-* and --capture-* flags left out take the
 daemon's defaults, which get shows.
 
+--script FILE makes the listener answer as a script says (--handler script,
+which --script implies): a JSON or YAML file of a Script as the REST API
+spells it, e.g.
+
+  {"greeting": {"body": "220 ready"},
+   "rules": [{"match": {"bodyPrefix": "GET "}, "reply": {"body": "OK"}},
+             {"match": {"bodyEquals": "bye"}, "reply": {"body": "BYE", "then": "THEN_CLOSE"}}],
+   "default": {"echo": true}}
+
+` + faultFlagHelp + `
+--fault-seed N makes the faults' random choices the same at every run.
+
+TLS, on tcp and unix: --tls-self-signed serves a certificate made for the
+listener, which get shows in status.tls (certificatePem, fingerprintSha256)
+for clients to trust or pin; --tls-cert-file and --tls-key-file serve files
+of the daemon's host instead. --tls-client-ca-file requires client
+certificates (mutual TLS). sockctl send, chat and bench speak TLS with --tls,
+--tls-ca, --tls-pin or --insecure.
+
 --request-id makes the create safe to retry: a retry with the same id and the
 same flags returns the listener the first one created.`,
 		Example: `  sockctl listeners create --transport tcp --address 127.0.0.1:9000 --handler upper
   sockctl listeners create --id dns-like --transport udp --byte-order big -o json
   sockctl listeners create --transport unix --address /tmp/shout.sock --unix-mode 0660 --handler upper
   sockctl listeners create --transport tcp --handler exec --request-framing raw --exec-allow uname,date --exec-timeout 2s
-  sockctl listeners create --id ci-web --transport tcp -l env=ci -l team=web --ttl 1h --limit-max-connections 64`,
+  sockctl listeners create --id ci-web --transport tcp -l env=ci -l team=web --ttl 1h --limit-max-connections 64
+  sockctl listeners create --id smtp-like --transport tcp --script smtp.yaml --framing raw
+  sockctl listeners create --transport tcp --fault latency=200ms,jitter=20ms --fault drop,probability=0.1,match.bodyPrefix=slow --fault-seed 42
+  sockctl listeners create --id web-tls --transport tcp --address 127.0.0.1:9443 --tls-self-signed --tls-min-version 1.3
+  sockctl listeners create --transport tcp --tls-cert-file server.pem --tls-key-file server-key.pem --tls-client-ca-file ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
@@ -112,6 +135,9 @@ same flags returns the listener the first one created.`,
 			}
 			if err := spec.check(createGiven(f)); err != nil {
 				return err
+			}
+			if l.GetHandler() == sockplanev1.Handler_HANDLER_SCRIPT && l.GetScript() == nil {
+				return fmt.Errorf("--handler script needs --script FILE: the replies to make")
 			}
 			l.Id = id
 			return o.withDaemon(cmd, func(ctx context.Context, d *daemonClient, p printer) error {
@@ -164,11 +190,23 @@ afterwards (the mask path is "labels", not one label); --label '' removes
 them all. --ttl sets the listener to be deleted that long after the update,
 replacing any expiry it had.
 
+--script, --fault, --fault-seed and the --tls-* flags but --no-tls apply
+live too: the connections open keep going (a new certificate serves the next
+handshakes). --script FILE replaces the script and implies --handler script;
+--handler anything else removes the script. --fault replaces every fault
+with those given, in order (--fault '' removes them all; see create's help
+for SPEC). --tls-self-signed replaces --tls-cert-file and --tls-key-file, and
+either of those --tls-self-signed. Turning TLS on (any --tls-* flag on a
+plaintext listener) or off (--no-tls) rebinds.
+
 --etag, the etag that get -o json shows, makes the update fail (aborted) if
 the listener changed since.`,
 		Example: `  sockctl listeners update web --handler upper
   sockctl listeners update web -l env=ci -l team=web --ttl 30m
   sockctl listeners update web --limit-max-connections 64 --limit-idle-timeout 0s
+  sockctl listeners update web --fault latency=1s,match.bodyPrefix=slow
+  sockctl listeners update web --fault ''
+  sockctl listeners update mock --script mock.yaml
   sockctl listeners update web --address 127.0.0.1:9001 --etag "$(sockctl listeners get web -o json | jq -r .etag)"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

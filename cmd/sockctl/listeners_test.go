@@ -179,6 +179,9 @@ func TestCreateRejectsBadFlags(t *testing.T) {
 		{[]string{"--transport", "tcp", "--byte-order", "middle"}, []string{"--byte-order", "little, big"}},
 		{[]string{"--transport", "tcp", "-o", "yaml"}, []string{"--output", "table, json"}},
 		{nil, []string{`"transport"`, "not set"}},
+		{[]string{"--transport", "tcp", "--handler", "script"}, []string{"--handler script needs --script FILE"}},
+		{[]string{"--transport", "tcp", "--tls-min-version", "1.1"}, []string{"--tls-min-version", "1.2, 1.3"}},
+		{[]string{"--transport", "tcp", "--fault", "drop,probability=2"}, []string{`--fault "drop,probability=2"`, "from 0 to 1"}},
 	} {
 		args := append([]string{"listeners", "create", "--server", "127.0.0.1:1"}, tc.args...)
 		_, _, err := sockctl(t, "", args...)

@@ -4,7 +4,8 @@
 // 4-byte header length, the JSON header {"data_size": N}, then N bytes;
 // --framing length and raw speak the tutorial's other forms.
 //
-//	sockctl listeners create --transport tcp|udp|unix|unixgram --handler echo|upper|exec|discard|record [-l KEY=VALUE...] [--ttl D] ...
+//	sockctl listeners create --transport tcp|udp|unix|unixgram --handler echo|upper|exec|discard|record|script [-l KEY=VALUE...] [--ttl D] ...
+//	        [--script FILE] [--fault SPEC...] [--fault-seed N] [--tls-self-signed | --tls-cert-file F --tls-key-file F] [--tls-client-ca-file F]
 //	sockctl listeners update ID [--handler ...] [-l KEY=VALUE...] [--ttl D] [--limit-... N] [--etag ETAG] ...
 //	sockctl listeners list [-l SELECTOR] | get ID | stop ID... | start ID... | delete (ID... | -l SELECTOR)
 //	        [--server 127.0.0.1:7070] [-o table|json|yaml]
@@ -17,6 +18,12 @@
 //	sockctl watch [--listener ID]
 //	sockctl send (ADDR | --unix PATH | --unixgram PATH) MSG...  [--udp] [--framing json|length|raw] [--byte-order little|big]
 //	sockctl chat (ADDR | --unix PATH | --unixgram PATH)         [--udp] [--framing json|length|raw] [--byte-order little|big]
+//	sockctl bench ADDR [--conns N] [--depth N] [--rate N] [--udp] ...
+//	        send, chat and bench: [--tls] [--tls-ca FILE | --tls-pin SHA256 | --insecure] [--tls-cert FILE --tls-key FILE] [--tls-server-name NAME]
+//
+// On send, chat and bench, which never call the daemon, --tls-ca,
+// --tls-cert, --tls-key and --tls-server-name are the listener's TLS:
+// local flags that shadow the root's persistent flags of those names.
 //
 // Errors go to stderr prefixed with "sockctl:", and the exit status is 1.
 package main
@@ -80,9 +87,12 @@ file leaves out); listeners get -o yaml writes such a file.`,
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&daemon.server, "server", "127.0.0.1:7070", "the sockplane daemon's gRPC API at `HOST:PORT` (every command but send and chat)")
+	pf.StringVar(&daemon.server, "server", "127.0.0.1:7070", "the sockplane daemon's gRPC API at `HOST:PORT` (every command but send, chat and bench)")
 	pf.VarP(daemon.output, "output", "o", "output format of the commands that call the daemon (yaml: listeners get and list, the format of apply -f)")
-	daemon.security.addFlags(cmd) // --token, --tls-ca, --tls-cert, --tls-key, --tls-server-name
+	// --token, --tls-ca, --tls-cert, --tls-key, --tls-server-name. send,
+	// chat and bench define local flags of the same names, for the
+	// listener's TLS, which cobra prefers to these there.
+	daemon.security.addFlags(cmd)
 	cmd.AddCommand(
 		newListenersCmd(daemon),
 		newApplyCmd(daemon),

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -88,12 +89,19 @@ var connectionsHeader = []string{"ID", "PEER", "LOCAL", "OPENED", "LAST ACTIVITY
 
 // writeConnections writes a header and one row per connection. OPENED
 // and LAST ACTIVITY are ages: how long ago the connection was accepted
-// (the datagram peer first heard from) and bytes last came in.
+// (the datagram peer first heard from) and bytes last came in. When a
+// connection has a client certificate (mutual TLS), a last column,
+// CLIENT CERT, shows its subject.
 func (p printer) writeConnections(conns []*sockplanev1.Connection) error {
 	tw := tabwriter.NewWriter(p.w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(connectionsHeader, "\t"))
+	subjects := slices.ContainsFunc(conns, func(c *sockplanev1.Connection) bool { return c.GetTlsPeerSubject() != "" })
+	header := strings.Join(connectionsHeader, "\t")
+	if subjects {
+		header += "\tCLIENT CERT"
+	}
+	fmt.Fprintln(tw, header)
 	for _, c := range conns {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d/%d\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d/%d",
 			displayWord(c.GetId()),
 			displayWord(c.GetPeerAddress()),
 			displayWord(c.GetLocalAddress()),
@@ -102,6 +110,10 @@ func (p printer) writeConnections(conns []*sockplanev1.Connection) error {
 			c.GetFramesIn(), c.GetFramesOut(),
 			c.GetBytesIn(), c.GetBytesOut(),
 		)
+		if subjects {
+			fmt.Fprintf(tw, "\t%s", displayWord(c.GetTlsPeerSubject()))
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)

@@ -88,7 +88,45 @@ func (p printer) listeners(ls ...*sockplanev1.Listener) error {
 		}
 		return nil
 	}
-	return writeTable(p.w, ls)
+	if err := writeTable(p.w, ls); err != nil {
+		return err
+	}
+	if len(ls) == 1 {
+		return p.details(ls[0])
+	}
+	return nil
+}
+
+// details writes, under the table of one listener, the status a row has
+// no room for, one line each when there is any: the certificate of a TLS
+// listener, the hits of a script's rules and how often each fault
+// applied. -o json shows it all.
+func (p printer) details(l *sockplanev1.Listener) error {
+	st := l.GetStatus()
+	var b strings.Builder
+	if t := st.GetTls(); t.GetFingerprintSha256() != "" {
+		fmt.Fprintf(&b, "tls:      sha256 %s  expires %s\n", t.GetFingerprintSha256(), p.timestamp(t.GetNotAfter()))
+	}
+	if sc := st.GetScript(); sc != nil {
+		hits := make([]string, len(sc.GetRuleHits()))
+		for i, n := range sc.GetRuleHits() {
+			hits[i] = strconv.FormatUint(n, 10)
+		}
+		rules := strings.Join(hits, " ")
+		if rules == "" {
+			rules = "-"
+		}
+		fmt.Fprintf(&b, "script:   rule hits %s  default %d  unmatched %d\n", rules, sc.GetDefaultHits(), sc.GetUnmatched())
+	}
+	if fs := st.GetFaults(); len(fs) > 0 {
+		applied := make([]string, len(fs))
+		for i, f := range fs {
+			applied[i] = fmt.Sprintf("%s %d", displayWord(f.GetName()), f.GetApplied())
+		}
+		fmt.Fprintf(&b, "faults:   applied %s\n", strings.Join(applied, ", "))
+	}
+	_, err := io.WriteString(p.w, b.String())
+	return err
 }
 
 // list prints a ListListeners reply: a table, {"listeners": [...]}, or
@@ -158,7 +196,7 @@ func writeTable(w io.Writer, ls []*sockplanev1.Listener) error {
 		stats := l.GetStatus().GetStats()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%d\n",
 			l.GetId(),
-			displayName(transportNames, l.GetTransport()),
+			transportWithTLS(l),
 			displayName(handlerNames, l.GetHandler()),
 			displayName(stateNames, l.GetStatus().GetState()),
 			listenerAddress(l),
@@ -171,6 +209,16 @@ func writeTable(w io.Writer, ls []*sockplanev1.Listener) error {
 		return fmt.Errorf("write table: %w", err)
 	}
 	return nil
+}
+
+// transportWithTLS is a listener's transport, with "+tls" when it has
+// TLS: "tcp+tls".
+func transportWithTLS(l *sockplanev1.Listener) string {
+	t := displayName(transportNames, l.GetTransport())
+	if l.GetTls() != nil {
+		t += "+tls"
+	}
+	return t
 }
 
 // listenerAddress is where a listener can be reached: the bound address

@@ -167,7 +167,9 @@ func TestUpdateSends(t *testing.T) {
 			Id: "web", Etag: "e-1", Handler: sockplanev1.Handler_HANDLER_UPPER,
 			Labels: map[string]string{"env": "ci"}, Ttl: durationpb.New(30 * time.Second),
 		},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"handler", "labels", "ttl"}},
+		// --handler other than script clears the script: a script is
+		// only for that handler.
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"handler", "script", "labels", "ttl"}},
 	})
 }
 

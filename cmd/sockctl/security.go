@@ -40,7 +40,7 @@ type clientSecurity struct {
 func (s *clientSecurity) addFlags(cmd *cobra.Command) {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&s.token, "token", "", "bearer `TOKEN` of the daemon's API (default $"+tokenEnv+", which unlike a flag does not show in the process list)")
-	pf.StringVar(&s.tlsCA, "tls-ca", "", "`FILE` of PEM CA certificates to verify the daemon with; any --tls-* flag turns TLS on (default roots: the system's)")
+	pf.StringVar(&s.tlsCA, "tls-ca", "", "`FILE` of PEM CA certificates to verify the daemon with; it, --tls-cert, --tls-key and --tls-server-name turn TLS on (default roots: the system's)")
 	pf.StringVar(&s.tlsCert, "tls-cert", "", "PEM client certificate `FILE`, for a daemon with mutual TLS; needs --tls-key")
 	pf.StringVar(&s.tlsKey, "tls-key", "", "PEM private key `FILE` of --tls-cert")
 	pf.StringVar(&s.tlsServerName, "tls-server-name", "", "`NAME` the daemon's certificate must hold (default: the host of --server)")

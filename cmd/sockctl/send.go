@@ -16,12 +16,15 @@ framing, waits for the reply and prints its body on a line of its own (only
 the body: chat shows the reply's header too). A reply that carries an error
 in its JSON header fails the command.
 
-` + frameFlagsHelp,
+` + frameFlagsHelp + "\n\n" + listenerTLSHelp,
 		Example: `  sockctl send 127.0.0.1:9000 hello world
   sockctl send --udp --byte-order big 127.0.0.1:9001 ping
   sockctl send --unix /tmp/shout.sock hello
   sockctl send --framing raw --unixgram /tmp/dgram.sock hello
-  sockctl send --request-framing raw --response-framing json 127.0.0.1:9002 'uname -a'`,
+  sockctl send --request-framing raw --response-framing json 127.0.0.1:9002 'uname -a'
+  sockctl send --tls-ca web.pem 127.0.0.1:9443 hello
+  sockctl send --tls-pin 3f2a...e9 --unix /tmp/tls.sock hello
+  sockctl send --tls-ca ca.pem --tls-cert client.pem --tls-key client-key.pem 127.0.0.1:9443 hello`,
 		Args: o.positionalArgs(true),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			c, msgs, err := o.dial(cmd.Context(), args)

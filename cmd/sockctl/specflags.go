@@ -33,6 +33,15 @@ type specFlags struct {
 	capture         sockplanev1.CaptureOptions
 	labels          []string
 	ttl             time.Duration
+	scriptFile      string
+	faults          []string
+	faultSeed       uint32
+	tls             sockplanev1.TlsOptions
+	tlsMinVersion   *enumFlag[string]
+	noTLS           bool // update only
+	// flags are the flags registered, to tell a --handler given from
+	// create's default.
+	flags *pflag.FlagSet
 }
 
 // specFlagDef is one flag of specFlags: the update-mask paths (proto
@@ -62,6 +71,11 @@ var specFlagDefs = []specFlagDef{
 	{"handler", []string{"handler"}, func(s *specFlags, l *sockplanev1.Listener) error {
 		l.Handler = s.handler.value
 		return nil
+	}},
+	{"script", []string{"script"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		var err error
+		l.Script, err = readScriptFile(s.scriptFile)
+		return err
 	}},
 	{"framing", []string{"framing.request", "framing.response"}, func(s *specFlags, l *sockplanev1.Listener) error {
 		framing(l).Request, framing(l).Response = s.framing.value, s.framing.value
@@ -140,7 +154,49 @@ var specFlagDefs = []specFlagDef{
 		l.Ttl = durationpb.New(s.ttl)
 		return nil
 	}},
+	{"fault", []string{"faults"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		var err error
+		l.Faults, err = parseFaults(s.faults)
+		return err
+	}},
+	{"fault-seed", []string{"fault_seed"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		l.FaultSeed = &s.faultSeed
+		return nil
+	}},
+	{"no-tls", []string{"tls"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		l.Tls = nil
+		return nil
+	}},
+	// A listener serves either a self-signed certificate or its files:
+	// on update, setting one clears the other.
+	{"tls-self-signed", []string{"tls.self_signed", "tls.cert_file", "tls.key_file"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		tlsOptions(l).SelfSigned = s.tls.SelfSigned
+		return nil
+	}},
+	{"tls-cert-file", []string{"tls.self_signed", "tls.cert_file"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		tlsOptions(l).CertFile = s.tls.CertFile
+		return nil
+	}},
+	{"tls-key-file", []string{"tls.self_signed", "tls.key_file"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		tlsOptions(l).KeyFile = s.tls.KeyFile
+		return nil
+	}},
+	{"tls-client-ca-file", []string{"tls.client_ca_file"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		tlsOptions(l).ClientCaFile = s.tls.ClientCaFile
+		return nil
+	}},
+	{"tls-min-version", []string{"tls.min_version"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		tlsOptions(l).MinVersion = s.tlsMinVersion.value
+		return nil
+	}},
+	{"tls-alpn", []string{"tls.alpn"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		tlsOptions(l).Alpn = s.tls.Alpn
+		return nil
+	}},
 }
+
+// tlsFlags are the flags that fill in TlsOptions.
+var tlsFlags = []string{"tls-self-signed", "tls-cert-file", "tls-key-file", "tls-client-ca-file", "tls-min-version", "tls-alpn"}
 
 // durationOrNil is d as a field, absent (the default) when zero.
 func durationOrNil(d time.Duration) *durationpb.Duration {
@@ -173,6 +229,13 @@ func captureOptions(l *sockplanev1.Listener) *sockplanev1.CaptureOptions {
 		l.Capture = &sockplanev1.CaptureOptions{}
 	}
 	return l.Capture
+}
+
+func tlsOptions(l *sockplanev1.Listener) *sockplanev1.TlsOptions {
+	if l.Tls == nil {
+		l.Tls = &sockplanev1.TlsOptions{}
+	}
+	return l.Tls
 }
 
 func limits(l *sockplanev1.Listener) *sockplanev1.Limits {
@@ -215,6 +278,7 @@ func newSpecFlags(update bool) *specFlags {
 		requestFraming:  newEnumFlag(framingNames, ""),
 		responseFraming: newEnumFlag(framingNames, ""),
 		byteOrder:       newEnumFlag(protoByteOrderNames, def("little")),
+		tlsMinVersion:   newEnumFlag(tlsVersionNames, ""),
 	}
 }
 
@@ -235,7 +299,8 @@ func (s *specFlags) register(f *pflag.FlagSet, update bool) {
 		"bind to `ADDRESS`: HOST:PORT for tcp and udp, where port 0 picks a free port (default 127.0.0.1:0); a socket file PATH for unix and unixgram (required)",
 		"bind to `ADDRESS` instead: HOST:PORT for tcp and udp, a socket file PATH for unix and unixgram; the new socket is bound before the old one stops"))
 	f.StringVar(&s.unixMode, "unix-mode", "", "octal `MODE` of a unix or unixgram socket file, e.g. 0660 (default 0600)")
-	f.Var(s.handler, "handler", "what to reply: echo the body, upper-case its ASCII letters, run it as a command (exec), or nothing (discard; record, which also captures every frame for sockctl frames)")
+	s.flags = f
+	f.Var(s.handler, "handler", "what to reply: echo the body, upper-case its ASCII letters, run it as a command (exec), or nothing (discard; record, which also captures every frame for sockctl frames); script: what --script says")
 	f.Var(s.framing, "framing", dflt(
 		"framing of requests and replies: json (4-byte length, JSON header, body), length (4-byte length, body) or raw (none)",
 		"framing of requests and replies: json (4-byte length, JSON header, body), length (4-byte length, body) or raw (none); for connections accepted after the update"))
@@ -261,6 +326,22 @@ func (s *specFlags) register(f *pflag.FlagSet, update bool) {
 	f.DurationVar(&s.ttl, "ttl", 0, dflt(
 		"delete the listener this long after it is created, e.g. 30s (default: never)",
 		"delete the listener this long after this update, e.g. 30s: replaces the expiry it had"))
+	f.StringVar(&s.scriptFile, "script", "", dflt(
+		"reply as the Script in `FILE` says (JSON or YAML: greeting, rules, default); implies --handler script",
+		"replace the script with the one in `FILE` (JSON or YAML); implies --handler script"))
+	f.StringArrayVar(&s.faults, "fault", nil, dflt(
+		"inject a fault as `SPEC` says, e.g. latency=200ms,jitter=20ms or drop,probability=0.5,match.bodyPrefix=x; repeatable, applied in order (see above)",
+		"the faults, as each `SPEC` says, replacing all the listener's: repeatable, in order (see create's help); --fault '' removes them all"))
+	f.Uint32Var(&s.faultSeed, "fault-seed", 0, "`N` seeds the faults' random choices, to reproduce a run (default: random at each start)")
+	f.BoolVar(&s.tls.SelfSigned, "tls-self-signed", false, "serve TLS with a certificate made for the listener (status.tls shows it, to pin)")
+	f.StringVar(&s.tls.CertFile, "tls-cert-file", "", "serve TLS with the PEM certificate chain in `FILE`, on the daemon's host; needs --tls-key-file")
+	f.StringVar(&s.tls.KeyFile, "tls-key-file", "", "PEM private key `FILE` of --tls-cert-file")
+	f.StringVar(&s.tls.ClientCaFile, "tls-client-ca-file", "", "require client certificates signed by the PEM CAs in `FILE` (mutual TLS)")
+	f.Var(s.tlsMinVersion, "tls-min-version", "lowest TLS version accepted (default 1.2)")
+	f.StringSliceVar(&s.tls.Alpn, "tls-alpn", nil, "`PROTOCOLS` offered by ALPN, most preferred first, e.g. h2,http/1.1")
+	if update {
+		f.BoolVar(&s.noTLS, "no-tls", false, "turn TLS off: plaintext again (the listener binds anew)")
+	}
 }
 
 // build returns the listener the flags for which given is true set, and
@@ -268,8 +349,28 @@ func (s *specFlags) register(f *pflag.FlagSet, update bool) {
 func (s *specFlags) build(given func(name string) bool) (*sockplanev1.Listener, []string, error) {
 	l := &sockplanev1.Listener{}
 	var paths []string
+	// --script implies --handler script; and, on update, --handler
+	// anything else clears the script, which only that handler takes.
+	if given("script") && !s.handlerGiven() {
+		_ = s.handler.Set("script") // a name of the table
+	}
+	byHandler := func(name string) bool {
+		switch name {
+		case "handler":
+			return given(name) || given("script")
+		case "script":
+			return given(name) || (given("handler") && s.handler.value != sockplanev1.Handler_HANDLER_SCRIPT)
+		case "no-tls":
+			return given(name) && s.noTLS
+		}
+		return given(name)
+	}
 	for _, d := range specFlagDefs {
-		if !given(d.name) {
+		if !byHandler(d.name) {
+			continue
+		}
+		if d.name == "script" && !given("script") {
+			paths = append(paths, "script") // cleared
 			continue
 		}
 		if err := d.set(s, l); err != nil {
@@ -296,5 +397,21 @@ func (s *specFlags) check(given func(name string) bool) error {
 	if i := slices.IndexFunc(execFlags, given); i >= 0 && given("handler") && s.handler.value != sockplanev1.Handler_HANDLER_EXEC {
 		return fmt.Errorf("--%s is only for --handler exec", execFlags[i])
 	}
+	if given("script") && s.handlerGiven() && s.handler.value != sockplanev1.Handler_HANDLER_SCRIPT {
+		return fmt.Errorf("--script is only for --handler script (which it implies), not --handler %s", s.handler.name)
+	}
+	i := slices.IndexFunc(tlsFlags, given)
+	switch {
+	case i < 0:
+	case given("no-tls") && s.noTLS:
+		return fmt.Errorf("--no-tls cannot go with --%s", tlsFlags[i])
+	case given("transport") && s.transport.value != sockplanev1.Transport_TRANSPORT_TCP && s.transport.value != sockplanev1.Transport_TRANSPORT_UNIX:
+		return fmt.Errorf("--%s is only for --transport tcp and unix: TLS runs over a stream", tlsFlags[i])
+	case s.tls.SelfSigned && (given("tls-cert-file") || given("tls-key-file")):
+		return fmt.Errorf("--tls-self-signed cannot go with --tls-cert-file and --tls-key-file: the listener serves one certificate or the other")
+	}
 	return nil
 }
+
+// handlerGiven reports whether --handler was given, not defaulted.
+func (s *specFlags) handlerGiven() bool { return s.flags != nil && s.flags.Changed("handler") }

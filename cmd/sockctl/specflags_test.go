@@ -44,7 +44,9 @@ func TestUpdateMask(t *testing.T) {
 		mask     string
 		listener string // protojson, without the id
 	}{
-		{[]string{"--handler", "upper"}, "handler", `{"handler": "HANDLER_UPPER"}`},
+		// A handler other than script clears the script, which only that
+		// handler takes.
+		{[]string{"--handler", "upper"}, "handler,script", `{"handler": "HANDLER_UPPER"}`},
 		{[]string{"--label", "env=ci", "-l", "team=web,tier="}, "labels", `{"labels": {"env": "ci", "team": "web", "tier": ""}}`},
 		{[]string{"--label", ""}, "labels", `{}`}, // removes every label
 		{[]string{"--ttl", "30s"}, "ttl", `{"ttl": "30s"}`},
@@ -58,7 +60,7 @@ func TestUpdateMask(t *testing.T) {
 		{[]string{"--exec-allow", "uname,date", "--exec-timeout", "2s", "--exec-max-output", "100", "--exec-max-concurrent", "2", "--exec-dir", "/tmp"},
 			"exec.allow,exec.timeout,exec.max_output_bytes,exec.max_concurrent,exec.working_dir",
 			`{"exec": {"allow": ["uname", "date"], "timeout": "2s", "maxOutputBytes": 100, "maxConcurrent": 2, "workingDir": "/tmp"}}`},
-		{[]string{"--handler", "exec", "--exec-timeout", "1s"}, "handler,exec.timeout", `{"handler": "HANDLER_EXEC", "exec": {"timeout": "1s"}}`},
+		{[]string{"--handler", "exec", "--exec-timeout", "1s"}, "handler,script,exec.timeout", `{"handler": "HANDLER_EXEC", "exec": {"timeout": "1s"}}`},
 		{[]string{"--capture-max-frames", "10", "--capture-max-bytes-per-frame", "64"}, "capture.max_frames,capture.max_bytes_per_frame",
 			`{"capture": {"maxFrames": 10, "maxBytesPerFrame": 64}}`},
 		{[]string{"--limit-max-connections", "64", "--limit-max-header-bytes", "1024", "--limit-max-body-bytes", "2048",
@@ -73,7 +75,7 @@ func TestUpdateMask(t *testing.T) {
 		{[]string{"--limit-idle-timeout", "0"}, "limits.idle_timeout", `{"limits": {"idleTimeout": "0s"}}`},
 		{[]string{"--limit-allow-larger-datagram-replies=false"}, "limits.allow_larger_datagram_replies", `{"limits": {}}`},
 		// The mask follows specFlagDefs' order, not the command line's.
-		{[]string{"--ttl", "1m", "--label", "a=b", "--handler", "echo"}, "handler,labels,ttl",
+		{[]string{"--ttl", "1m", "--label", "a=b", "--handler", "echo"}, "handler,script,labels,ttl",
 			`{"handler": "HANDLER_ECHO", "labels": {"a": "b"}, "ttl": "60s"}`},
 	} {
 		spec, f := parseSpecFlags(t, true, tc.args...)
@@ -186,4 +188,109 @@ func TestCreateListenerFromFlags(t *testing.T) {
 			t.Errorf("%q:\n got %v\nwant %v", tc.args, l, want)
 		}
 	}
+}
+
+// TestBehaviourFlags: --script, --fault, --fault-seed and the listener
+// TLS flags build the Listener of create and the mask of update.
+func TestBehaviourFlags(t *testing.T) {
+	t.Parallel()
+	script := writeFile(t, "f.json", `{"rules": [{"match": {"bodyPrefix": "GET "}, "reply": {"body": "OK", "delay": "10ms"}}], "default": {"echo": true}}`)
+	const scriptJSON = `{"rules": [{"match": {"bodyPrefix": "GET "}, "reply": {"body": "OK", "delay": "0.010s"}}], "default": {"echo": true}}`
+	const framing = `"framing": {"request": "FRAMING_JSON_HEADER", "response": "FRAMING_JSON_HEADER", "byteOrder": "BYTE_ORDER_LITTLE_ENDIAN"}`
+	t.Run("create", func(t *testing.T) {
+		for _, tc := range []struct {
+			args     []string
+			listener string
+		}{
+			// --script implies --handler script.
+			{[]string{"--transport", "tcp", "--address", "127.0.0.1:0", "--script", script, "--fault", "latency=50ms", "--fault", "drop,probability=0"},
+				`{"transport": "TRANSPORT_TCP", "address": "127.0.0.1:0", "handler": "HANDLER_SCRIPT", ` + framing + `,
+				  "script": ` + scriptJSON + `,
+				  "faults": [{"latency": {"delay": "0.050s"}}, {"drop": {}, "probability": 0}]}`},
+			{[]string{"--transport", "tcp", "--address", "127.0.0.1:0", "--handler", "script", "--script", script, "--fault-seed", "42",
+				"--fault", "slicer=8,variation=2,delay=1ms,direction=out,name=slow,match.header.cmd=get"},
+				`{"transport": "TRANSPORT_TCP", "address": "127.0.0.1:0", "handler": "HANDLER_SCRIPT", ` + framing + `,
+				  "script": ` + scriptJSON + `, "faultSeed": 42,
+				  "faults": [{"name": "slow", "direction": "DIRECTION_OUT", "match": {"header": {"cmd": "get"}},
+				              "slicer": {"averageBytes": 8, "variationBytes": 2, "delay": "0.001s"}}]}`},
+			{[]string{"--transport", "tcp", "--address", "127.0.0.1:0", "--tls-self-signed", "--tls-min-version", "1.3", "--tls-alpn", "h2,x"},
+				`{"transport": "TRANSPORT_TCP", "address": "127.0.0.1:0", "handler": "HANDLER_ECHO", ` + framing + `,
+				  "tls": {"selfSigned": true, "minVersion": "1.3", "alpn": ["h2", "x"]}}`},
+			{[]string{"--transport", "unix", "--address", "/s", "--tls-cert-file", "c.pem", "--tls-key-file", "k.pem", "--tls-client-ca-file", "ca.pem"},
+				`{"transport": "TRANSPORT_UNIX", "address": "/s", "handler": "HANDLER_ECHO", ` + framing + `,
+				  "tls": {"certFile": "c.pem", "keyFile": "k.pem", "clientCaFile": "ca.pem"}}`},
+		} {
+			spec, f := parseSpecFlags(t, false, tc.args...)
+			l, _, err := spec.build(createGiven(f))
+			if err != nil {
+				t.Errorf("%q: %v", tc.args, err)
+				continue
+			}
+			if err := spec.check(createGiven(f)); err != nil {
+				t.Errorf("%q: %v", tc.args, err)
+			}
+			if want := listenerOf(t, tc.listener); !proto.Equal(l, want) {
+				t.Errorf("%q:\n got %v\nwant %v", tc.args, l, want)
+			}
+		}
+	})
+	t.Run("update", func(t *testing.T) {
+		for _, tc := range []struct {
+			args     []string
+			mask     string
+			listener string
+		}{
+			{[]string{"--script", script}, "handler,script", `{"handler": "HANDLER_SCRIPT", "script": ` + scriptJSON + `}`},
+			{[]string{"--fault", "latency=1s,match.bodyPrefix=slow"}, "faults", `{"faults": [{"latency": {"delay": "1s"}, "match": {"bodyPrefix": "slow"}}]}`},
+			{[]string{"--fault", ""}, "faults", `{}`}, // removes every fault
+			{[]string{"--fault-seed", "7"}, "fault_seed", `{"faultSeed": 7}`},
+			{[]string{"--tls-self-signed"}, "tls.self_signed,tls.cert_file,tls.key_file", `{"tls": {"selfSigned": true}}`},
+			{[]string{"--tls-cert-file", "c.pem", "--tls-key-file", "k.pem"}, "tls.self_signed,tls.cert_file,tls.key_file", `{"tls": {"certFile": "c.pem", "keyFile": "k.pem"}}`},
+			{[]string{"--tls-client-ca-file", ""}, "tls.client_ca_file", `{"tls": {}}`}, // mutual TLS off
+			{[]string{"--tls-min-version", "1.3", "--tls-alpn", "h2"}, "tls.min_version,tls.alpn", `{"tls": {"minVersion": "1.3", "alpn": ["h2"]}}`},
+			{[]string{"--no-tls"}, "tls", `{}`},
+		} {
+			spec, f := parseSpecFlags(t, true, tc.args...)
+			req, err := updateRequest("web", "", spec, f)
+			if err != nil {
+				t.Errorf("%q: %v", tc.args, err)
+				continue
+			}
+			if got := strings.Join(req.GetUpdateMask().GetPaths(), ","); got != tc.mask {
+				t.Errorf("%q: mask %s, want %s", tc.args, got, tc.mask)
+			}
+			want := listenerOf(t, tc.listener)
+			want.Id = "web"
+			if !proto.Equal(req.GetListener(), want) {
+				t.Errorf("%q: listener %v, want %v", tc.args, req.GetListener(), want)
+			}
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			update bool
+			args   []string
+			want   string
+		}{
+			{false, []string{"--transport", "tcp", "--handler", "echo", "--script", script}, "--script is only for --handler script (which it implies), not --handler echo"},
+			{true, []string{"--handler", "upper", "--script", script}, "--script is only for --handler script"},
+			{false, []string{"--transport", "tcp", "--script", "/nonexistent.json"}, "--script: open /nonexistent.json"},
+			{false, []string{"--transport", "tcp", "--fault", "latency=1s", "--fault", "latency=1s,jiter=2ms"}, `--fault "latency=1s,jiter=2ms": unknown key "jiter"`},
+			{false, []string{"--transport", "udp", "--tls-self-signed"}, "--tls-self-signed is only for --transport tcp and unix"},
+			{false, []string{"--transport", "unixgram", "--address", "/s", "--tls-alpn", "h2"}, "--tls-alpn is only for --transport tcp and unix"},
+			{false, []string{"--transport", "tcp", "--tls-self-signed", "--tls-cert-file", "c.pem"}, "--tls-self-signed cannot go with --tls-cert-file"},
+			{true, []string{"--no-tls", "--tls-min-version", "1.3"}, "--no-tls cannot go with --tls-min-version"},
+		} {
+			spec, f := parseSpecFlags(t, tc.update, tc.args...)
+			var err error
+			if tc.update {
+				_, err = updateRequest("web", "", spec, f)
+			} else if _, _, err = spec.build(createGiven(f)); err == nil {
+				err = spec.check(createGiven(f))
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%q: %v, want %q", tc.args, err, tc.want)
+			}
+		}
+	})
 }

@@ -3292,7 +3292,8 @@ type UpdateListenerRequest struct {
 	// The fields to change, e.g. "handler,limits" (REST: ?updateMask=...,
 	// or, when absent, the fields present in the body). Paths: transport,
 	// address, handler, framing, unix_mode, exec, capture, limits, labels,
-	// ttl, expire_time, and their subfields (e.g. limits.max_connections).
+	// ttl, expire_time, script, faults, fault_seed, tls, and their
+	// subfields (e.g. limits.max_connections, tls.alpn).
 	// An empty mask or an unknown path is INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields

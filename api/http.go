@@ -35,6 +35,7 @@ type HTTPConfig struct {
 //	GET /healthz       liveness: 200 "ok" while the process serves HTTP
 //	GET /readyz        readiness: 200 "ok" when cfg.Ready says so, else 503 and the reason
 //	GET /openapi.json  the OpenAPI document of the REST API (package openapi)
+//	GET /ui/...        the web dashboard (ui.go); GET / from a browser redirects there
 //	anything else      cfg.Gateway
 //
 // Its own endpoints answer GET and HEAD, and 405 to other methods. Paths
@@ -57,17 +58,22 @@ func NewHTTPHandler(cfg HTTPConfig) http.Handler {
 	for path, h := range own {
 		own[path] = getOnly(h)
 	}
-	return &httpHandler{gateway: cfg.Gateway, own: own}
+	return &httpHandler{gateway: cfg.Gateway, own: own, ui: newUIHandler()}
 }
 
 type httpHandler struct {
 	gateway http.Handler
 	own     map[string]http.Handler // read only once built
+	ui      http.Handler            // the dashboard: uiRoute
 }
 
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if own, ok := h.own[r.URL.Path]; ok {
 		own.ServeHTTP(w, r)
+		return
+	}
+	if uiRoute(r) {
+		h.ui.ServeHTTP(w, r)
 		return
 	}
 	h.gateway.ServeHTTP(w, r)

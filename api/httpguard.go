@@ -28,8 +28,11 @@ type HTTPGuardConfig struct {
 	// Auth, when set, requires its bearer token in the Authorization
 	// header of every request except the probes GET /healthz and
 	// /readyz, which carry no credentials and tell nothing but whether
-	// the daemon serves. /metrics and /openapi.json need the token: they
-	// show the listeners' ids, addresses and traffic, and the API. The
+	// the daemon serves, and the web dashboard's own files (GET /ui/...,
+	// ui.go: the same in every binary), which a browser loads without a
+	// header and which then ask for the token. /metrics and
+	// /openapi.json need the token: they show the listeners' ids,
+	// addresses and traffic, and the API. The
 	// REST API checks the token twice: here, before any body is read,
 	// and in the gRPC server, to which the gateway forwards the header.
 	// Default: nil, no token.
@@ -104,7 +107,7 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Host %q is not a loopback name: the API is bound to a loopback address and answers only to localhost, 127.0.0.1 and [::1] (a guard against DNS rebinding)", r.Host))
 		return
 	}
-	if g.auth != nil && !probePaths[r.URL.Path] {
+	if g.auth != nil && !probePaths[r.URL.Path] && !uiPublic(r) {
 		if err := g.auth.check(r.Header.Values("Authorization")); err != nil {
 			challenge := `Bearer realm="sockplane"`
 			switch {

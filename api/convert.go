@@ -13,6 +13,8 @@ var states = map[registry.State]sockplanev1.State{
 	registry.StateRunning: sockplanev1.State_STATE_RUNNING,
 	registry.StateStopped: sockplanev1.State_STATE_STOPPED,
 	registry.StateFailed:  sockplanev1.State_STATE_FAILED,
+	registry.StatePending: sockplanev1.State_STATE_PENDING,
+	registry.StateUnknown: sockplanev1.State_STATE_UNKNOWN,
 }
 
 // listenerToProto converts a registered listener for a reply: its
@@ -40,6 +42,10 @@ func listenerToProto(info registry.Info) *sockplanev1.Listener {
 	}
 	if !info.StartedAt.IsZero() {
 		l.Status.StartedAt = timestamppb.New(info.StartedAt)
+	}
+	l.Status.Message, l.Status.Stale = info.Message, info.Stale
+	if !info.UnknownSince.IsZero() {
+		l.Status.UnknownSince = timestamppb.New(info.UnknownSince)
 	}
 	if h := info.Script; h != nil {
 		l.Status.Script = &sockplanev1.ScriptStatus{RuleHits: h.Rules, DefaultHits: h.Default, Unmatched: h.Unmatched}

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sockplane/sockplane/cluster"
+	"github.com/sockplane/sockplane/cluster/agent"
 	"github.com/sockplane/sockplane/rawsock"
 	"github.com/sockplane/sockplane/registry"
 )
@@ -33,6 +35,9 @@ var errorCodes = []struct {
 	{err: registry.ErrShuttingDown, code: codes.Unavailable},
 	{err: registry.ErrTooManyListeners, code: codes.ResourceExhausted, hint: "delete some, or start sockplane with a larger --max-listeners"},
 	{err: registry.ErrStore, code: codes.Unavailable}, // the disk, not the caller: retry later
+	{err: cluster.ErrUnavailable, code: codes.Unavailable, hint: "the cluster's store (etcd) did not answer; listeners keep serving, retry later"},
+	{err: agent.ErrNotRun, code: codes.FailedPrecondition},
+	{err: cluster.ErrStatusOwned, code: codes.FailedPrecondition},
 }
 
 // enableExec says how the daemon's exec policy is set.
@@ -49,10 +54,7 @@ func toStatus(err error, fieldPrefix string) error {
 	if errors.As(err, &fe) {
 		return invalidArgument(fieldPrefix+fe.Field, fe.Reason)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return status.FromContextError(err).Err()
-	}
-	for _, e := range errorCodes {
+	for _, e := range errorCodes { // first: etcd's timeout is UNAVAILABLE, not the caller's deadline
 		if errors.Is(err, e.err) {
 			msg := err.Error()
 			if e.hint != "" {
@@ -60,6 +62,9 @@ func toStatus(err error, fieldPrefix string) error {
 			}
 			return status.Error(e.code, msg)
 		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err).Err()
 	}
 	return status.Error(codes.Internal, err.Error())
 }

@@ -6,21 +6,30 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/sockplane/sockplane/cluster/agent"
 	sockplanev1 "github.com/sockplane/sockplane/gen/sockplane/v1"
 	"github.com/sockplane/sockplane/internal/specpb"
 	"github.com/sockplane/sockplane/registry"
 )
 
 // ListenerService implements sockplane.v1.ListenerService over a
-// registry.Registry.
+// registry.Registry, the engine of this daemon's listeners, and, in a
+// cluster, the cluster's desired state (WithCluster).
 type ListenerService struct {
 	sockplanev1.UnimplementedListenerServiceServer
-	reg *registry.Registry
+	reg       *registry.Registry // this daemon's listeners: connections, frames, events
+	listeners Listeners          // what listener calls act on: reg, or the cluster
+	cluster   *agent.Agent       // nil outside a cluster
+	forward   *Forwarder         // to the other nodes, in a cluster
 }
 
 // NewListenerService returns the service for reg.
-func NewListenerService(reg *registry.Registry) *ListenerService {
-	return &ListenerService{reg: reg}
+func NewListenerService(reg *registry.Registry, opts ...Option) *ListenerService {
+	s := &ListenerService{reg: reg, listeners: reg}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 var _ sockplanev1.ListenerServiceServer = (*ListenerService)(nil)
@@ -37,7 +46,7 @@ func (s *ListenerService) CreateListener(ctx context.Context, req *sockplanev1.C
 	if err != nil {
 		return nil, toStatus(err, "listener.")
 	}
-	info, err := s.reg.Create(ctx, spec, registry.CreateOptions{RequestID: req.GetRequestId()})
+	info, err := s.listeners.Create(ctx, spec, registry.CreateOptions{RequestID: req.GetRequestId()})
 	if err != nil {
 		return nil, toStatus(err, "listener.")
 	}
@@ -46,7 +55,7 @@ func (s *ListenerService) CreateListener(ctx context.Context, req *sockplanev1.C
 
 // GetListener implements sockplane.v1.ListenerService.
 func (s *ListenerService) GetListener(_ context.Context, req *sockplanev1.GetListenerRequest) (*sockplanev1.GetListenerResponse, error) {
-	info, err := byID(req.GetId(), s.reg.Get)
+	info, err := byID(req.GetId(), s.listeners.Get)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +76,7 @@ func (s *ListenerService) ListListeners(_ context.Context, req *sockplanev1.List
 	if err != nil {
 		return nil, err
 	}
-	page, next := paginate(s.reg.List(sel), after, size)
+	page, next := paginate(s.listeners.List(sel), after, size)
 	resp := &sockplanev1.ListListenersResponse{Listeners: make([]*sockplanev1.Listener, len(page)), NextPageToken: next}
 	for i, info := range page {
 		resp.Listeners[i] = listenerToProto(info)
@@ -81,7 +90,7 @@ func (s *ListenerService) StopListener(ctx context.Context, req *sockplanev1.Sto
 	if err != nil {
 		return nil, err
 	}
-	info, err := byID(req.GetId(), func(id string) (registry.Info, error) { return s.reg.Stop(ctx, id, opts) })
+	info, err := byID(req.GetId(), func(id string) (registry.Info, error) { return s.listeners.Stop(ctx, id, opts) })
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +99,7 @@ func (s *ListenerService) StopListener(ctx context.Context, req *sockplanev1.Sto
 
 // StartListener implements sockplane.v1.ListenerService.
 func (s *ListenerService) StartListener(ctx context.Context, req *sockplanev1.StartListenerRequest) (*sockplanev1.StartListenerResponse, error) {
-	info, err := byID(req.GetId(), func(id string) (registry.Info, error) { return s.reg.Start(ctx, id, req.GetEtag()) })
+	info, err := byID(req.GetId(), func(id string) (registry.Info, error) { return s.listeners.Start(ctx, id, req.GetEtag()) })
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +115,7 @@ func (s *ListenerService) DeleteListener(ctx context.Context, req *sockplanev1.D
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reg.Delete(ctx, req.GetId(), opts); err != nil {
+	if err := s.listeners.Delete(ctx, req.GetId(), opts); err != nil {
 		return nil, toStatus(err, "")
 	}
 	return &sockplanev1.DeleteListenerResponse{}, nil
@@ -128,7 +137,7 @@ func (s *ListenerService) UpdateListener(ctx context.Context, req *sockplanev1.U
 	if err != nil {
 		return nil, err
 	}
-	desired, _, err := s.reg.Desired(in.GetId())
+	desired, _, err := s.listeners.Desired(in.GetId())
 	if err != nil {
 		return nil, toStatus(err, "")
 	}
@@ -138,7 +147,7 @@ func (s *ListenerService) UpdateListener(ctx context.Context, req *sockplanev1.U
 	if err != nil {
 		return nil, toStatus(err, "listener.")
 	}
-	info, err := s.reg.Update(ctx, spec, in.GetEtag())
+	info, err := s.listeners.Update(ctx, spec, in.GetEtag())
 	if err != nil {
 		return nil, toStatus(err, "listener.")
 	}
@@ -163,7 +172,7 @@ func (s *ListenerService) BatchDeleteListeners(ctx context.Context, req *sockpla
 	if err != nil {
 		return nil, err
 	}
-	deleted, err := s.reg.DeleteMatching(ctx, sel, req.GetIds(), opts)
+	deleted, err := s.listeners.DeleteMatching(ctx, sel, req.GetIds(), opts)
 	if err != nil {
 		return nil, toStatus(err, "")
 	}

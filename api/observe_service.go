@@ -16,9 +16,15 @@ import (
 const watchBuffer = 256
 
 // ListConnections implements sockplane.v1.ListenerService.
-func (s *ListenerService) ListConnections(_ context.Context, req *sockplanev1.ListConnectionsRequest) (*sockplanev1.ListConnectionsResponse, error) {
+func (s *ListenerService) ListConnections(ctx context.Context, req *sockplanev1.ListConnectionsRequest) (*sockplanev1.ListConnectionsResponse, error) {
 	if err := registry.ValidateID(req.GetId()); err != nil {
 		return nil, toStatus(err, "")
+	}
+	if cli, fctx, err := s.remote(ctx, req.GetId()); cli != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return forwarded(cli.ListConnections(fctx, req))
 	}
 	conns, err := s.reg.Connections(req.GetId())
 	if err != nil {
@@ -32,10 +38,16 @@ func (s *ListenerService) ListConnections(_ context.Context, req *sockplanev1.Li
 }
 
 // CloseConnection implements sockplane.v1.ListenerService.
-func (s *ListenerService) CloseConnection(_ context.Context, req *sockplanev1.CloseConnectionRequest) (*sockplanev1.CloseConnectionResponse, error) {
+func (s *ListenerService) CloseConnection(ctx context.Context, req *sockplanev1.CloseConnectionRequest) (*sockplanev1.CloseConnectionResponse, error) {
 	connID, err := connTarget(req.GetId(), req.GetConnectionId())
 	if err != nil {
 		return nil, err
+	}
+	if cli, fctx, err := s.remote(ctx, req.GetId()); cli != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return forwarded(cli.CloseConnection(fctx, req))
 	}
 	if err := s.reg.CloseConnection(req.GetId(), connID); err != nil {
 		return nil, toStatus(err, "")
@@ -44,7 +56,7 @@ func (s *ListenerService) CloseConnection(_ context.Context, req *sockplanev1.Cl
 }
 
 // SendFrame implements sockplane.v1.ListenerService.
-func (s *ListenerService) SendFrame(_ context.Context, req *sockplanev1.SendFrameRequest) (*sockplanev1.SendFrameResponse, error) {
+func (s *ListenerService) SendFrame(ctx context.Context, req *sockplanev1.SendFrameRequest) (*sockplanev1.SendFrameResponse, error) {
 	connID, err := connTarget(req.GetId(), req.GetConnectionId())
 	if err != nil {
 		return nil, err
@@ -52,6 +64,12 @@ func (s *ListenerService) SendFrame(_ context.Context, req *sockplanev1.SendFram
 	fields, err := headerFields(req.GetHeader())
 	if err != nil {
 		return nil, toStatus(err, "")
+	}
+	if cli, fctx, err := s.remote(ctx, req.GetId()); cli != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return forwarded(cli.SendFrame(fctx, req))
 	}
 	n, err := s.reg.SendFrame(req.GetId(), connID, req.GetBody(), fields...)
 	if err != nil {
@@ -61,13 +79,19 @@ func (s *ListenerService) SendFrame(_ context.Context, req *sockplanev1.SendFram
 }
 
 // ListFrames implements sockplane.v1.ListenerService.
-func (s *ListenerService) ListFrames(_ context.Context, req *sockplanev1.ListFramesRequest) (*sockplanev1.ListFramesResponse, error) {
+func (s *ListenerService) ListFrames(ctx context.Context, req *sockplanev1.ListFramesRequest) (*sockplanev1.ListFramesResponse, error) {
 	if err := registry.ValidateID(req.GetId()); err != nil {
 		return nil, toStatus(err, "")
 	}
 	connID, err := parseConnID(req.GetConnectionId(), true)
 	if err != nil {
 		return nil, toStatus(err, "")
+	}
+	if cli, fctx, err := s.remote(ctx, req.GetId()); cli != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return forwarded(cli.ListFrames(fctx, req))
 	}
 	frames, err := s.reg.Frames(req.GetId(), connID)
 	if err != nil {

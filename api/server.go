@@ -21,8 +21,8 @@ import (
 // server reflection on s, so grpcurl works with no .proto files at hand.
 // The returned health server reports SERVING until the caller says
 // otherwise (Shutdown).
-func RegisterGRPC(s *grpc.Server, reg *registry.Registry) *health.Server {
-	sockplanev1.RegisterListenerServiceServer(s, NewListenerService(reg))
+func RegisterGRPC(s *grpc.Server, reg *registry.Registry, opts ...Option) *health.Server {
+	sockplanev1.RegisterListenerServiceServer(s, NewListenerService(reg, opts...))
 	hs := health.NewServer()
 	hs.SetServingStatus(sockplanev1.ListenerService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(s, hs)

@@ -123,11 +123,12 @@ func (e *entry) info() Info {
 	if spec.Transport == "" {
 		spec = e.desired
 	}
-	e.mu.Unlock()
 	spec.ExpireTime = e.desired.ExpireTime
 	spec.Labels = e.desired.Labels
+	created, generation, observed := e.createTime, e.generation, e.observed
+	e.mu.Unlock()
 	info := Info{Spec: spec, State: StateStopped, StartedAt: startedAt, Stats: e.stats.Snapshot(),
-		Etag: etagOf(e.createTime, e.generation), Generation: e.generation, ObservedGeneration: e.observed}
+		Etag: etagOf(created, generation), Generation: generation, ObservedGeneration: observed}
 	if sh != nil {
 		hits := sh.Hits()
 		info.Script = &hits

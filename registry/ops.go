@@ -36,19 +36,11 @@ func (r *Registry) Create(ctx context.Context, spec Spec, opts CreateOptions) (I
 	if info, done, err := r.retried(ctx, spec, opts.RequestID); done {
 		return info, err
 	}
-	if err := r.policy.admit(spec); err != nil {
-		return Info{}, err
-	}
 	now := time.Now()
-	spec, err := withExpiry(spec, now)
+	spec, prov, err := r.policy.prepare(spec, now)
 	if err != nil {
 		return Info{}, err
 	}
-	prov, err := r.policy.Provision(spec)
-	if err != nil {
-		return Info{}, err
-	}
-	spec = prov.withMaterial(spec)
 	e, err := r.reserve(spec.ID, spec.Transport, opts.RequestID)
 	if err != nil {
 		return Info{}, err

@@ -30,6 +30,12 @@ type Policy struct {
 	// MaxListeners bounds how many listeners may exist at once. Default:
 	// 0, no bound.
 	MaxListeners int
+	// Node is the name of the cluster node this registry serves, which a
+	// spec's Node must name (see Spec.Node). Default: "", not in a
+	// cluster: a spec's Node must be empty.
+	Node string
+
+	remote bool // see RemotePolicy
 }
 
 // Provisioned is a spec made ready to run.
@@ -69,7 +75,7 @@ func (p Policy) Provision(spec Spec) (*Provisioned, error) {
 			return nil, err
 		}
 	}
-	if s.Handler != HandlerExec {
+	if s.Handler != HandlerExec || p.remote {
 		if prov.handler == nil {
 			prov.handler = builtinHandlers[s.Handler]
 		}
@@ -202,6 +208,12 @@ func (p Policy) boundExec(prov *Provisioned) error {
 // caller's mistake, to refuse, not something to narrow away. It runs
 // before Provision.
 func (p Policy) admit(spec Spec) error {
+	if spec.Node != p.Node {
+		if p.Node == "" {
+			return fieldErrorf("node", "%q: this daemon is not in a cluster, so a listener names no node", spec.Node)
+		}
+		return fieldErrorf("node", "%q: this registry serves node %q", spec.Node, p.Node)
+	}
 	if spec.Handler != HandlerExec || len(p.ExecAllow) == 0 {
 		return nil // Provision says what is wrong
 	}
@@ -350,17 +362,21 @@ func (l LimitsSpec) validate() error {
 
 // ValidateID checks a listener id: 1 to 63 lowercase letters, digits and
 // '-'.
-func ValidateID(id string) error {
-	if id == "" {
-		return fieldErrorf("id", "required")
+func ValidateID(id string) error { return ValidateName("id", id) }
+
+// ValidateName checks a name with the rules of ids (a listener id, a
+// node name), naming field in its error.
+func ValidateName(field, name string) error {
+	if name == "" {
+		return fieldErrorf(field, "required")
 	}
-	if len(id) > MaxIDLength {
-		return fieldErrorf("id", "%d characters, more than %d", len(id), MaxIDLength)
+	if len(name) > MaxIDLength {
+		return fieldErrorf(field, "%d characters, more than %d", len(name), MaxIDLength)
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return fieldErrorf("id", "%q has %q: only lowercase letters, digits and '-' are allowed", id, c)
+			return fieldErrorf(field, "%q has %q: only lowercase letters, digits and '-' are allowed", name, c)
 		}
 	}
 	return nil

@@ -25,6 +25,10 @@ const (
 	StateRunning State = iota + 1
 	StateStopped
 	StateFailed
+	// StatePending and StateUnknown are a cluster's (package agent): the
+	// listener's node has not acted on its latest change yet, or is gone.
+	StatePending
+	StateUnknown
 )
 
 func (s State) String() string {
@@ -35,6 +39,10 @@ func (s State) String() string {
 		return "stopped"
 	case StateFailed:
 		return "failed"
+	case StatePending:
+		return "pending"
+	case StateUnknown:
+		return "unknown"
 	default:
 		return fmt.Sprintf("state(%d)", uint8(s))
 	}
@@ -66,6 +74,14 @@ type Info struct {
 	Faults []rawsock.FaultHit
 	// TLS is the certificate a TLS listener serves; nil for plaintext.
 	TLS *tlsconf.Info
+
+	// In a cluster: why the state is StatePending or StateUnknown (or that
+	// the information is stale), since when the node has been gone in
+	// StateUnknown, and whether the cluster's store could not be reached,
+	// so this is the last state known.
+	Message      string
+	UnknownSince time.Time
+	Stale        bool
 }
 
 // Registry keeps listeners by id, so they can be created from a Spec,

@@ -92,6 +92,10 @@ type Spec struct {
 	// FaultSeed seeds the faults' random choices. Default: nil, a random
 	// seed each time the listener starts.
 	FaultSeed *uint32
+	// Node names the cluster node that serves the listener (ValidateID's
+	// syntax). Default: "", which a cluster fills in with the node that
+	// received the create; outside a cluster it must stay "".
+	Node string
 	// TLS makes a TCP or Unix stream listener speak TLS. Default: nil,
 	// plaintext. A self-signed certificate made by Provision is kept in
 	// it (tlsconf.Spec.SelfSignedCertPEM), so the store has it.

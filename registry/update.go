@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strconv"
 	"time"
@@ -26,24 +27,14 @@ import (
 // DefaultDrainTimeout or until ctx ends. A stopped listener only has its
 // spec changed. An update that changes nothing bumps no generation.
 func (r *Registry) Update(ctx context.Context, spec Spec, etag string) (Info, error) {
-	if err := r.policy.admit(spec); err != nil {
+	cur, _, err := r.Desired(spec.ID)
+	if err != nil && !errors.Is(err, ErrUnreadable) {
 		return Info{}, err
 	}
-	if spec.TTL > 0 {
-		spec.ExpireTime = time.Time{} // the new TTL replaces the expiry it had
-	}
-	spec, err := withExpiry(spec, time.Now())
+	spec, prov, err := r.policy.prepareUpdate(cur, spec, time.Now())
 	if err != nil {
 		return Info{}, err
 	}
-	if cur, _, err := r.Desired(spec.ID); err == nil {
-		spec.TLS = keepSelfSigned(cur.TLS, spec.TLS)
-	}
-	prov, err := r.policy.Provision(spec)
-	if err != nil {
-		return Info{}, err
-	}
-	spec = prov.withMaterial(spec)
 	e, err := r.acquire(ctx, spec.ID)
 	if err != nil {
 		return Info{}, err

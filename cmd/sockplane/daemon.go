@@ -18,7 +18,10 @@ import (
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/status"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/sockplane/sockplane/api"
+	"github.com/sockplane/sockplane/cluster/agent"
 	"github.com/sockplane/sockplane/registry"
 	"github.com/sockplane/sockplane/registry/boltstore"
 )
@@ -39,6 +42,13 @@ type daemon struct {
 	health    *health.Server
 	http      *http.Server
 	conn      *grpc.ClientConn // the gateway's connection to the gRPC server
+	policy    registry.Policy
+
+	// In cluster mode (--etcd-endpoints): the etcd client, this node's
+	// agent, and the connections to the other nodes' APIs.
+	etcd    *clientv3.Client
+	agent   *agent.Agent
+	forward *api.Forwarder
 
 	// draining ends when shutdown begins; endStreamsOnShutdown ends the
 	// open gRPC streams with it.
@@ -57,9 +67,15 @@ func newDaemon(opts options, log *slog.Logger) (d *daemon, err error) {
 		return nil, err
 	}
 	policy := registry.Policy{ExecAllow: opts.execAllow, MaxListeners: opts.maxListeners}
+	if opts.cluster.enabled() {
+		if err := registry.ValidateName("--node", opts.cluster.node); err != nil {
+			return nil, err
+		}
+		policy.Node = opts.cluster.node
+	}
 	var store *boltstore.Store
-	var desired registry.Store // a nil *boltstore.Store must not become a non-nil interface
-	if opts.dataDir != "" {
+	var desired registry.Store                         // a nil *boltstore.Store must not become a non-nil interface
+	if opts.dataDir != "" && !opts.cluster.enabled() { // a cluster's desired state is in etcd
 		if store, err = boltstore.Open(opts.dataDir); err != nil {
 			return nil, fmt.Errorf("--data-dir: %w", err)
 		}
@@ -68,13 +84,14 @@ func newDaemon(opts options, log *slog.Logger) (d *daemon, err error) {
 			log.Info("store migrated to the current schema", "store", store.Path(), "records", n, "copy", store.Path()+".schema0.bak")
 		}
 	}
-	d = &daemon{opts: opts, sec: sec, log: log, store: store, reg: registry.New(log, policy, desired)}
+	d = &daemon{opts: opts, sec: sec, log: log, store: store, policy: policy, reg: registry.New(log, policy, desired)}
 	d.draining, d.startDrain = context.WithCancel(context.Background())
 	// d is passed in: "return nil, err" sets the named result to nil
 	// before deferred calls run.
 	defer func(d *daemon) {
 		if err != nil {
 			d.startDrain()
+			_ = d.leaveCluster(context.Background())
 			_ = d.reg.Close()
 			d.closeStore()
 		}
@@ -85,6 +102,13 @@ func newDaemon(opts options, log *slog.Logger) (d *daemon, err error) {
 	if d.httpLn, err = net.Listen("tcp", opts.httpAddr); err != nil {
 		_ = d.grpcLn.Close()
 		return nil, fmt.Errorf("--http-addr: %w", err)
+	}
+	if opts.cluster.enabled() {
+		if err = d.joinCluster(); err != nil {
+			_ = d.grpcLn.Close()
+			_ = d.httpLn.Close()
+			return nil, err
+		}
 	}
 	if err = d.setUp(); err != nil {
 		_ = d.grpcLn.Close()
@@ -103,6 +127,9 @@ func newDaemon(opts options, log *slog.Logger) (d *daemon, err error) {
 // restore brings back the listeners of the data directory before the API
 // serves, so the first call already sees them.
 func (d *daemon) restore() error {
+	if d.agent != nil {
+		return nil // the agent serves this node's share of the cluster's state
+	}
 	if d.store == nil {
 		d.log.Info("no --data-dir: listeners live in memory only")
 		return nil
@@ -158,7 +185,11 @@ func (d *daemon) setUp() error {
 		serverOpts = append(serverOpts, grpc.Creds(gatewayCreds{credentials.NewTLS(d.sec.tls)}))
 	}
 	d.grpc = grpc.NewServer(serverOpts...)
-	d.health = api.RegisterGRPC(d.grpc, d.reg)
+	var svcOpts []api.Option
+	if d.agent != nil {
+		svcOpts = append(svcOpts, api.WithCluster(d.agent, d.forward))
+	}
+	d.health = api.RegisterGRPC(d.grpc, d.reg, svcOpts...)
 	metrics.InitializeGRPC(d.grpc) // after every service is registered
 
 	// The gateway reaches the gRPC server in-process (gatewayListener), so
@@ -267,6 +298,9 @@ func (d *daemon) shutdown() error {
 		<-stopped
 	}
 	_ = d.conn.Close()
+	if err := d.leaveCluster(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("leave the cluster: %w", err))
+	}
 	err := d.reg.Shutdown(ctx)
 	d.closeStore() // after the registry: its last writes must land
 	if err != nil {

@@ -50,6 +50,8 @@ type options struct {
 	// chain to: with it both ports require one (mutual TLS). Default: "",
 	// no client certificates.
 	tlsClientCA string
+
+	cluster clusterOptions
 }
 
 func newCommand(serve func(options) error) *cobra.Command {
@@ -86,6 +88,7 @@ token or mutual TLS is set.`,
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate (chain) `FILE` both API ports serve TLS with; needs --tls-key")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key `FILE` of --tls-cert")
 	f.StringVar(&opts.tlsClientCA, "tls-client-ca", "", "`FILE` of PEM CA certificates of the clients: both API ports then require a client certificate signed by one (mutual TLS)")
+	addClusterFlags(f, &opts.cluster)
 	return cmd
 }
 

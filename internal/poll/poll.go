@@ -15,10 +15,17 @@ const Timeout = 10 * time.Second
 // if it does not within Timeout.
 func Until(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(Timeout)
+	Within(tb, Timeout, what, cond)
+}
+
+// Within is Until with a deadline of its own, for a wait whose bound is
+// what the test checks (a lease's expiry, say).
+func Within(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", Timeout, what)
+			tb.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -109,6 +109,11 @@ func SpecFromProto(l *sockplanev1.Listener) (registry.Spec, error) {
 		MaxBytesPerFrame: int(l.GetCapture().GetMaxBytesPerFrame()),
 	}
 	spec.Labels = l.GetLabels()
+	if spec.Node = l.GetNode(); spec.Node != "" {
+		if err := registry.ValidateName("node", spec.Node); err != nil {
+			return spec, err
+		}
+	}
 	if spec.TTL, err = positiveDuration(l.GetTtl(), "ttl", `"30s"`); err != nil {
 		return spec, err
 	}
@@ -153,6 +158,7 @@ func SpecToProto(s registry.Spec) *sockplanev1.Listener {
 	if len(s.Labels) > 0 {
 		l.Labels = s.Labels
 	}
+	l.Node = s.Node
 	if s.TTL != 0 {
 		l.Ttl = durationpb.New(s.TTL)
 	}

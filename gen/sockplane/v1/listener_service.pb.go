@@ -342,6 +342,13 @@ const (
 	State_STATE_STOPPED State = 2
 	// Could not bind, or stopped serving on an error (see status.error).
 	State_STATE_FAILED State = 3
+	// In a cluster: the owner node has not acted on the latest change yet
+	// (status.message says which node and what is awaited).
+	State_STATE_PENDING State = 4
+	// In a cluster: the owner node is gone (its lease expired), so what the
+	// listener does is not known; its desired state stays, and the node
+	// serves it again when it comes back. See status.unknown_since.
+	State_STATE_UNKNOWN State = 5
 )
 
 // Enum value maps for State.
@@ -351,12 +358,16 @@ var (
 		1: "STATE_RUNNING",
 		2: "STATE_STOPPED",
 		3: "STATE_FAILED",
+		4: "STATE_PENDING",
+		5: "STATE_UNKNOWN",
 	}
 	State_value = map[string]int32{
 		"STATE_UNSPECIFIED": 0,
 		"STATE_RUNNING":     1,
 		"STATE_STOPPED":     2,
 		"STATE_FAILED":      3,
+		"STATE_PENDING":     4,
+		"STATE_UNKNOWN":     5,
 	}
 )
 
@@ -640,7 +651,13 @@ type Listener struct {
 	// each time the listener starts.
 	FaultSeed *uint32 `protobuf:"varint,18,opt,name=fault_seed,json=faultSeed,proto3,oneof" json:"fault_seed,omitempty"`
 	// TLS on TRANSPORT_TCP and TRANSPORT_UNIX. Default: none, plaintext.
-	Tls           *TlsOptions `protobuf:"bytes,19,opt,name=tls,proto3" json:"tls,omitempty"`
+	Tls *TlsOptions `protobuf:"bytes,19,opt,name=tls,proto3" json:"tls,omitempty"`
+	// In a cluster, the node that serves the listener (a name ListNodes
+	// shows: lowercase letters, digits and '-', at most 63 characters).
+	// Default: the node whose API received the create. Changing it moves
+	// the listener: the old node stops it, the new one binds it. Must be
+	// empty outside a cluster.
+	Node          string `protobuf:"bytes,20,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -799,6 +816,13 @@ func (x *Listener) GetTls() *TlsOptions {
 		return x.Tls
 	}
 	return nil
+}
+
+func (x *Listener) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 // Script is what HANDLER_SCRIPT answers: the first rule whose match holds
@@ -2229,7 +2253,16 @@ type ListenerStatus struct {
 	// How often each fault applied, in the order of Listener.faults.
 	Faults []*FaultStatus `protobuf:"bytes,9,rep,name=faults,proto3" json:"faults,omitempty"`
 	// The certificate a TLS listener serves, for clients to pin.
-	Tls           *TlsStatus `protobuf:"bytes,10,opt,name=tls,proto3" json:"tls,omitempty"`
+	Tls *TlsStatus `protobuf:"bytes,10,opt,name=tls,proto3" json:"tls,omitempty"`
+	// In a cluster, why the state is STATE_PENDING or STATE_UNKNOWN, or
+	// that the status is stale (see stale).
+	Message string `protobuf:"bytes,11,opt,name=message,proto3" json:"message,omitempty"`
+	// In a cluster, since when the state has been STATE_UNKNOWN: when the
+	// owner's node was last seen alive.
+	UnknownSince *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=unknown_since,json=unknownSince,proto3" json:"unknown_since,omitempty"`
+	// In a cluster, true when this daemon cannot reach the cluster's store
+	// (etcd): the listener is shown as it was last known.
+	Stale         bool `protobuf:"varint,13,opt,name=stale,proto3" json:"stale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2332,6 +2365,27 @@ func (x *ListenerStatus) GetTls() *TlsStatus {
 		return x.Tls
 	}
 	return nil
+}
+
+func (x *ListenerStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ListenerStatus) GetUnknownSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UnknownSince
+	}
+	return nil
+}
+
+func (x *ListenerStatus) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
 }
 
 // ScriptStatus counts a script's answers since the listener started with
@@ -4162,7 +4216,9 @@ type Event struct {
 	// failure or of a frame.
 	Message string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
 	// For EVENT_TYPE_EVENTS_DROPPED: how many events were dropped.
-	Dropped       uint64 `protobuf:"varint,7,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Dropped uint64 `protobuf:"varint,7,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// In a cluster, the node it happened on.
+	Node          string `protobuf:"bytes,8,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4246,11 +4302,21 @@ func (x *Event) GetDropped() uint64 {
 	return 0
 }
 
+func (x *Event) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 // WatchEventsRequest is the input of WatchEvents.
 type WatchEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only events of this listener. Default: all.
-	ListenerId    string `protobuf:"bytes,1,opt,name=listener_id,json=listenerId,proto3" json:"listener_id,omitempty"`
+	ListenerId string `protobuf:"bytes,1,opt,name=listener_id,json=listenerId,proto3" json:"listener_id,omitempty"`
+	// In a cluster, the events of every node (each event names its node),
+	// not only this daemon's. Default: false, this daemon's.
+	Cluster       bool `protobuf:"varint,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4290,6 +4356,13 @@ func (x *WatchEventsRequest) GetListenerId() string {
 		return x.ListenerId
 	}
 	return ""
+}
+
+func (x *WatchEventsRequest) GetCluster() bool {
+	if x != nil {
+		return x.Cluster
+	}
+	return false
 }
 
 // WatchEventsResponse is one message of the WatchEvents stream.
@@ -4338,11 +4411,187 @@ func (x *WatchEventsResponse) GetEvent() *Event {
 	return nil
 }
 
+// ListNodesRequest is the input of ListNodes.
+type ListNodesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodesRequest) Reset() {
+	*x = ListNodesRequest{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodesRequest) ProtoMessage() {}
+
+func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
+func (*ListNodesRequest) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{54}
+}
+
+// ListNodesResponse is the output of ListNodes.
+type ListNodesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The nodes, by name: every live node, and every node named by a
+	// listener (alive or not).
+	Nodes         []*Node `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodesResponse) Reset() {
+	*x = ListNodesResponse{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodesResponse) ProtoMessage() {}
+
+func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
+func (*ListNodesResponse) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ListNodesResponse) GetNodes() []*Node {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+// Node is one daemon of a cluster.
+type Node struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its name (--node).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Where the other nodes reach its gRPC API (--advertise-grpc); empty
+	// when it is not alive.
+	GrpcAddress string `protobuf:"bytes,2,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`
+	// Whether its lease in the cluster's store is live.
+	Alive bool `protobuf:"varint,3,opt,name=alive,proto3" json:"alive,omitempty"`
+	// How many listeners name it.
+	Listeners int32 `protobuf:"varint,4,opt,name=listeners,proto3" json:"listeners,omitempty"`
+	// Its sockplane version.
+	Version string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	// When it joined the cluster.
+	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Node) Reset() {
+	*x = Node{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Node) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Node) ProtoMessage() {}
+
+func (x *Node) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Node.ProtoReflect.Descriptor instead.
+func (*Node) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *Node) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Node) GetGrpcAddress() string {
+	if x != nil {
+		return x.GrpcAddress
+	}
+	return ""
+}
+
+func (x *Node) GetAlive() bool {
+	if x != nil {
+		return x.Alive
+	}
+	return false
+}
+
+func (x *Node) GetListeners() int32 {
+	if x != nil {
+		return x.Listeners
+	}
+	return 0
+}
+
+func (x *Node) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Node) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
 var File_sockplane_v1_listener_service_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
-	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x06\n" +
+	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\a\n" +
 	"\bListener\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\ttransport\x18\x02 \x01(\x0e2\x17.sockplane.v1.TransportR\ttransport\x12\x18\n" +
@@ -4364,7 +4613,8 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x06faults\x18\x11 \x03(\v2\x13.sockplane.v1.FaultR\x06faults\x12\"\n" +
 	"\n" +
 	"fault_seed\x18\x12 \x01(\rH\x01R\tfaultSeed\x88\x01\x01\x12*\n" +
-	"\x03tls\x18\x13 \x01(\v2\x18.sockplane.v1.TlsOptionsR\x03tls\x1a9\n" +
+	"\x03tls\x18\x13 \x01(\v2\x18.sockplane.v1.TlsOptionsR\x03tls\x12\x12\n" +
+	"\x04node\x18\x14 \x01(\tR\x04node\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
@@ -4478,7 +4728,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\arequest\x18\x01 \x01(\x0e2\x15.sockplane.v1.FramingR\arequest\x121\n" +
 	"\bresponse\x18\x02 \x01(\x0e2\x15.sockplane.v1.FramingR\bresponse\x126\n" +
 	"\n" +
-	"byte_order\x18\x03 \x01(\x0e2\x17.sockplane.v1.ByteOrderR\tbyteOrder\"\xc7\x03\n" +
+	"byte_order\x18\x03 \x01(\x0e2\x17.sockplane.v1.ByteOrderR\tbyteOrder\"\xb8\x04\n" +
 	"\x0eListenerStatus\x12)\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x13.sockplane.v1.StateR\x05state\x12#\n" +
 	"\rbound_address\x18\x02 \x01(\tR\fboundAddress\x12\x14\n" +
@@ -4493,7 +4743,10 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x06script\x18\b \x01(\v2\x1a.sockplane.v1.ScriptStatusR\x06script\x121\n" +
 	"\x06faults\x18\t \x03(\v2\x19.sockplane.v1.FaultStatusR\x06faults\x12)\n" +
 	"\x03tls\x18\n" +
-	" \x01(\v2\x17.sockplane.v1.TlsStatusR\x03tls\"l\n" +
+	" \x01(\v2\x17.sockplane.v1.TlsStatusR\x03tls\x12\x18\n" +
+	"\amessage\x18\v \x01(\tR\amessage\x12?\n" +
+	"\runknown_since\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\funknownSince\x12\x14\n" +
+	"\x05stale\x18\r \x01(\bR\x05stale\"l\n" +
 	"\fScriptStatus\x12\x1b\n" +
 	"\trule_hits\x18\x01 \x03(\x04R\bruleHits\x12!\n" +
 	"\fdefault_hits\x18\x02 \x01(\x04R\vdefaultHits\x12\x1c\n" +
@@ -4606,7 +4859,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\"I\n" +
 	"\x12ListFramesResponse\x123\n" +
-	"\x06frames\x18\x01 \x03(\v2\x1b.sockplane.v1.CapturedFrameR\x06frames\"\xfd\x01\n" +
+	"\x06frames\x18\x01 \x03(\v2\x1b.sockplane.v1.CapturedFrameR\x06frames\"\x91\x02\n" +
 	"\x05Event\x12+\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x17.sockplane.v1.EventTypeR\x04type\x12*\n" +
 	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1f\n" +
@@ -4615,12 +4868,25 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\rconnection_id\x18\x04 \x01(\tR\fconnectionId\x12!\n" +
 	"\fpeer_address\x18\x05 \x01(\tR\vpeerAddress\x12\x18\n" +
 	"\amessage\x18\x06 \x01(\tR\amessage\x12\x18\n" +
-	"\adropped\x18\a \x01(\x04R\adropped\"5\n" +
+	"\adropped\x18\a \x01(\x04R\adropped\x12\x12\n" +
+	"\x04node\x18\b \x01(\tR\x04node\"O\n" +
 	"\x12WatchEventsRequest\x12\x1f\n" +
 	"\vlistener_id\x18\x01 \x01(\tR\n" +
-	"listenerId\"@\n" +
+	"listenerId\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\bR\acluster\"@\n" +
 	"\x13WatchEventsResponse\x12)\n" +
-	"\x05event\x18\x01 \x01(\v2\x13.sockplane.v1.EventR\x05event*P\n" +
+	"\x05event\x18\x01 \x01(\v2\x13.sockplane.v1.EventR\x05event\"\x12\n" +
+	"\x10ListNodesRequest\"=\n" +
+	"\x11ListNodesResponse\x12(\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x12.sockplane.v1.NodeR\x05nodes\"\xc6\x01\n" +
+	"\x04Node\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fgrpc_address\x18\x02 \x01(\tR\vgrpcAddress\x12\x14\n" +
+	"\x05alive\x18\x03 \x01(\bR\x05alive\x12\x1c\n" +
+	"\tlisteners\x18\x04 \x01(\x05R\tlisteners\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\x129\n" +
+	"\n" +
+	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt*P\n" +
 	"\x04Then\x12\x14\n" +
 	"\x10THEN_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTHEN_KEEP_OPEN\x10\x01\x12\x0e\n" +
@@ -4650,12 +4916,14 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\tByteOrder\x12\x1a\n" +
 	"\x16BYTE_ORDER_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18BYTE_ORDER_LITTLE_ENDIAN\x10\x01\x12\x19\n" +
-	"\x15BYTE_ORDER_BIG_ENDIAN\x10\x02*V\n" +
+	"\x15BYTE_ORDER_BIG_ENDIAN\x10\x02*|\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATE_RUNNING\x10\x01\x12\x11\n" +
 	"\rSTATE_STOPPED\x10\x02\x12\x10\n" +
-	"\fSTATE_FAILED\x10\x03*V\n" +
+	"\fSTATE_FAILED\x10\x03\x12\x11\n" +
+	"\rSTATE_PENDING\x10\x04\x12\x11\n" +
+	"\rSTATE_UNKNOWN\x10\x05*V\n" +
 	"\bStopMode\x12\x19\n" +
 	"\x15STOP_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STOP_MODE_GRACEFUL\x10\x01\x12\x17\n" +
@@ -4677,7 +4945,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x19EVENT_TYPE_EVENTS_DROPPED\x10\t\x12\x1f\n" +
 	"\x1bEVENT_TYPE_LISTENER_EXPIRED\x10\n" +
 	"\x12\x1f\n" +
-	"\x1bEVENT_TYPE_LISTENER_UPDATED\x10\v2\xab\t\n" +
+	"\x1bEVENT_TYPE_LISTENER_UPDATED\x10\v2\xf9\t\n" +
 	"\x0fListenerService\x12[\n" +
 	"\x0eCreateListener\x12#.sockplane.v1.CreateListenerRequest\x1a$.sockplane.v1.CreateListenerResponse\x12R\n" +
 	"\vGetListener\x12 .sockplane.v1.GetListenerRequest\x1a!.sockplane.v1.GetListenerResponse\x12X\n" +
@@ -4692,7 +4960,8 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\tSendFrame\x12\x1e.sockplane.v1.SendFrameRequest\x1a\x1f.sockplane.v1.SendFrameResponse\x12O\n" +
 	"\n" +
 	"ListFrames\x12\x1f.sockplane.v1.ListFramesRequest\x1a .sockplane.v1.ListFramesResponse\x12T\n" +
-	"\vWatchEvents\x12 .sockplane.v1.WatchEventsRequest\x1a!.sockplane.v1.WatchEventsResponse0\x01B=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
+	"\vWatchEvents\x12 .sockplane.v1.WatchEventsRequest\x1a!.sockplane.v1.WatchEventsResponse0\x01\x12L\n" +
+	"\tListNodes\x12\x1e.sockplane.v1.ListNodesRequest\x1a\x1f.sockplane.v1.ListNodesResponseB=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
 
 var (
 	file_sockplane_v1_listener_service_proto_rawDescOnce sync.Once
@@ -4707,7 +4976,7 @@ func file_sockplane_v1_listener_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_sockplane_v1_listener_service_proto_goTypes = []any{
 	(Then)(0),                            // 0: sockplane.v1.Then
 	(Transport)(0),                       // 1: sockplane.v1.Transport
@@ -4772,13 +5041,16 @@ var file_sockplane_v1_listener_service_proto_goTypes = []any{
 	(*Event)(nil),                        // 60: sockplane.v1.Event
 	(*WatchEventsRequest)(nil),           // 61: sockplane.v1.WatchEventsRequest
 	(*WatchEventsResponse)(nil),          // 62: sockplane.v1.WatchEventsResponse
-	nil,                                  // 63: sockplane.v1.Listener.LabelsEntry
-	nil,                                  // 64: sockplane.v1.Match.HeaderEntry
-	nil,                                  // 65: sockplane.v1.Reply.HeaderEntry
-	(*durationpb.Duration)(nil),          // 66: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),        // 67: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 68: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),              // 69: google.protobuf.Struct
+	(*ListNodesRequest)(nil),             // 63: sockplane.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),            // 64: sockplane.v1.ListNodesResponse
+	(*Node)(nil),                         // 65: sockplane.v1.Node
+	nil,                                  // 66: sockplane.v1.Listener.LabelsEntry
+	nil,                                  // 67: sockplane.v1.Match.HeaderEntry
+	nil,                                  // 68: sockplane.v1.Reply.HeaderEntry
+	(*durationpb.Duration)(nil),          // 69: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),        // 70: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 71: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),              // 72: google.protobuf.Struct
 }
 var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	1,  // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
@@ -4787,9 +5059,9 @@ var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	27, // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
 	26, // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
 	25, // 5: sockplane.v1.Listener.limits:type_name -> sockplane.v1.Limits
-	63, // 6: sockplane.v1.Listener.labels:type_name -> sockplane.v1.Listener.LabelsEntry
-	66, // 7: sockplane.v1.Listener.ttl:type_name -> google.protobuf.Duration
-	67, // 8: sockplane.v1.Listener.expire_time:type_name -> google.protobuf.Timestamp
+	66, // 6: sockplane.v1.Listener.labels:type_name -> sockplane.v1.Listener.LabelsEntry
+	69, // 7: sockplane.v1.Listener.ttl:type_name -> google.protobuf.Duration
+	70, // 8: sockplane.v1.Listener.expire_time:type_name -> google.protobuf.Timestamp
 	29, // 9: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
 	10, // 10: sockplane.v1.Listener.script:type_name -> sockplane.v1.Script
 	14, // 11: sockplane.v1.Listener.faults:type_name -> sockplane.v1.Fault
@@ -4799,9 +5071,9 @@ var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	13, // 15: sockplane.v1.Script.default:type_name -> sockplane.v1.Reply
 	12, // 16: sockplane.v1.ScriptRule.match:type_name -> sockplane.v1.Match
 	13, // 17: sockplane.v1.ScriptRule.reply:type_name -> sockplane.v1.Reply
-	64, // 18: sockplane.v1.Match.header:type_name -> sockplane.v1.Match.HeaderEntry
-	65, // 19: sockplane.v1.Reply.header:type_name -> sockplane.v1.Reply.HeaderEntry
-	66, // 20: sockplane.v1.Reply.delay:type_name -> google.protobuf.Duration
+	67, // 18: sockplane.v1.Match.header:type_name -> sockplane.v1.Match.HeaderEntry
+	68, // 19: sockplane.v1.Reply.header:type_name -> sockplane.v1.Reply.HeaderEntry
+	69, // 20: sockplane.v1.Reply.delay:type_name -> google.protobuf.Duration
 	0,  // 21: sockplane.v1.Reply.then:type_name -> sockplane.v1.Then
 	7,  // 22: sockplane.v1.Fault.direction:type_name -> sockplane.v1.Direction
 	12, // 23: sockplane.v1.Fault.match:type_name -> sockplane.v1.Match
@@ -4814,81 +5086,86 @@ var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	21, // 30: sockplane.v1.Fault.limit_data:type_name -> sockplane.v1.LimitDataFault
 	22, // 31: sockplane.v1.Fault.drop:type_name -> sockplane.v1.DropFault
 	23, // 32: sockplane.v1.Fault.duplicate:type_name -> sockplane.v1.DuplicateFault
-	66, // 33: sockplane.v1.LatencyFault.delay:type_name -> google.protobuf.Duration
-	66, // 34: sockplane.v1.LatencyFault.jitter:type_name -> google.protobuf.Duration
-	66, // 35: sockplane.v1.SlicerFault.delay:type_name -> google.protobuf.Duration
-	66, // 36: sockplane.v1.TimeoutFault.after:type_name -> google.protobuf.Duration
-	66, // 37: sockplane.v1.ResetPeerFault.after:type_name -> google.protobuf.Duration
-	66, // 38: sockplane.v1.SlowCloseFault.delay:type_name -> google.protobuf.Duration
-	66, // 39: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
-	66, // 40: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
-	66, // 41: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
+	69, // 33: sockplane.v1.LatencyFault.delay:type_name -> google.protobuf.Duration
+	69, // 34: sockplane.v1.LatencyFault.jitter:type_name -> google.protobuf.Duration
+	69, // 35: sockplane.v1.SlicerFault.delay:type_name -> google.protobuf.Duration
+	69, // 36: sockplane.v1.TimeoutFault.after:type_name -> google.protobuf.Duration
+	69, // 37: sockplane.v1.ResetPeerFault.after:type_name -> google.protobuf.Duration
+	69, // 38: sockplane.v1.SlowCloseFault.delay:type_name -> google.protobuf.Duration
+	69, // 39: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
+	69, // 40: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
+	69, // 41: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
 	3,  // 42: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
 	3,  // 43: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
 	4,  // 44: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
 	5,  // 45: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
-	67, // 46: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
+	70, // 46: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
 	33, // 47: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
 	30, // 48: sockplane.v1.ListenerStatus.script:type_name -> sockplane.v1.ScriptStatus
 	31, // 49: sockplane.v1.ListenerStatus.faults:type_name -> sockplane.v1.FaultStatus
 	32, // 50: sockplane.v1.ListenerStatus.tls:type_name -> sockplane.v1.TlsStatus
-	67, // 51: sockplane.v1.TlsStatus.not_after:type_name -> google.protobuf.Timestamp
-	9,  // 52: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	9,  // 53: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 54: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 55: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
-	6,  // 56: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	66, // 57: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	9,  // 58: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 59: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
-	6,  // 60: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	66, // 61: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	9,  // 62: sockplane.v1.UpdateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	68, // 63: sockplane.v1.UpdateListenerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 64: sockplane.v1.UpdateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	6,  // 65: sockplane.v1.BatchDeleteListenersRequest.mode:type_name -> sockplane.v1.StopMode
-	66, // 66: sockplane.v1.BatchDeleteListenersRequest.drain_timeout:type_name -> google.protobuf.Duration
-	67, // 67: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
-	67, // 68: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
-	50, // 69: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
-	69, // 70: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
-	7,  // 71: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
-	67, // 72: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
-	57, // 73: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
-	8,  // 74: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
-	67, // 75: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
-	60, // 76: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
-	34, // 77: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
-	36, // 78: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
-	38, // 79: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
-	40, // 80: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
-	42, // 81: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
-	44, // 82: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
-	46, // 83: sockplane.v1.ListenerService.UpdateListener:input_type -> sockplane.v1.UpdateListenerRequest
-	48, // 84: sockplane.v1.ListenerService.BatchDeleteListeners:input_type -> sockplane.v1.BatchDeleteListenersRequest
-	51, // 85: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
-	53, // 86: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
-	55, // 87: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
-	58, // 88: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
-	61, // 89: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
-	35, // 90: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
-	37, // 91: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
-	39, // 92: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
-	41, // 93: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
-	43, // 94: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
-	45, // 95: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
-	47, // 96: sockplane.v1.ListenerService.UpdateListener:output_type -> sockplane.v1.UpdateListenerResponse
-	49, // 97: sockplane.v1.ListenerService.BatchDeleteListeners:output_type -> sockplane.v1.BatchDeleteListenersResponse
-	52, // 98: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
-	54, // 99: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
-	56, // 100: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
-	59, // 101: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
-	62, // 102: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
-	90, // [90:103] is the sub-list for method output_type
-	77, // [77:90] is the sub-list for method input_type
-	77, // [77:77] is the sub-list for extension type_name
-	77, // [77:77] is the sub-list for extension extendee
-	0,  // [0:77] is the sub-list for field type_name
+	70, // 51: sockplane.v1.ListenerStatus.unknown_since:type_name -> google.protobuf.Timestamp
+	70, // 52: sockplane.v1.TlsStatus.not_after:type_name -> google.protobuf.Timestamp
+	9,  // 53: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	9,  // 54: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,  // 55: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,  // 56: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
+	6,  // 57: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	69, // 58: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	9,  // 59: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,  // 60: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
+	6,  // 61: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	69, // 62: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	9,  // 63: sockplane.v1.UpdateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	71, // 64: sockplane.v1.UpdateListenerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 65: sockplane.v1.UpdateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	6,  // 66: sockplane.v1.BatchDeleteListenersRequest.mode:type_name -> sockplane.v1.StopMode
+	69, // 67: sockplane.v1.BatchDeleteListenersRequest.drain_timeout:type_name -> google.protobuf.Duration
+	70, // 68: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
+	70, // 69: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
+	50, // 70: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
+	72, // 71: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
+	7,  // 72: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
+	70, // 73: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
+	57, // 74: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
+	8,  // 75: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
+	70, // 76: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
+	60, // 77: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
+	65, // 78: sockplane.v1.ListNodesResponse.nodes:type_name -> sockplane.v1.Node
+	70, // 79: sockplane.v1.Node.started_at:type_name -> google.protobuf.Timestamp
+	34, // 80: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
+	36, // 81: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
+	38, // 82: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
+	40, // 83: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
+	42, // 84: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
+	44, // 85: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
+	46, // 86: sockplane.v1.ListenerService.UpdateListener:input_type -> sockplane.v1.UpdateListenerRequest
+	48, // 87: sockplane.v1.ListenerService.BatchDeleteListeners:input_type -> sockplane.v1.BatchDeleteListenersRequest
+	51, // 88: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
+	53, // 89: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
+	55, // 90: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
+	58, // 91: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
+	61, // 92: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
+	63, // 93: sockplane.v1.ListenerService.ListNodes:input_type -> sockplane.v1.ListNodesRequest
+	35, // 94: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
+	37, // 95: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
+	39, // 96: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
+	41, // 97: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
+	43, // 98: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
+	45, // 99: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
+	47, // 100: sockplane.v1.ListenerService.UpdateListener:output_type -> sockplane.v1.UpdateListenerResponse
+	49, // 101: sockplane.v1.ListenerService.BatchDeleteListeners:output_type -> sockplane.v1.BatchDeleteListenersResponse
+	52, // 102: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
+	54, // 103: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
+	56, // 104: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
+	59, // 105: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
+	62, // 106: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
+	64, // 107: sockplane.v1.ListenerService.ListNodes:output_type -> sockplane.v1.ListNodesResponse
+	94, // [94:108] is the sub-list for method output_type
+	80, // [80:94] is the sub-list for method input_type
+	80, // [80:80] is the sub-list for extension type_name
+	80, // [80:80] is the sub-list for extension extendee
+	0,  // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_listener_service_proto_init() }
@@ -4916,7 +5193,7 @@ func file_sockplane_v1_listener_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sockplane_v1_listener_service_proto_rawDesc), len(file_sockplane_v1_listener_service_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   57,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

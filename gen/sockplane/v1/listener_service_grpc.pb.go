@@ -32,6 +32,7 @@ const (
 	ListenerService_SendFrame_FullMethodName            = "/sockplane.v1.ListenerService/SendFrame"
 	ListenerService_ListFrames_FullMethodName           = "/sockplane.v1.ListenerService/ListFrames"
 	ListenerService_WatchEvents_FullMethodName          = "/sockplane.v1.ListenerService/WatchEvents"
+	ListenerService_ListNodes_FullMethodName            = "/sockplane.v1.ListenerService/ListNodes"
 )
 
 // ListenerServiceClient is the client API for ListenerService service.
@@ -92,6 +93,9 @@ type ListenerServiceClient interface {
 	// reads too slowly never slows a listener: events to it are dropped and
 	// an EVENT_TYPE_EVENTS_DROPPED event says how many.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
+	// ListNodes lists the nodes of the cluster this daemon belongs to (see
+	// Listener.node), by name; outside a cluster, FAILED_PRECONDITION.
+	ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error)
 }
 
 type listenerServiceClient struct {
@@ -241,6 +245,16 @@ func (c *listenerServiceClient) WatchEvents(ctx context.Context, in *WatchEvents
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ListenerService_WatchEventsClient = grpc.ServerStreamingClient[WatchEventsResponse]
 
+func (c *listenerServiceClient) ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNodesResponse)
+	err := c.cc.Invoke(ctx, ListenerService_ListNodes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ListenerServiceServer is the server API for ListenerService service.
 // All implementations must embed UnimplementedListenerServiceServer
 // for forward compatibility.
@@ -299,6 +313,9 @@ type ListenerServiceServer interface {
 	// reads too slowly never slows a listener: events to it are dropped and
 	// an EVENT_TYPE_EVENTS_DROPPED event says how many.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
+	// ListNodes lists the nodes of the cluster this daemon belongs to (see
+	// Listener.node), by name; outside a cluster, FAILED_PRECONDITION.
+	ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error)
 	mustEmbedUnimplementedListenerServiceServer()
 }
 
@@ -347,6 +364,9 @@ func (UnimplementedListenerServiceServer) ListFrames(context.Context, *ListFrame
 }
 func (UnimplementedListenerServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedListenerServiceServer) ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNodes not implemented")
 }
 func (UnimplementedListenerServiceServer) mustEmbedUnimplementedListenerServiceServer() {}
 func (UnimplementedListenerServiceServer) testEmbeddedByValue()                         {}
@@ -596,6 +616,24 @@ func _ListenerService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ListenerService_WatchEventsServer = grpc.ServerStreamingServer[WatchEventsResponse]
 
+func _ListenerService_ListNodes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNodesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ListenerServiceServer).ListNodes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ListenerService_ListNodes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ListenerServiceServer).ListNodes(ctx, req.(*ListNodesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ListenerService_ServiceDesc is the grpc.ServiceDesc for ListenerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -650,6 +688,10 @@ var ListenerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListFrames",
 			Handler:    _ListenerService_ListFrames_Handler,
+		},
+		{
+			MethodName: "ListNodes",
+			Handler:    _ListenerService_ListNodes_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sockplane/sockplane/internal/etcdtest"
+	"github.com/sockplane/sockplane/internal/poll"
+	"github.com/sockplane/sockplane/wire"
+)
+
+// clusterLease is the nodes' lease in these tests: short, so that a dead
+// node is noticed within seconds.
+const clusterLease = 2 * time.Second
+
+// node is one in-process daemon of a test cluster.
+type node struct {
+	*daemon
+	name   string
+	cancel context.CancelFunc
+	served chan error
+}
+
+// startNode runs a daemon in cluster mode on etcd as node name. The test
+// ends it (if it still runs) at cleanup, as a signal would.
+func startNode(t *testing.T, etcd *etcdtest.Cluster, name string) *node {
+	t.Helper()
+	opts := options{grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second,
+		maxListeners: 1000}
+	opts.cluster = clusterOptions{etcdEndpoints: etcd.Endpoints(), etcdPrefix: "/sockplane/v1/", node: name, leaseTTL: clusterLease}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d, err := newDaemon(opts, logger)
+	if err != nil {
+		t.Fatalf("node %s: %v", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &node{daemon: d, name: name, cancel: cancel, served: make(chan error, 1)}
+	go func() { n.served <- d.serve(ctx) }()
+	t.Cleanup(func() { n.stop(t) })
+	return n
+}
+
+// stop shuts the node down, as a signal does; a second stop does nothing.
+func (n *node) stop(t *testing.T) {
+	t.Helper()
+	if n.cancel == nil {
+		return
+	}
+	n.cancel()
+	n.cancel = nil
+	select {
+	case err := <-n.served:
+		if err != nil {
+			t.Errorf("node %s: serve: %v", n.name, err)
+		}
+	case <-time.After(testTimeout):
+		t.Errorf("node %s did not shut down", n.name)
+	}
+}
+
+// kill ends the node as a dead host would: its keys stay in etcd until
+// its lease expires, and its listeners stop.
+func (n *node) kill(t *testing.T) {
+	t.Helper()
+	n.agent.Abandon()
+	n.stop(t)
+}
+
+func state(t *testing.T, d *daemon, id string) string {
+	t.Helper()
+	return str(rest(t, d, "GET", "/v1/listeners/"+id, "").body, "status", "state")
+}
+
+// TestClusterPlacement: a listener created on node A for node B is
+// served by B at the address A reports; A's update, stop, start and
+// delete take effect on B; A's per-connection calls reach B's
+// connections; ListNodes shows both.
+func TestClusterPlacement(t *testing.T) {
+	etcd := etcdtest.New(t, 3)
+	a := startNode(t, etcd, "a")
+	b := startNode(t, etcd, "b")
+
+	created := rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"on-b","node":"b","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)
+	if created.status != http.StatusOK || str(created.body, "status", "state") != "STATE_RUNNING" {
+		t.Fatalf("create on a for b: %d %s", created.status, created.raw)
+	}
+	addr := str(created.body, "status", "boundAddress")
+	if str(created.body, "node") != "b" || addr == "" {
+		t.Fatalf("create: node %q, bound %q: %s", str(created.body, "node"), addr, created.raw)
+	}
+	if info, err := b.reg.Get("on-b"); err != nil || info.BoundAddr != addr {
+		t.Fatalf("b's registry: %+v, %v; a reported %s", info, err, addr)
+	}
+	if _, err := a.reg.Get("on-b"); err == nil {
+		t.Fatal("a serves b's listener too")
+	}
+	if got, err := roundTrip(t, "tcp", addr, "hello"); err != nil || got != "hello" {
+		t.Fatalf("echo at %s: %q, %v", addr, got, err)
+	}
+	if got := str(rest(t, b.daemon, "GET", "/v1/listeners/on-b", "").body, "status", "boundAddress"); got != addr {
+		t.Fatalf("b's GET: bound %q, a's %q", got, addr)
+	}
+
+	upd := rest(t, a.daemon, "PATCH", "/v1/listeners/on-b", `{"handler":"HANDLER_UPPER"}`)
+	if upd.status != http.StatusOK || str(upd.body, "handler") != "HANDLER_UPPER" {
+		t.Fatalf("update from a: %d %s", upd.status, upd.raw)
+	}
+	if got, err := roundTrip(t, "tcp", addr, "hello"); err != nil || got != "HELLO" {
+		t.Fatalf("after the update: %q, %v", got, err)
+	}
+
+	// A connection on b, seen and written to through a.
+	conn, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var conns []any
+	poll.Until(t, "a lists b's connection", func() bool {
+		r := rest(t, a.daemon, "GET", "/v1/listeners/on-b/connections", "")
+		conns, _ = r.body["connections"].([]any)
+		return r.status == http.StatusOK && len(conns) == 1
+	})
+	connID := conns[0].(map[string]any)["id"].(string)
+	sent := rest(t, a.daemon, "POST", "/v1/listeners/on-b/connections/"+connID+":send", `{"body":"`+b64("from a")+`"}`)
+	if sent.status != http.StatusOK {
+		t.Fatalf("send through a: %d %s", sent.status, sent.raw)
+	}
+	_ = conn.SetDeadline(time.Now().Add(testTimeout))
+	var codec wire.Codec
+	body, err := codec.ReadFrame(bufio.NewReader(conn))
+	if err != nil || string(body.Body) != "from a" {
+		t.Fatalf("the client got %q, %v", body.Body, err)
+	}
+
+	stopped := rest(t, a.daemon, "POST", "/v1/listeners/on-b:stop", `{}`)
+	if stopped.status != http.StatusOK || str(stopped.body, "status", "state") != "STATE_STOPPED" {
+		t.Fatalf("stop from a: %d %s", stopped.status, stopped.raw)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s accepts after the stop", addr)
+	}
+	started := rest(t, a.daemon, "POST", "/v1/listeners/on-b:start", `{}`)
+	if started.status != http.StatusOK || str(started.body, "status", "boundAddress") != addr {
+		t.Fatalf("start from a: %d %s (was at %s)", started.status, started.raw, addr)
+	}
+	if got, err := roundTrip(t, "tcp", addr, "again"); err != nil || got != "AGAIN" {
+		t.Fatalf("after the start: %q, %v", got, err)
+	}
+
+	nodes := rest(t, b.daemon, "GET", "/v1/nodes", "")
+	if nodes.status != http.StatusOK || !strings.Contains(nodes.raw, `"name":"a"`) || !strings.Contains(nodes.raw, `"name":"b"`) {
+		t.Fatalf("nodes: %d %s", nodes.status, nodes.raw)
+	}
+
+	if del := rest(t, a.daemon, "DELETE", "/v1/listeners/on-b", ""); del.status != http.StatusOK {
+		t.Fatalf("delete from a: %d %s", del.status, del.raw)
+	}
+	if _, err := b.reg.Get("on-b"); err == nil {
+		t.Fatal("b still has the listener after the delete answered")
+	}
+	if r := rest(t, b.daemon, "GET", "/v1/listeners/on-b", ""); r.status != http.StatusNotFound {
+		t.Fatalf("b's GET after the delete: %d %s", r.status, r.raw)
+	}
+}
+
+// TestClusterBindErrorComesBack: a create whose owner cannot bind fails
+// as a local create does, and leaves no listener.
+func TestClusterBindErrorComesBack(t *testing.T) {
+	etcd := etcdtest.New(t, 1)
+	a := startNode(t, etcd, "a")
+	startNode(t, etcd, "b")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	r := rest(t, a.daemon, "POST", "/v1/listeners", fmt.Sprintf(`{"id":"clash","node":"b","transport":"TRANSPORT_TCP","address":%q}`, taken.Addr().String()))
+	if r.status != http.StatusConflict || !strings.Contains(r.raw, "node b") {
+		t.Fatalf("create on a taken port: %d %s", r.status, r.raw)
+	}
+	if g := rest(t, a.daemon, "GET", "/v1/listeners/clash", ""); g.status != http.StatusNotFound {
+		t.Fatalf("the failed listener stayed: %d %s", g.status, g.raw)
+	}
+	bad := rest(t, a.daemon, "POST", "/v1/listeners", `{"node":"B!","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)
+	if bad.status != http.StatusBadRequest || !strings.Contains(bad.raw, "listener.node") {
+		t.Fatalf("a bad node name: %d %s", bad.status, bad.raw)
+	}
+}
+
+// TestClusterNodeDeath: a node killed hard leaves its listeners
+// STATE_UNKNOWN on the others within its lease TTL + 2 s; restarted, it
+// serves them again on their old ports.
+func TestClusterNodeDeath(t *testing.T) {
+	etcd := etcdtest.New(t, 3)
+	a := startNode(t, etcd, "a")
+	b := startNode(t, etcd, "b")
+	created := rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"survivor","node":"b","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)
+	addr := str(created.body, "status", "boundAddress")
+	if created.status != http.StatusOK || addr == "" {
+		t.Fatalf("create: %d %s", created.status, created.raw)
+	}
+	killed := time.Now()
+	b.kill(t)
+	last := ""
+	deadline := time.Now().Add(clusterLease + 2*time.Second)
+	for last = state(t, a.daemon, "survivor"); last != "STATE_UNKNOWN"; last = state(t, a.daemon, "survivor") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a shows b's listener %s %v after the kill: %s; nodes %s", last, time.Since(killed),
+				rest(t, a.daemon, "GET", "/v1/listeners/survivor", "").raw, rest(t, a.daemon, "GET", "/v1/nodes", "").raw)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+	}
+	t.Logf("STATE_UNKNOWN %v after the kill (lease %v)", time.Since(killed).Round(time.Millisecond), clusterLease)
+	got := rest(t, a.daemon, "GET", "/v1/listeners/survivor", "")
+	if str(got.body, "node") != "b" || str(got.body, "status", "unknownSince") == "" || !strings.Contains(str(got.body, "status", "message"), "node b") {
+		t.Fatalf("unknown listener: %s", got.raw)
+	}
+
+	startNode(t, etcd, "b")
+	poll.Until(t, "b serves its listener again", func() bool { return state(t, a.daemon, "survivor") == "STATE_RUNNING" })
+	if now := str(rest(t, a.daemon, "GET", "/v1/listeners/survivor", "").body, "status", "boundAddress"); now != addr {
+		t.Fatalf("restarted on %s, was %s", now, addr)
+	}
+	if got, err := roundTrip(t, "tcp", addr, "back"); err != nil || got != "back" {
+		t.Fatalf("echo after the restart: %q, %v", got, err)
+	}
+}
+
+// TestClusterEtcdOutage: with one etcd member of three down writes go
+// on; with two down they answer UNAVAILABLE naming etcd while listeners
+// serve; when the members come back writes work again, with no node
+// restarted.
+func TestClusterEtcdOutage(t *testing.T) {
+	etcd := etcdtest.New(t, 3)
+	a := startNode(t, etcd, "a")
+	first := rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"before","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)
+	addr := str(first.body, "status", "boundAddress")
+	if first.status != http.StatusOK || addr == "" {
+		t.Fatalf("create: %d %s", first.status, first.raw)
+	}
+	etcd.Stop(2)
+	if r := rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"one-down","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`); r.status != http.StatusOK {
+		t.Fatalf("create with one member down: %d %s", r.status, r.raw)
+	}
+	etcd.Stop(1)
+	r := rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"no-quorum","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.raw, "etcd") {
+		t.Fatalf("create without quorum: %d %s", r.status, r.raw)
+	}
+	if got, err := roundTrip(t, "tcp", addr, "still"); err != nil || got != "still" {
+		t.Fatalf("a listener without quorum: %q, %v", got, err)
+	}
+	if g := rest(t, a.daemon, "GET", "/v1/listeners/before", ""); g.status != http.StatusOK {
+		t.Fatalf("a read without quorum: %d %s", g.status, g.raw)
+	}
+	etcd.Restart(1, 2)
+	poll.Within(t, 20*time.Second, "writes work again", func() bool {
+		return rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"after","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`).status == http.StatusOK
+	})
+	if s := state(t, a.daemon, "after"); s != "STATE_RUNNING" {
+		t.Fatalf("after the outage: %s", s)
+	}
+}
+
+func b64(s string) string {
+	out, _ := json.Marshal([]byte(s))
+	return strings.Trim(string(out), `"`)
+}

@@ -70,8 +70,7 @@ func (s *ListenerService) remote(ctx context.Context, id string) (sockplanev1.Li
 	if s.cluster == nil {
 		return nil, ctx, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	if len(md.Get(forwardedHeader)) > 0 {
+	if isForwarded(ctx) {
 		return nil, ctx, nil
 	}
 	node, addr, local, err := s.cluster.Owner(id)
@@ -88,11 +87,24 @@ func (s *ListenerService) remote(ctx context.Context, id string) (sockplanev1.Li
 	if err != nil {
 		return nil, ctx, err
 	}
+	return cli, s.forwardContext(ctx), nil
+}
+
+// forwardContext is the context of a call forwarded to another node: the
+// caller's credentials and deadline, marked as forwarded.
+func (s *ListenerService) forwardContext(ctx context.Context) context.Context {
+	md, _ := metadata.FromIncomingContext(ctx)
 	out := metadata.Pairs(forwardedHeader, s.cluster.Name())
 	for _, v := range md.Get("authorization") {
 		out.Append("authorization", v)
 	}
-	return cli, metadata.NewOutgoingContext(ctx, out), nil
+	return metadata.NewOutgoingContext(ctx, out)
+}
+
+// isForwarded reports whether another node forwarded this call.
+func isForwarded(ctx context.Context) bool {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return len(md.Get(forwardedHeader)) > 0
 }
 
 // forwarded passes the error of a forwarded call on as the owner gave it.

@@ -122,19 +122,38 @@ func (s *ListenerService) WatchEvents(req *sockplanev1.WatchEventsRequest, strea
 	if err := stream.SendHeader(metadata.Pairs(streamOpenHeader, "open")); err != nil {
 		return err
 	}
-	ctx := stream.Context()
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	var node string
+	var remote chan *sockplanev1.Event // nil, never ready, outside a cluster watch
+	if s.cluster != nil {
+		node = s.cluster.Name()
+		if req.GetCluster() && !isForwarded(ctx) {
+			remote = make(chan *sockplanev1.Event, watchBuffer)
+			wait := s.watchCluster(ctx, req.GetListenerId(), remote)
+			defer func() { cancel(); wait() }()
+		}
+	}
+	send := func(e rawsock.Event) error {
+		ev := eventToProto(e)
+		ev.Node = node
+		return stream.Send(&sockplanev1.WatchEventsResponse{Event: ev})
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case ev := <-remote:
+			if err := stream.Send(&sockplanev1.WatchEventsResponse{Event: ev}); err != nil {
+				return err
+			}
 		case e := <-sub.Events():
 			if n := sub.TakeDropped(); n > 0 {
-				dropped := rawsock.Event{Type: rawsock.EventEventsDropped, At: e.At, Dropped: n}
-				if err := stream.Send(&sockplanev1.WatchEventsResponse{Event: eventToProto(dropped)}); err != nil {
+				if err := send(rawsock.Event{Type: rawsock.EventEventsDropped, At: e.At, Dropped: n}); err != nil {
 					return err
 				}
 			}
-			if err := stream.Send(&sockplanev1.WatchEventsResponse{Event: eventToProto(e)}); err != nil {
+			if err := send(e); err != nil {
 				return err
 			}
 		}

@@ -20,8 +20,10 @@
 //	                        (the bbolt store keeps the same bytes). No
 //	                        lease: it stays when every node is gone. Every
 //	                        write is a compare-and-swap on the key's mod
-//	                        revision, which is what the API's etag is made
-//	                        from.
+//	                        revision; the API's etag is made from the
+//	                        record's create time and generation, so the
+//	                        owner recording the address it bound (a write
+//	                        that changes no generation) keeps it.
 //	<prefix>nodes/<name>    a live node: JSON {"name", "grpcAddress",
 //	                        "version", "startedAt"} (NodeInfo), under the
 //	                        node's lease. Present means alive; it goes when

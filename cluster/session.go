@@ -205,21 +205,21 @@ func (s *Session) putNode(ctx context.Context, lease, also clientv3.LeaseID) err
 
 // putOwned puts key=value under lease if the key is absent or under
 // lease or also (when not 0) — one transaction, so that no other owner's
-// key is overwritten. When it is another's, it returns false and the
-// key's lease.
-func (s *Session) putOwned(ctx context.Context, key, value string, lease, also clientv3.LeaseID) (bool, clientv3.LeaseID, error) {
-	put := clientv3.OpPut(key, value, clientv3.WithLease(lease))
+// key is overwritten; the extra operations run in it too, when it puts.
+// When the key is another's, it returns false and the key's lease.
+func (s *Session) putOwned(ctx context.Context, key, value string, lease, also clientv3.LeaseID, extra ...clientv3.Op) (bool, clientv3.LeaseID, error) {
+	put := append([]clientv3.Op{clientv3.OpPut(key, value, clientv3.WithLease(lease))}, extra...)
 	owned := clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(key), "=", lease)},
-		[]clientv3.Op{put}, []clientv3.Op{clientv3.OpGet(key)})
+		put, []clientv3.Op{clientv3.OpGet(key)})
 	if also != 0 {
 		owned = clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(key), "=", also)},
-			[]clientv3.Op{put}, []clientv3.Op{owned})
+			put, []clientv3.Op{owned})
 	}
 	cctx, cancel := s.store.call(ctx)
 	defer cancel()
 	resp, err := s.store.cli.Txn(cctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(put).
+		Then(put...).
 		Else(owned).
 		Commit()
 	if err != nil {
@@ -422,6 +422,13 @@ func (s *Session) rewrite(ctx context.Context, old, fresh clientv3.LeaseID) erro
 // caller's to retry; the status is kept all the same, so a recovery
 // writes it.
 func (s *Session) PublishStatus(ctx context.Context, id string, st Status) error {
+	return s.PublishStatusWith(ctx, id, st)
+}
+
+// PublishStatusWith is PublishStatus with extra operations in the same
+// transaction, applied only with the status (see Store.UpdateOp): one
+// write to etcd instead of two.
+func (s *Session) PublishStatusWith(ctx context.Context, id string, st Status, extra ...clientv3.Op) error {
 	if err := validateName("listener", id); err != nil {
 		return err
 	}
@@ -441,7 +448,7 @@ func (s *Session) PublishStatus(ctx context.Context, id string, st Status) error
 	s.statuses[id] = st
 	lease := s.lease
 	s.mu.Unlock()
-	ok, held, err := s.putOwned(ctx, s.store.StatusKey(id), string(value), lease, 0)
+	ok, held, err := s.putOwned(ctx, s.store.StatusKey(id), string(value), lease, 0, extra...)
 	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		// The lease is gone and the keepalive has not said so yet: the
 		// recovery writes this status under the next lease.

@@ -203,6 +203,23 @@ func (s *Store) Update(ctx context.Context, rec registry.Record, ifModRev int64)
 	return resp.Header.Revision, nil
 }
 
+// UpdateOp is Update as an operation for another transaction
+// (Session.PublishStatusWith): it replaces the record if its mod revision
+// is ifModRev, and does nothing otherwise.
+func (s *Store) UpdateOp(rec registry.Record, ifModRev int64) (clientv3.Op, error) {
+	id := rec.Spec.ID
+	if err := validateName("listener", id); err != nil {
+		return clientv3.Op{}, err
+	}
+	value, err := specpb.EncodeRecord(rec)
+	if err != nil {
+		return clientv3.Op{}, err
+	}
+	key := s.ListenerKey(id)
+	return clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", ifModRev)},
+		[]clientv3.Op{clientv3.OpPut(key, string(value))}, nil), nil
+}
+
 // Delete removes listener id's record if its mod revision is ifModRev,
 // or, with ifModRev 0, whatever its revision; it fails as Update does.
 // The status its owner published stays the owner's to remove.

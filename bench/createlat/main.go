@@ -27,6 +27,7 @@
 //
 //	createlat --grpc 127.0.0.1:7070 --http 127.0.0.1:7080 [--n 1000] [--warmup 20]
 //	          [--prefix lat] [--keep] [--floor 200] [--fsync-dir DIR] [--fsync-count 200]
+//	          [--node NAME]
 package main
 
 import (
@@ -64,6 +65,7 @@ type options struct {
 	fsyncDir           string
 	fsyncCount         int
 	floor              int
+	node               string
 }
 
 // result is what createlat prints; latencies are in microseconds.
@@ -115,6 +117,7 @@ func run(args []string) error {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on each call and dial")
 	fs.StringVar(&o.fsyncDir, "fsync-dir", "", "also time 4 KiB overwrite + fdatasync in this directory")
 	fs.IntVar(&o.fsyncCount, "fsync-count", 200, "fdatasyncs to time with --fsync-dir")
+	fs.StringVar(&o.node, "node", "", "in a cluster, the node to place the listeners on (another than the one called measures a create through a non-owner)")
 	fs.IntVar(&o.floor, "floor", 200, "GetListener calls, REST GETs and dials to time for reference (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -243,13 +246,14 @@ func (c *creator) create(id string, rest bool) (string, *net.Dialer, error) {
 		defer cancel()
 		l, err := c.grpc.CreateListener(ctx, &sockplanev1.CreateListenerRequest{Listener: &sockplanev1.Listener{
 			Id: id, Transport: sockplanev1.Transport_TRANSPORT_TCP, Address: "127.0.0.1:0", Handler: sockplanev1.Handler_HANDLER_ECHO,
+			Node: c.o.node,
 		}})
 		if err != nil {
 			return "", nil, fmt.Errorf("gRPC create %s: %w", id, err)
 		}
 		return l.GetListener().GetStatus().GetBoundAddress(), d, nil
 	}
-	body := fmt.Sprintf(`{"id":%q,"transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_ECHO"}`, id)
+	body := fmt.Sprintf(`{"id":%q,"transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_ECHO","node":%q}`, id, c.o.node)
 	var out struct {
 		Status struct {
 			BoundAddress string `json:"boundAddress"`

@@ -59,6 +59,7 @@ type Agent struct {
 	changes *broadcast // a status or node changed: waiters look again
 	work    *queue     // listeners to reconcile
 	goneAt  sync.Map   // node name -> time.Time its key was last seen deleted
+	endOnce sync.Once  // logs the session's end once
 
 	stopCtx context.Context // ends at Close: the workers' calls end with it
 	stop    context.CancelFunc

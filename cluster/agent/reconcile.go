@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/sockplane/sockplane/cluster"
 	"github.com/sockplane/sockplane/registry"
 )
@@ -30,6 +32,16 @@ func stateOf(name string) registry.State {
 // queue, one run per id at a time.
 func (a *Agent) reconcile(id string) {
 	ctx := a.stopCtx
+	select {
+	case <-a.session.Done():
+		// Another daemon took this node's name while its lease was lost:
+		// that one serves the node's share now. Nothing more here.
+		a.endOnce.Do(func() {
+			a.log.Error("this node's name was taken by another daemon: no longer reconciling", "error", a.session.Err())
+		})
+		return
+	default:
+	}
 	ent, ok := a.listeners.Get(id)
 	if !ok || ent.Value.Unreadable != nil || ent.Value.Spec.Node != a.name {
 		a.release(ctx, id)
@@ -55,16 +67,18 @@ func (a *Agent) reconcile(id string) {
 	if err != nil {
 		a.log.Warn("listener not as desired", "id", id, "generation", rec.Generation, "error", err)
 	}
+	var extra []clientv3.Op
 	if info.BoundAddr != "" && info.BoundAddr != rec.LastBound {
-		// So that the node gets the same port back after a restart; before
-		// the status, so that a caller who saw the status finds it kept.
-		// The generation stays: an etag callers hold stays good.
+		// So that the node gets the same port back after a restart: in the
+		// status's transaction, so that a caller who saw the status finds
+		// it kept, for one write. The generation stays: an etag callers
+		// hold stays good. A record changed meanwhile is left as it is.
 		rec.LastBound = info.BoundAddr
-		if _, err := a.store.Update(ctx, rec, ent.ModRevision); err != nil && !errors.Is(err, registry.ErrEtagMismatch) {
-			a.log.Warn("could not record the bound address", "id", id, "error", err)
+		if op, err := a.store.UpdateOp(rec, ent.ModRevision); err == nil {
+			extra = append(extra, op)
 		}
 	}
-	a.publish(ctx, id, a.statusOf(id, info, rec.Generation, err))
+	a.publish(ctx, id, a.statusOf(id, info, rec.Generation, err), extra...)
 }
 
 // statusOf is the status to publish of a listener the registry acted on.
@@ -86,18 +100,19 @@ func (a *Agent) statusOf(id string, info registry.Info, generation int64, err er
 	return st
 }
 
-// publish writes a status, retrying while etcd is unavailable or the
-// listener's previous owner still holds its status key (a move between
-// nodes), until ctx ends. An unchanged status is not written again.
-func (a *Agent) publish(ctx context.Context, id string, st cluster.Status) {
-	if prev, ok := a.session.Statuses()[id]; ok {
+// publish writes a status, and the extra operations with it, retrying
+// while etcd is unavailable or the listener's previous owner still holds
+// its status key (a move between nodes), until ctx ends. An unchanged
+// status with nothing extra is not written again.
+func (a *Agent) publish(ctx context.Context, id string, st cluster.Status, extra ...clientv3.Op) {
+	if prev, ok := a.session.Statuses()[id]; ok && len(extra) == 0 {
 		prev.Node = ""
 		if prev == st {
 			return
 		}
 	}
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		err := a.session.PublishStatus(ctx, id, st)
+		err := a.session.PublishStatusWith(ctx, id, st, extra...)
 		if err == nil || !(errors.Is(err, cluster.ErrUnavailable) || errors.Is(err, cluster.ErrStatusOwned)) {
 			if err != nil {
 				a.log.Warn("could not publish a listener's status", "id", id, "error", err)

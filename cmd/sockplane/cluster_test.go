@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockplane/sockplane/cluster"
 	"github.com/sockplane/sockplane/internal/etcdtest"
 	"github.com/sockplane/sockplane/internal/poll"
 	"github.com/sockplane/sockplane/wire"
@@ -34,9 +35,15 @@ type node struct {
 // ends it (if it still runs) at cleanup, as a signal would.
 func startNode(t *testing.T, etcd *etcdtest.Cluster, name string) *node {
 	t.Helper()
+	return startNodeOn(t, etcd.Endpoints(), name)
+}
+
+// startNodeOn is startNode on the given etcd endpoints (a Link's).
+func startNodeOn(t *testing.T, endpoints []string, name string) *node {
+	t.Helper()
 	opts := options{grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second,
 		maxListeners: 1000}
-	opts.cluster = clusterOptions{etcdEndpoints: etcd.Endpoints(), etcdPrefix: "/sockplane/v1/", node: name, leaseTTL: clusterLease}
+	opts.cluster = clusterOptions{etcdEndpoints: endpoints, etcdPrefix: cluster.DefaultPrefix, node: name, leaseTTL: clusterLease}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d, err := newDaemon(opts, logger)
 	if err != nil {
@@ -276,4 +283,56 @@ func TestClusterEtcdOutage(t *testing.T) {
 func b64(s string) string {
 	out, _ := json.Marshal([]byte(s))
 	return strings.Trim(string(out), `"`)
+}
+
+// TestClusterWatchEvents: a cluster watch on node A streams B's events
+// too, each naming its node; a plain watch has A's only.
+func TestClusterWatchEvents(t *testing.T) {
+	etcd := etcdtest.New(t, 1)
+	a := startNode(t, etcd, "a")
+	startNode(t, etcd, "b")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+a.httpAddr()+"/v1/events?cluster=true", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// The watch on b opens after the reply's header: poll with creates
+	// until b's event arrives.
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("watched-%d", i)
+		if r := rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"`+id+`","node":"b","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`); r.status != http.StatusOK {
+			t.Fatalf("create: %d %s", r.status, r.raw)
+		}
+		deadline := time.After(500 * time.Millisecond)
+	read:
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					t.Fatal("the event stream ended")
+				}
+				if strings.Contains(line, `"listenerId":"`+id+`"`) && strings.Contains(line, `"node":"b"`) && strings.Contains(line, "EVENT_TYPE_LISTENER_CREATED") {
+					return
+				}
+			case <-deadline:
+				break read
+			case <-ctx.Done():
+				t.Fatal("no event of b's listener on a's cluster watch")
+			}
+		}
+	}
 }

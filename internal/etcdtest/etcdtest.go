@@ -256,22 +256,38 @@ func (l *Link) Restore() {
 	}
 }
 
-// ClientWithLink returns a client of every member whose connections go
-// through a Link of its own; both are closed at tb.Cleanup.
-func (c *Cluster) ClientWithLink(tb testing.TB) (*clientv3.Client, *Link) {
+// NewLink returns a Link of its own to every member, closed at
+// tb.Cleanup: give its Endpoints to a client (a daemon's --etcd-endpoints)
+// to cut that client off alone.
+func (c *Cluster) NewLink(tb testing.TB) *Link {
 	tb.Helper()
 	l := &Link{}
-	var eps []string
 	for _, m := range c.members {
 		p, err := newProxy(m.front.addr())
 		if err != nil {
 			tb.Fatalf("etcdtest: link: %v", err)
 		}
-		tb.Cleanup(p.close) // registered before the client's: runs after it
+		tb.Cleanup(p.close) // registered before any client's: runs after it
 		l.proxies = append(l.proxies, p)
-		eps = append(eps, "http://"+p.addr())
 	}
-	return newClient(tb, ClientConfig(eps...)), l
+	return l
+}
+
+// Endpoints are the link's client URLs, one per member.
+func (l *Link) Endpoints() []string {
+	eps := make([]string, len(l.proxies))
+	for i, p := range l.proxies {
+		eps[i] = "http://" + p.addr()
+	}
+	return eps
+}
+
+// ClientWithLink returns a client of every member whose connections go
+// through a Link of its own; both are closed at tb.Cleanup.
+func (c *Cluster) ClientWithLink(tb testing.TB) (*clientv3.Client, *Link) {
+	tb.Helper()
+	l := c.NewLink(tb)
+	return newClient(tb, ClientConfig(l.Endpoints()...)), l
 }
 
 // Stop stops member i hard: its client connections are reset at once,

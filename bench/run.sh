@@ -42,7 +42,7 @@ done
 command -v taskset >/dev/null || echo "bench/run.sh: warning: taskset not found (apt-get install util-linux): running unpinned" >&2
 
 echo "building into $work ..." >&2
-go build -o "$work/" ./cmd/sockplane ./cmd/sockctl ./bench/baseline ./bench/idle ./bench/createlat ./bench/contention ./bench/runner
+go build -o "$work/" ./cmd/sockplane ./cmd/sockctl ./bench/baseline ./bench/idle ./bench/createlat ./bench/contention ./bench/runner ./internal/devetcd
 
 # One descriptor per idle connection, in the daemon and in the client:
 # ask for 100,000 plus room, and take the hard limit if that is lower

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -127,7 +129,7 @@ func (r *runner) idleOnce(roundtrip bool) (*idleResult, error) {
 
 // createRun is one daemon's create-latency measurement.
 type createRun struct {
-	Store   string       `json:"store"` // "memory" or the data directory
+	Store   string       `json:"store"` // "memory", "bbolt" or "etcd" (a cluster, through a non-owner)
 	DataDir string       `json:"dataDir,omitempty"`
 	Result  createResult `json:"result"`
 }
@@ -174,15 +176,75 @@ func (r *runner) create(disk bool) error {
 	if err != nil {
 		return err
 	}
+	var extra []string
+	if disk {
+		extra = []string{"--fsync-dir", dataDir}
+	}
+	return r.timeCreates(cr, d, extra...)
+}
+
+// createCluster measures create-listener latency through a cluster node
+// for a listener another node serves: devetcd (one member, its data on
+// disk, fsynced) and two daemons, a and b, all on the server CPU; the
+// creates go to a with node b.
+func (r *runner) createCluster() error {
+	dataDir, err := os.MkdirTemp(r.cfg.dataParent, "sockplane-bench-etcd-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dataDir)
+	client, peer, err := freeLoopbackPorts()
+	if err != nil {
+		return err
+	}
+	etcdURL := "http://" + client
+	p, err := startProc("devetcd", r.pin(r.cfg.serverCPU, r.binPath("devetcd"), "--listen-client", etcdURL,
+		"--listen-peer", "http://"+peer, "--data-dir", dataDir), goEnv, stderrLines)
+	if err != nil {
+		return err
+	}
+	if _, err := p.waitLine(regexp.MustCompile(`etcd serving clients`), startTimeout); err != nil {
+		return err
+	}
+	go func() {
+		for range p.lines {
+		}
+	}()
+	var nodes []*daemon
+	for _, name := range []string{"a", "b"} {
+		d, err := r.startDaemon("sockplane (cluster node "+name+")", "", "--etcd-endpoints", etcdURL, "--node", name)
+		if err != nil {
+			return err
+		}
+		nodes = append(nodes, d)
+	}
+	return r.timeCreates(createRun{Store: "etcd", DataDir: dataDir}, nodes[0], "--node", "b", "--fsync-dir", dataDir)
+}
+
+// freeLoopbackPorts returns two loopback host:ports that were free a
+// moment ago (devetcd's client and peer URLs).
+func freeLoopbackPorts() (string, string, error) {
+	a, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", err
+	}
+	defer a.Close()
+	b, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", err
+	}
+	defer b.Close()
+	return a.Addr().String(), b.Addr().String(), nil
+}
+
+// timeCreates runs createlat against d and records the result as cr.
+func (r *runner) timeCreates(cr createRun, d *daemon, extra ...string) error {
 	warm := 20
 	if r.cfg.quick {
 		warm = 4
 	}
-	argv := r.pin(r.cfg.loadCPU, r.binPath("createlat"), "--grpc", d.grpc, "--http", d.http,
-		"--n", strconv.Itoa(r.cfg.createN), "--warmup", strconv.Itoa(warm))
-	if disk {
-		argv = append(argv, "--fsync-dir", dataDir)
-	}
+	argv := r.pin(r.cfg.loadCPU, append([]string{r.binPath("createlat"), "--grpc", d.grpc, "--http", d.http,
+		"--n", strconv.Itoa(r.cfg.createN), "--warmup", strconv.Itoa(warm)}, extra...)...)
 	logf("create: %d listeners on a daemon with a %s store", r.cfg.createN, cr.Store)
 	out, err := runProc(r.ctx, "createlat", argv, goEnv, 10*time.Minute)
 	if err != nil {

@@ -238,6 +238,15 @@ func (r *runner) all() error {
 				return r.ctx.Err()
 			}
 		}
+		if err := r.createCluster(); err != nil {
+			logf("create (cluster): %v", err)
+			errs = append(errs, fmt.Errorf("create (cluster): %w", err))
+			r.res.Failures = append(r.res.Failures, fmt.Sprintf("create (cluster, through a non-owner node): %v", err))
+		}
+		stopAll()
+		if r.ctx.Err() != nil {
+			return r.ctx.Err()
+		}
 	}
 	if r.want("contention") {
 		if err := r.contention(); err != nil {

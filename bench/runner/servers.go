@@ -44,9 +44,9 @@ type daemon struct {
 
 // startDaemon starts sockplane on the server CPU with dataDir ("":
 // memory only).
-func (r *runner) startDaemon(name, dataDir string) (*daemon, error) {
-	argv := r.pin(r.cfg.serverCPU, r.binPath("sockplane"), "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--data-dir", dataDir, "--max-listeners", "1000")
+func (r *runner) startDaemon(name, dataDir string, extra ...string) (*daemon, error) {
+	argv := r.pin(r.cfg.serverCPU, append([]string{r.binPath("sockplane"), "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		"--data-dir", dataDir, "--max-listeners", "1000"}, extra...)...)
 	p, err := startProc(name, argv, goEnv, stderrLines)
 	if err != nil {
 		return nil, err

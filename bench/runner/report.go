@@ -159,6 +159,9 @@ func (r *runner) rows() []row {
 	}
 	for _, c := range r.res.Create {
 		res := c.Result
+		if c.Store == "etcd" {
+			continue // a cluster's: the serving count is checked by the run itself
+		}
 		add(row{fmt.Sprintf("listeners on one daemon, all serving (%s store)", c.Store), fmt.Sprintf("%d of %d serving", res.Serving, res.Created), "",
 			"", "1,000", yes(res.Serving >= 1000 && res.Serving == res.Created)})
 	}

@@ -336,3 +336,21 @@ func TestClusterWatchEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterNodeNameTaken: a second daemon with a live node's name
+// refuses to start, saying so, and binds nothing.
+func TestClusterNodeNameTaken(t *testing.T) {
+	etcd := etcdtest.New(t, 1)
+	startNode(t, etcd, "twin")
+	opts := options{grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second}
+	opts.cluster = clusterOptions{etcdEndpoints: etcd.Endpoints(), etcdPrefix: cluster.DefaultPrefix, node: "twin", leaseTTL: clusterLease}
+	d, err := newDaemon(opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		d.startDrain()
+		_ = d.reg.Close()
+		t.Fatal("a second daemon named twin started")
+	}
+	if !strings.Contains(err.Error(), "--node twin") || !strings.Contains(err.Error(), "taken") {
+		t.Fatalf("the refusal: %v", err)
+	}
+}

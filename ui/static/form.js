@@ -131,12 +131,14 @@ export function listenerForm({mode, listener, onDone, onCancel}) {
   const handlerIn = select({}, HANDLERS, '');
   const unixModeIn = text('0600 (default)', {maxlength: '4'});
   const unixModeField = field('listener.unixMode', 'Unix socket mode', unixModeIn, 'octal, Unix transports only');
+  const nodeIn = text('default: the node this page talks to', {maxlength: '63'});
   const basics = section('listener', 'Listener',
     field('listener.id', 'ID', idIn, editing ? 'cannot change' : "lowercase letters, digits and '-'"),
     field('listener.transport', 'Transport', transportIn),
     field('listener.address', 'Address', addressIn, 'host:port, or a socket path / @abstract for Unix'),
     field('listener.handler', 'Handler', handlerIn),
-    unixModeField);
+    unixModeField,
+    field('listener.node', 'Node', nodeIn, 'in a cluster: the node that serves it (a change moves it); empty outside one'));
 
   // Framing.
   const reqFramingIn = select({}, FRAMINGS, '');
@@ -360,6 +362,7 @@ export function listenerForm({mode, listener, onDone, onCancel}) {
     transportIn.value = l.transport || 'TRANSPORT_TCP';
     addressIn.value = l.address || '';
     handlerIn.value = l.handler || '';
+    nodeIn.value = l.node || '';
     unixModeIn.value = l.unixMode || '';
     const fr = l.framing || {};
     reqFramingIn.value = fr.request || '';
@@ -404,6 +407,7 @@ export function listenerForm({mode, listener, onDone, onCancel}) {
     if (str(addressIn.value)) l.address = str(addressIn.value);
     if (handlerIn.value) l.handler = handlerIn.value;
     if (!unixModeField.hidden && str(unixModeIn.value)) l.unixMode = str(unixModeIn.value);
+    if (str(nodeIn.value)) l.node = str(nodeIn.value);
     const fr = {};
     if (reqFramingIn.value) fr.request = reqFramingIn.value;
     if (respFramingIn.value) fr.response = respFramingIn.value;

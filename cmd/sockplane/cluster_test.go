@@ -271,6 +271,12 @@ func TestClusterEtcdOutage(t *testing.T) {
 	if g := rest(t, a.daemon, "GET", "/v1/listeners/before", ""); g.status != http.StatusOK {
 		t.Fatalf("a read without quorum: %d %s", g.status, g.raw)
 	}
+	stale := func() bool {
+		g := rest(t, a.daemon, "GET", "/v1/listeners/before", "")
+		st, _ := g.body["status"].(map[string]any)
+		return g.status == http.StatusOK && st["stale"] == true
+	}
+	poll.Until(t, "reads marked stale without quorum", stale)
 	etcd.Restart(1, 2)
 	poll.Within(t, 20*time.Second, "writes work again", func() bool {
 		return rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"after","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`).status == http.StatusOK
@@ -278,6 +284,7 @@ func TestClusterEtcdOutage(t *testing.T) {
 	if s := state(t, a.daemon, "after"); s != "STATE_RUNNING" {
 		t.Fatalf("after the outage: %s", s)
 	}
+	poll.Until(t, "reads fresh again", func() bool { return !stale() })
 }
 
 func b64(s string) string {

@@ -33,17 +33,20 @@ type node struct {
 
 // startNode runs a daemon in cluster mode on etcd as node name. The test
 // ends it (if it still runs) at cleanup, as a signal would.
-func startNode(t *testing.T, etcd *etcdtest.Cluster, name string) *node {
+func startNode(t *testing.T, etcd *etcdtest.Cluster, name string, edits ...func(*options)) *node {
 	t.Helper()
-	return startNodeOn(t, etcd.Endpoints(), name)
+	return startNodeOn(t, etcd.Endpoints(), name, edits...)
 }
 
 // startNodeOn is startNode on the given etcd endpoints (a Link's).
-func startNodeOn(t *testing.T, endpoints []string, name string) *node {
+func startNodeOn(t *testing.T, endpoints []string, name string, edits ...func(*options)) *node {
 	t.Helper()
 	opts := options{grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second,
 		maxListeners: 1000}
 	opts.cluster = clusterOptions{etcdEndpoints: endpoints, etcdPrefix: cluster.DefaultPrefix, node: name, leaseTTL: clusterLease}
+	for _, edit := range edits {
+		edit(&opts)
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d, err := newDaemon(opts, logger)
 	if err != nil {
@@ -360,4 +363,33 @@ func TestClusterNodeNameTaken(t *testing.T) {
 	if !strings.Contains(err.Error(), "--node twin") || !strings.Contains(err.Error(), "taken") {
 		t.Fatalf("the refusal: %v", err)
 	}
+}
+
+// TestClusterForwardsCredentials: a per-connection call through node A
+// for B's listener reaches B with the caller's token (B checks it too),
+// and one without a token is refused at A.
+func TestClusterForwardsCredentials(t *testing.T) {
+	etcd := etcdtest.New(t, 1)
+	a := startNode(t, etcd, "a", withToken)
+	startNode(t, etcd, "b", withToken)
+	c, base := httpClient(t, a.daemon, nil)
+	auth := "Bearer " + testAuthToken
+	created := wantHTTP(t, c, base, httpReq{method: "POST", path: "/v1/listeners", auth: auth, contentType: "application/json",
+		body: `{"id":"guarded","node":"b","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`}, http.StatusOK)
+	var l struct {
+		Status struct{ BoundAddress string } `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(created), &l); err != nil || l.Status.BoundAddress == "" {
+		t.Fatalf("create: %v %s", err, created)
+	}
+	conn, err := net.DialTimeout("tcp", l.Status.BoundAddress, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	poll.Until(t, "b's connection listed through a with the token", func() bool {
+		code, body, err := doHTTP(t, c, base, httpReq{method: "GET", path: "/v1/listeners/guarded/connections", auth: auth})
+		return err == nil && code == http.StatusOK && strings.Contains(body, `"peerAddress"`)
+	})
+	wantHTTP(t, c, base, httpReq{method: "GET", path: "/v1/listeners/guarded/connections"}, http.StatusUnauthorized)
 }

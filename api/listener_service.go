@@ -54,7 +54,16 @@ func (s *ListenerService) CreateListener(ctx context.Context, req *sockplanev1.C
 }
 
 // GetListener implements sockplane.v1.ListenerService.
-func (s *ListenerService) GetListener(_ context.Context, req *sockplanev1.GetListenerRequest) (*sockplanev1.GetListenerResponse, error) {
+func (s *ListenerService) GetListener(ctx context.Context, req *sockplanev1.GetListenerRequest) (*sockplanev1.GetListenerResponse, error) {
+	if registry.ValidateID(req.GetId()) == nil {
+		// In a cluster, the owner has the live counters: ask it, and answer
+		// from the cluster's state when it cannot answer.
+		if cli, fctx, err := s.remote(ctx, req.GetId()); cli != nil && err == nil {
+			if resp, err := cli.GetListener(fctx, req); err == nil {
+				return resp, nil
+			}
+		}
+	}
 	info, err := byID(req.GetId(), s.listeners.Get)
 	if err != nil {
 		return nil, err

@@ -141,6 +141,9 @@ func TestClusterPlacement(t *testing.T) {
 		return r.status == http.StatusOK && len(conns) == 1
 	})
 	connID := conns[0].(map[string]any)["id"].(string)
+	if got := rest(t, a.daemon, "GET", "/v1/listeners/on-b", ""); str(got.body, "status", "stats", "connectionsActive") != "1" {
+		t.Fatalf("a's GET of b's listener does not count b's connection: %s", got.raw)
+	}
 	sent := rest(t, a.daemon, "POST", "/v1/listeners/on-b/connections/"+connID+":send", `{"body":"`+b64("from a")+`"}`)
 	if sent.status != http.StatusOK {
 		t.Fatalf("send through a: %d %s", sent.status, sent.raw)

@@ -38,6 +38,9 @@ func listenerToProto(info registry.Info) *sockplanev1.Listener {
 			Errors:            info.Stats.Errors,
 
 			ConnectionsRejected: info.Stats.ConnectionsRejected,
+
+			UpstreamFramesOut: info.Stats.UpstreamFramesOut, UpstreamBytesOut: info.Stats.UpstreamBytesOut,
+			UpstreamFramesIn: info.Stats.UpstreamFramesIn, UpstreamBytesIn: info.Stats.UpstreamBytesIn,
 		},
 	}
 	if !info.StartedAt.IsZero() {

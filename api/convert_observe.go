@@ -26,6 +26,7 @@ var eventTypes = map[rawsock.EventType]sockplanev1.EventType{
 	rawsock.EventEventsDropped:    sockplanev1.EventType_EVENT_TYPE_EVENTS_DROPPED,
 	rawsock.EventListenerExpired:  sockplanev1.EventType_EVENT_TYPE_LISTENER_EXPIRED,
 	rawsock.EventListenerUpdated:  sockplanev1.EventType_EVENT_TYPE_LISTENER_UPDATED,
+	rawsock.EventUpstreamError:    sockplanev1.EventType_EVENT_TYPE_UPSTREAM_ERROR,
 }
 
 // parseConnID reads a connection id of the API; "" is allowed where the

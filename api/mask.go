@@ -16,7 +16,7 @@ import (
 var updatable = map[protoreflect.Name]bool{
 	"transport": true, "address": true, "handler": true, "framing": true, "unix_mode": true,
 	"exec": true, "capture": true, "limits": true, "labels": true, "ttl": true, "expire_time": true,
-	"script": true, "faults": true, "fault_seed": true, "tls": true, "node": true,
+	"script": true, "faults": true, "fault_seed": true, "tls": true, "node": true, "proxy": true,
 }
 
 // identifying fields of the body name and guard the update, not change

@@ -24,8 +24,9 @@ type behaviour struct {
 	response wire.Codec
 	limits   Limits
 	capture  *Capture
-	faults   *faultSet // nil: none, and the hot path checks nothing else
-	greeter  Greeter   // handler, when it speaks first
+	faults   *faultSet  // nil: none, and the hot path checks nothing else
+	greeter  Greeter    // handler, when it speaks first
+	opener   ConnOpener // handler, when it keeps state per stream connection
 	// src is the listener's behaviour this one is, or was derived from:
 	// itself for the listener's own; for a stream connection accepted with
 	// another framing than the new behaviour's, a copy that keeps the
@@ -58,6 +59,9 @@ func newBehaviour(cfg Config) (*behaviour, error) {
 	}
 	if g, ok := cfg.Handler.(Greeter); ok && stream {
 		b.greeter = g
+	}
+	if o, ok := cfg.Handler.(ConnOpener); ok && stream {
+		b.opener = o
 	}
 	b.src = b
 	return b, nil

@@ -22,6 +22,7 @@ const (
 	EventEventsDropped   // Dropped events did not reach a slow subscriber
 	EventListenerExpired // reached its expire time and was deleted
 	EventListenerUpdated // its desired state changed in place
+	EventUpstreamError   // a relaying handler could not reach its upstream; Message names it and why
 )
 
 // Event is one thing that happened to a listener.

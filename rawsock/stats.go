@@ -38,15 +38,23 @@ type StatsSnapshot struct {
 	// ConnectionsRejected counts connections closed at once because
 	// Limits.MaxConnections were open.
 	ConnectionsRejected uint64
+	// Upstream counters, of a handler that relays to another server (a
+	// ConnWriter's CountUpstream): frames and bytes sent to it and
+	// received from it.
+	UpstreamFramesOut, UpstreamBytesOut, UpstreamFramesIn, UpstreamBytesIn uint64
 }
 
 // counters are one connection's or datagram socket's tallies.
 type counters struct {
 	framesIn, framesOut, bytesIn, bytesOut, errors atomic.Uint64
+
+	upFramesOut, upBytesOut, upFramesIn, upBytesIn atomic.Uint64
 }
 
 type totals struct {
 	framesIn, framesOut, bytesIn, bytesOut, errors uint64
+
+	upFramesOut, upBytesOut, upFramesIn, upBytesIn uint64
 }
 
 func (t *totals) add(c *counters) {
@@ -55,6 +63,10 @@ func (t *totals) add(c *counters) {
 	t.bytesIn += c.bytesIn.Load()
 	t.bytesOut += c.bytesOut.Load()
 	t.errors += c.errors.Load()
+	t.upFramesOut += c.upFramesOut.Load()
+	t.upBytesOut += c.upBytesOut.Load()
+	t.upFramesIn += c.upFramesIn.Load()
+	t.upBytesIn += c.upBytesIn.Load()
 }
 
 // attach makes c count in the listener's totals.
@@ -94,5 +106,8 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		Errors:            t.errors + s.listenerErrors.Load(),
 
 		ConnectionsRejected: s.connectionsRejected.Load(),
+
+		UpstreamFramesOut: t.upFramesOut, UpstreamBytesOut: t.upBytesOut,
+		UpstreamFramesIn: t.upFramesIn, UpstreamBytesIn: t.upBytesIn,
 	}
 }

@@ -83,6 +83,8 @@ type streamConn struct {
 	holding    bool        // hold is set (the reader's)
 	closeAfter int         // CloseAfterReply's: 0, closeFIN or closeRST (the reader's)
 	tls        *tls.Conn   // nil for plaintext; then rc reads the socket
+	conn       ConnHandler // the ConnOpener's, for this connection; nil for other handlers
+	peerDone   bool        // the peer closed its sending side between frames
 
 	// Write side.
 	wmu    sync.Mutex
@@ -129,6 +131,9 @@ func (c *streamConn) open() bool {
 	}
 	c.onOpenFaults()
 	b := c.b.Load()
+	if !c.openConn(b) {
+		return false
+	}
 	if b.greeter == nil {
 		return true
 	}
@@ -227,6 +232,9 @@ func (c *streamConn) loop() error {
 			if c.r == c.w && c.parking && errors.Is(err, os.ErrDeadlineExceeded) {
 				return errRespawn
 			}
+			if c.r == c.w && err == io.EOF {
+				c.peerDone = true
+			}
 			if c.r != c.w && errors.Is(err, os.ErrDeadlineExceeded) {
 				c.cnt.errors.Add(1) // a slow-loris peer: say why, then close
 				c.writeErrorFrame(errFrameTimeout{c.b.Load().limits.HeaderTimeout})
@@ -265,7 +273,7 @@ func (c *streamConn) serveBuffered() error {
 			c.serveCopy(b)
 		}
 		if times > 0 {
-			b.handler.ServeFrame(c, &c.req)
+			c.handlerOf(b).ServeFrame(c, &c.req)
 		}
 		c.req.Header, c.req.Body = nil, nil
 		if c.holding {
@@ -586,6 +594,7 @@ func (c *streamConn) finish() {
 		c.fx.hit(i)
 		c.pause(d)
 	}
+	c.closeConn()
 	c.cancel()
 	c.wmu.Lock()
 	c.dropHeldLocked()
@@ -613,7 +622,7 @@ func (c *streamConn) serveCopy(b *behaviour) {
 		c.req.Header = buf.b[:len(header):len(header)]
 	}
 	c.req.Body = buf.b[len(header):]
-	b.handler.ServeFrame(c, &c.req)
+	c.handlerOf(b).ServeFrame(c, &c.req)
 	c.req.Header, c.req.Body = header, body
 	putBuffer(buf)
 }

@@ -70,7 +70,7 @@ func (p Policy) Provision(spec Spec) (*Provisioned, error) {
 		return nil, err
 	}
 	prov := &Provisioned{Spec: s}
-	for _, step := range []func(*Provisioned) error{provisionScript, provisionFaults, provisionTLS} {
+	for _, step := range []func(*Provisioned) error{provisionScript, provisionProxy, provisionFaults, provisionTLS} {
 		if err := step(prov); err != nil {
 			return nil, err
 		}
@@ -120,6 +120,7 @@ func (s Spec) withDefaults() Spec {
 		seed := *s.FaultSeed
 		s.FaultSeed = &seed
 	}
+	s.Proxy = s.Proxy.clone()
 	if s.Faults != nil {
 		faults := make([]FaultSpec, len(s.Faults))
 		for i, f := range s.Faults {
@@ -324,7 +325,7 @@ func (s Spec) validate() error {
 
 func (s Spec) validateHandler() error {
 	switch s.Handler {
-	case HandlerEcho, HandlerUpper, HandlerDiscard, HandlerRecord, HandlerScript:
+	case HandlerEcho, HandlerUpper, HandlerDiscard, HandlerRecord, HandlerScript, HandlerProxy:
 		if !s.Exec.isZero() {
 			return fieldErrorf("exec", "only for the exec handler")
 		}

@@ -39,6 +39,7 @@ const (
 	HandlerRecord  HandlerKind = "record" // discard, with capture on
 	HandlerExec    HandlerKind = "exec"   // see package command
 	HandlerScript  HandlerKind = "script" // see package script
+	HandlerProxy   HandlerKind = "proxy"  // see package proxy
 )
 
 // MaxIDLength bounds a listener id.
@@ -92,6 +93,9 @@ type Spec struct {
 	// FaultSeed seeds the faults' random choices. Default: nil, a random
 	// seed each time the listener starts.
 	FaultSeed *uint32
+	// Proxy is where HandlerProxy relays; required for it, and nil for the
+	// other handlers.
+	Proxy *ProxySpec
 	// Node names the cluster node that serves the listener (ValidateID's
 	// syntax). Default: "", which a cluster fills in with the node that
 	// received the create; outside a cluster it must stay "".

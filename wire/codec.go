@@ -352,6 +352,22 @@ func (c *Codec) AppendHeader(dst []byte, bodyLen int, extra ...HeaderField) ([]b
 	return dst, nil
 }
 
+// AppendRawHeader appends the framing's prefix and header for a frame of
+// bodyLen bytes whose JSON header is header as given — a frame passed
+// through from another peer, whose header's fields are kept as they are
+// (the caller has checked its data_size, as Parse and ReadFrame do). The
+// other framings ignore header, as AppendHeader ignores extra fields.
+func (c *Codec) AppendRawHeader(dst, header []byte, bodyLen int) []byte {
+	switch c.Framing {
+	case FramingRaw:
+		return dst
+	case FramingLengthPrefixed:
+		return c.order().AppendUint32(dst, uint32(bodyLen))
+	}
+	dst = c.order().AppendUint32(dst, uint32(len(header)))
+	return append(dst, header...)
+}
+
 // HeaderText is the JSON header inside what AppendHeader wrote, or nil
 // for framings without one.
 func (c *Codec) HeaderText(prefixAndHeader []byte) []byte {

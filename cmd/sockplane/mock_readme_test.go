@@ -44,19 +44,27 @@ func expectedOutput(block string) []string {
 
 var heredocStart = regexp.MustCompile(`<<'([A-Z]+)'$`)
 
-// TestREADMEMockAServer runs the README's "Mock a server" block as a
-// user pastes it, in one shell, against a daemon of its own (its
-// 127.0.0.1:7080 made the daemon's REST address, go run ./cmd/sockctl a
-// built sockctl), and checks that it prints what the README says it
-// prints, line by line.
-func TestREADMEMockAServer(t *testing.T) {
+// TestREADMEMockAServer runs the README's "Mock a server" block (see
+// runREADMEBlock).
+func TestREADMEMockAServer(t *testing.T) { runREADMEBlock(t, "readme-mock.sh", 10) }
+
+// TestREADMEProxy runs the README's "Faults on real traffic" block (see
+// runREADMEBlock).
+func TestREADMEProxy(t *testing.T) { runREADMEBlock(t, "readme-proxy.sh", 4) }
+
+// runREADMEBlock runs the README's block name as a user pastes it, in
+// one shell, against a daemon of its own (its 127.0.0.1:7080 made the
+// daemon's REST address, go run ./cmd/sockctl a built sockctl), and
+// checks that it prints what the README says it prints, line by line:
+// at least minWant lines, or the parser or the README is wrong.
+func runREADMEBlock(t *testing.T, name string, minWant int) {
 	sh := needTool(t, "sh", "the README's shell commands")
 	needTool(t, "curl", "the README's curl commands")
-	python := testenv.Python(t, "the README's mock client")
-	block := readmeBlock(t, "readme-mock.sh", "sh")
+	python := testenv.Python(t, "the README's Python commands")
+	block := readmeBlock(t, name, "sh")
 	want := expectedOutput(block)
-	if len(want) < 10 {
-		t.Fatalf("found %d expected output lines in the README's block; the parser or the README is wrong", len(want))
+	if len(want) < minWant {
+		t.Fatalf("found %d expected output lines in the README's %s, want at least %d; the parser or the README is wrong", len(want), name, minWant)
 	}
 	sockctl := buildSockctl(t)
 	d := startDaemon(t)
@@ -70,13 +78,13 @@ func TestREADMEMockAServer(t *testing.T) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("the block failed: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+		t.Fatalf("%s failed: %v\nstdout:\n%s\nstderr:\n%s", name, err, out, stderr.String())
 	}
 	var got []string
 	for line := range strings.Lines(string(out)) {
 		got = append(got, strings.TrimRight(line, " \n"))
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("the block printed:\n%s\nthe README says:\n%s\nstderr:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), stderr.String())
+		t.Errorf("%s printed:\n%s\nthe README says:\n%s\nstderr:\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"), stderr.String())
 	}
 }

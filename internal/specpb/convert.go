@@ -43,6 +43,7 @@ var (
 		sockplanev1.Handler_HANDLER_DISCARD:     registry.HandlerDiscard,
 		sockplanev1.Handler_HANDLER_RECORD:      registry.HandlerRecord,
 		sockplanev1.Handler_HANDLER_SCRIPT:      registry.HandlerScript,
+		sockplanev1.Handler_HANDLER_PROXY:       registry.HandlerProxy,
 	}
 	Framings = map[sockplanev1.Framing]wire.Framing{
 		sockplanev1.Framing_FRAMING_UNSPECIFIED:     0,
@@ -137,6 +138,9 @@ func SpecFromProto(l *sockplanev1.Listener) (registry.Spec, error) {
 	if err := behaviourFromProto(l, &spec); err != nil {
 		return spec, err
 	}
+	if err := proxyFromProto(l, &spec); err != nil {
+		return spec, err
+	}
 	return spec, nil
 }
 
@@ -182,6 +186,7 @@ func SpecToProto(s registry.Spec) *sockplanev1.Listener {
 		}
 	}
 	behaviourToProto(s, l)
+	proxyToProto(s, l)
 	return l
 }
 

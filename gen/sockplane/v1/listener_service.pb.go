@@ -169,6 +169,10 @@ const (
 	// Scripted replies, a greeting, close or reset after a reply: see
 	// Listener.script.
 	Handler_HANDLER_SCRIPT Handler = 6
+	// Relay to a real server (Listener.proxy): each connection gets its own
+	// upstream connection; with a framed request framing, frame by frame,
+	// so that faults apply per frame in either direction.
+	Handler_HANDLER_PROXY Handler = 7
 )
 
 // Enum value maps for Handler.
@@ -181,6 +185,7 @@ var (
 		4: "HANDLER_DISCARD",
 		5: "HANDLER_RECORD",
 		6: "HANDLER_SCRIPT",
+		7: "HANDLER_PROXY",
 	}
 	Handler_value = map[string]int32{
 		"HANDLER_UNSPECIFIED": 0,
@@ -190,6 +195,7 @@ var (
 		"HANDLER_DISCARD":     4,
 		"HANDLER_RECORD":      5,
 		"HANDLER_SCRIPT":      6,
+		"HANDLER_PROXY":       7,
 	}
 )
 
@@ -525,6 +531,9 @@ const (
 	EventType_EVENT_TYPE_LISTENER_EXPIRED EventType = 10
 	// The listener's desired state changed in place (UpdateListener).
 	EventType_EVENT_TYPE_LISTENER_UPDATED EventType = 11
+	// A HANDLER_PROXY listener could not reach its upstream for a
+	// connection (message names the upstream and the error).
+	EventType_EVENT_TYPE_UPSTREAM_ERROR EventType = 12
 )
 
 // Enum value maps for EventType.
@@ -542,6 +551,7 @@ var (
 		9:  "EVENT_TYPE_EVENTS_DROPPED",
 		10: "EVENT_TYPE_LISTENER_EXPIRED",
 		11: "EVENT_TYPE_LISTENER_UPDATED",
+		12: "EVENT_TYPE_UPSTREAM_ERROR",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":       0,
@@ -556,6 +566,7 @@ var (
 		"EVENT_TYPE_EVENTS_DROPPED":    9,
 		"EVENT_TYPE_LISTENER_EXPIRED":  10,
 		"EVENT_TYPE_LISTENER_UPDATED":  11,
+		"EVENT_TYPE_UPSTREAM_ERROR":    12,
 	}
 )
 
@@ -657,7 +668,11 @@ type Listener struct {
 	// Default: the node whose API received the create. Changing it moves
 	// the listener: the old node stops it, the new one binds it. Must be
 	// empty outside a cluster.
-	Node          string `protobuf:"bytes,20,opt,name=node,proto3" json:"node,omitempty"`
+	Node string `protobuf:"bytes,20,opt,name=node,proto3" json:"node,omitempty"`
+	// Options of HANDLER_PROXY; must be empty for the other handlers.
+	// Changes live (UpdateListener): new connections use the new upstream,
+	// open ones keep theirs.
+	Proxy         *ProxyOptions `protobuf:"bytes,21,opt,name=proxy,proto3" json:"proxy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -825,6 +840,154 @@ func (x *Listener) GetNode() string {
 	return ""
 }
 
+func (x *Listener) GetProxy() *ProxyOptions {
+	if x != nil {
+		return x.Proxy
+	}
+	return nil
+}
+
+// ProxyOptions say where HANDLER_PROXY relays.
+type ProxyOptions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The real server: "host:port", or a Unix socket path. Required.
+	Upstream string `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	// How to reach it: TRANSPORT_TCP or TRANSPORT_UNIX. Default: the
+	// listener's own transport.
+	Transport Transport `protobuf:"varint,2,opt,name=transport,proto3,enum=sockplane.v1.Transport" json:"transport,omitempty"`
+	// Bound on dialling the upstream for a connection. Default: 2s; at
+	// most 1m.
+	ConnectTimeout *durationpb.Duration `protobuf:"bytes,3,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
+	// TLS to the upstream. Default: none, plaintext.
+	Tls           *ProxyTls `protobuf:"bytes,4,opt,name=tls,proto3" json:"tls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProxyOptions) Reset() {
+	*x = ProxyOptions{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProxyOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProxyOptions) ProtoMessage() {}
+
+func (x *ProxyOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProxyOptions.ProtoReflect.Descriptor instead.
+func (*ProxyOptions) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ProxyOptions) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
+}
+
+func (x *ProxyOptions) GetTransport() Transport {
+	if x != nil {
+		return x.Transport
+	}
+	return Transport_TRANSPORT_UNSPECIFIED
+}
+
+func (x *ProxyOptions) GetConnectTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.ConnectTimeout
+	}
+	return nil
+}
+
+func (x *ProxyOptions) GetTls() *ProxyTls {
+	if x != nil {
+		return x.Tls
+	}
+	return nil
+}
+
+// ProxyTls is TLS from a proxy listener to its upstream.
+type ProxyTls struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name the upstream's certificate must have. Default: the
+	// upstream's host.
+	ServerName string `protobuf:"bytes,1,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
+	// PEM file of the CA certificates the upstream's must chain to.
+	// Default: the system's.
+	CaFile string `protobuf:"bytes,2,opt,name=ca_file,json=caFile,proto3" json:"ca_file,omitempty"`
+	// Accept any certificate (tests only). Default: false.
+	Insecure      bool `protobuf:"varint,3,opt,name=insecure,proto3" json:"insecure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProxyTls) Reset() {
+	*x = ProxyTls{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProxyTls) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProxyTls) ProtoMessage() {}
+
+func (x *ProxyTls) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProxyTls.ProtoReflect.Descriptor instead.
+func (*ProxyTls) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ProxyTls) GetServerName() string {
+	if x != nil {
+		return x.ServerName
+	}
+	return ""
+}
+
+func (x *ProxyTls) GetCaFile() string {
+	if x != nil {
+		return x.CaFile
+	}
+	return ""
+}
+
+func (x *ProxyTls) GetInsecure() bool {
+	if x != nil {
+		return x.Insecure
+	}
+	return false
+}
+
 // Script is what HANDLER_SCRIPT answers: the first rule whose match holds
 // gives the reply; with none, default does, and with no default the peer
 // gets an error frame (counted in stats.errors).
@@ -844,7 +1007,7 @@ type Script struct {
 
 func (x *Script) Reset() {
 	*x = Script{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +1019,7 @@ func (x *Script) String() string {
 func (*Script) ProtoMessage() {}
 
 func (x *Script) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[1]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +1032,7 @@ func (x *Script) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Script.ProtoReflect.Descriptor instead.
 func (*Script) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{1}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Script) GetGreeting() *Reply {
@@ -906,7 +1069,7 @@ type ScriptRule struct {
 
 func (x *ScriptRule) Reset() {
 	*x = ScriptRule{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1081,7 @@ func (x *ScriptRule) String() string {
 func (*ScriptRule) ProtoMessage() {}
 
 func (x *ScriptRule) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1094,7 @@ func (x *ScriptRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScriptRule.ProtoReflect.Descriptor instead.
 func (*ScriptRule) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ScriptRule) GetMatch() *Match {
@@ -972,7 +1135,7 @@ type Match struct {
 
 func (x *Match) Reset() {
 	*x = Match{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1147,7 @@ func (x *Match) String() string {
 func (*Match) ProtoMessage() {}
 
 func (x *Match) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1160,7 @@ func (x *Match) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Match.ProtoReflect.Descriptor instead.
 func (*Match) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Match) GetBodyEquals() string {
@@ -1069,7 +1232,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1244,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1257,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Reply) GetBody() string {
@@ -1181,7 +1344,7 @@ type Fault struct {
 
 func (x *Fault) Reset() {
 	*x = Fault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1356,7 @@ func (x *Fault) String() string {
 func (*Fault) ProtoMessage() {}
 
 func (x *Fault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1369,7 @@ func (x *Fault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fault.ProtoReflect.Descriptor instead.
 func (*Fault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Fault) GetName() string {
@@ -1407,7 +1570,7 @@ type LatencyFault struct {
 
 func (x *LatencyFault) Reset() {
 	*x = LatencyFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1582,7 @@ func (x *LatencyFault) String() string {
 func (*LatencyFault) ProtoMessage() {}
 
 func (x *LatencyFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1595,7 @@ func (x *LatencyFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatencyFault.ProtoReflect.Descriptor instead.
 func (*LatencyFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LatencyFault) GetDelay() *durationpb.Duration {
@@ -1461,7 +1624,7 @@ type BandwidthFault struct {
 
 func (x *BandwidthFault) Reset() {
 	*x = BandwidthFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1636,7 @@ func (x *BandwidthFault) String() string {
 func (*BandwidthFault) ProtoMessage() {}
 
 func (x *BandwidthFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1649,7 @@ func (x *BandwidthFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BandwidthFault.ProtoReflect.Descriptor instead.
 func (*BandwidthFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BandwidthFault) GetBytesPerSecond() uint32 {
@@ -1512,7 +1675,7 @@ type SlicerFault struct {
 
 func (x *SlicerFault) Reset() {
 	*x = SlicerFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1687,7 @@ func (x *SlicerFault) String() string {
 func (*SlicerFault) ProtoMessage() {}
 
 func (x *SlicerFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1700,7 @@ func (x *SlicerFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SlicerFault.ProtoReflect.Descriptor instead.
 func (*SlicerFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SlicerFault) GetAverageBytes() uint32 {
@@ -1575,7 +1738,7 @@ type TimeoutFault struct {
 
 func (x *TimeoutFault) Reset() {
 	*x = TimeoutFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1750,7 @@ func (x *TimeoutFault) String() string {
 func (*TimeoutFault) ProtoMessage() {}
 
 func (x *TimeoutFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1763,7 @@ func (x *TimeoutFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimeoutFault.ProtoReflect.Descriptor instead.
 func (*TimeoutFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TimeoutFault) GetAfter() *durationpb.Duration {
@@ -1622,7 +1785,7 @@ type ResetPeerFault struct {
 
 func (x *ResetPeerFault) Reset() {
 	*x = ResetPeerFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1797,7 @@ func (x *ResetPeerFault) String() string {
 func (*ResetPeerFault) ProtoMessage() {}
 
 func (x *ResetPeerFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1810,7 @@ func (x *ResetPeerFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetPeerFault.ProtoReflect.Descriptor instead.
 func (*ResetPeerFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResetPeerFault) GetAfter() *durationpb.Duration {
@@ -1669,7 +1832,7 @@ type SlowCloseFault struct {
 
 func (x *SlowCloseFault) Reset() {
 	*x = SlowCloseFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1844,7 @@ func (x *SlowCloseFault) String() string {
 func (*SlowCloseFault) ProtoMessage() {}
 
 func (x *SlowCloseFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1857,7 @@ func (x *SlowCloseFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SlowCloseFault.ProtoReflect.Descriptor instead.
 func (*SlowCloseFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SlowCloseFault) GetDelay() *durationpb.Duration {
@@ -1717,7 +1880,7 @@ type LimitDataFault struct {
 
 func (x *LimitDataFault) Reset() {
 	*x = LimitDataFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +1892,7 @@ func (x *LimitDataFault) String() string {
 func (*LimitDataFault) ProtoMessage() {}
 
 func (x *LimitDataFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +1905,7 @@ func (x *LimitDataFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitDataFault.ProtoReflect.Descriptor instead.
 func (*LimitDataFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LimitDataFault) GetBytes() uint64 {
@@ -1761,7 +1924,7 @@ type DropFault struct {
 
 func (x *DropFault) Reset() {
 	*x = DropFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1936,7 @@ func (x *DropFault) String() string {
 func (*DropFault) ProtoMessage() {}
 
 func (x *DropFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1949,7 @@ func (x *DropFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropFault.ProtoReflect.Descriptor instead.
 func (*DropFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
 }
 
 // DuplicateFault sends frames twice.
@@ -1798,7 +1961,7 @@ type DuplicateFault struct {
 
 func (x *DuplicateFault) Reset() {
 	*x = DuplicateFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1973,7 @@ func (x *DuplicateFault) String() string {
 func (*DuplicateFault) ProtoMessage() {}
 
 func (x *DuplicateFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1986,7 @@ func (x *DuplicateFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicateFault.ProtoReflect.Descriptor instead.
 func (*DuplicateFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
 }
 
 // TlsOptions make a stream listener speak TLS: either self_signed or
@@ -1852,7 +2015,7 @@ type TlsOptions struct {
 
 func (x *TlsOptions) Reset() {
 	*x = TlsOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +2027,7 @@ func (x *TlsOptions) String() string {
 func (*TlsOptions) ProtoMessage() {}
 
 func (x *TlsOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +2040,7 @@ func (x *TlsOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TlsOptions.ProtoReflect.Descriptor instead.
 func (*TlsOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TlsOptions) GetSelfSigned() bool {
@@ -1950,7 +2113,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2125,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2138,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Limits) GetMaxConnections() uint32 {
@@ -2037,7 +2200,7 @@ type CaptureOptions struct {
 
 func (x *CaptureOptions) Reset() {
 	*x = CaptureOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2212,7 @@ func (x *CaptureOptions) String() string {
 func (*CaptureOptions) ProtoMessage() {}
 
 func (x *CaptureOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2225,7 @@ func (x *CaptureOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureOptions.ProtoReflect.Descriptor instead.
 func (*CaptureOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{17}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CaptureOptions) GetMaxFrames() uint32 {
@@ -2101,7 +2264,7 @@ type ExecOptions struct {
 
 func (x *ExecOptions) Reset() {
 	*x = ExecOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +2276,7 @@ func (x *ExecOptions) String() string {
 func (*ExecOptions) ProtoMessage() {}
 
 func (x *ExecOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +2289,7 @@ func (x *ExecOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecOptions.ProtoReflect.Descriptor instead.
 func (*ExecOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ExecOptions) GetAllow() []string {
@@ -2179,7 +2342,7 @@ type FramingConfig struct {
 
 func (x *FramingConfig) Reset() {
 	*x = FramingConfig{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2191,7 +2354,7 @@ func (x *FramingConfig) String() string {
 func (*FramingConfig) ProtoMessage() {}
 
 func (x *FramingConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2204,7 +2367,7 @@ func (x *FramingConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FramingConfig.ProtoReflect.Descriptor instead.
 func (*FramingConfig) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FramingConfig) GetRequest() Framing {
@@ -2269,7 +2432,7 @@ type ListenerStatus struct {
 
 func (x *ListenerStatus) Reset() {
 	*x = ListenerStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2281,7 +2444,7 @@ func (x *ListenerStatus) String() string {
 func (*ListenerStatus) ProtoMessage() {}
 
 func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2294,7 +2457,7 @@ func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStatus.ProtoReflect.Descriptor instead.
 func (*ListenerStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListenerStatus) GetState() State {
@@ -2405,7 +2568,7 @@ type ScriptStatus struct {
 
 func (x *ScriptStatus) Reset() {
 	*x = ScriptStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2580,7 @@ func (x *ScriptStatus) String() string {
 func (*ScriptStatus) ProtoMessage() {}
 
 func (x *ScriptStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2593,7 @@ func (x *ScriptStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScriptStatus.ProtoReflect.Descriptor instead.
 func (*ScriptStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScriptStatus) GetRuleHits() []uint64 {
@@ -2469,7 +2632,7 @@ type FaultStatus struct {
 
 func (x *FaultStatus) Reset() {
 	*x = FaultStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2644,7 @@ func (x *FaultStatus) String() string {
 func (*FaultStatus) ProtoMessage() {}
 
 func (x *FaultStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2657,7 @@ func (x *FaultStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FaultStatus.ProtoReflect.Descriptor instead.
 func (*FaultStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FaultStatus) GetName() string {
@@ -2526,7 +2689,7 @@ type TlsStatus struct {
 
 func (x *TlsStatus) Reset() {
 	*x = TlsStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2538,7 +2701,7 @@ func (x *TlsStatus) String() string {
 func (*TlsStatus) ProtoMessage() {}
 
 func (x *TlsStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2551,7 +2714,7 @@ func (x *TlsStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TlsStatus.ProtoReflect.Descriptor instead.
 func (*TlsStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TlsStatus) GetCertificatePem() string {
@@ -2594,13 +2757,19 @@ type ListenerStats struct {
 	Errors uint64 `protobuf:"varint,7,opt,name=errors,proto3" json:"errors,omitempty"`
 	// Connections closed at once because limits.max_connections were open.
 	ConnectionsRejected uint64 `protobuf:"varint,8,opt,name=connections_rejected,json=connectionsRejected,proto3" json:"connections_rejected,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// HANDLER_PROXY: frames and bytes sent to the upstream, and received
+	// from it.
+	UpstreamFramesOut uint64 `protobuf:"varint,9,opt,name=upstream_frames_out,json=upstreamFramesOut,proto3" json:"upstream_frames_out,omitempty"`
+	UpstreamBytesOut  uint64 `protobuf:"varint,10,opt,name=upstream_bytes_out,json=upstreamBytesOut,proto3" json:"upstream_bytes_out,omitempty"`
+	UpstreamFramesIn  uint64 `protobuf:"varint,11,opt,name=upstream_frames_in,json=upstreamFramesIn,proto3" json:"upstream_frames_in,omitempty"`
+	UpstreamBytesIn   uint64 `protobuf:"varint,12,opt,name=upstream_bytes_in,json=upstreamBytesIn,proto3" json:"upstream_bytes_in,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ListenerStats) Reset() {
 	*x = ListenerStats{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2612,7 +2781,7 @@ func (x *ListenerStats) String() string {
 func (*ListenerStats) ProtoMessage() {}
 
 func (x *ListenerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2625,7 +2794,7 @@ func (x *ListenerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStats.ProtoReflect.Descriptor instead.
 func (*ListenerStats) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListenerStats) GetConnectionsActive() uint64 {
@@ -2684,6 +2853,34 @@ func (x *ListenerStats) GetConnectionsRejected() uint64 {
 	return 0
 }
 
+func (x *ListenerStats) GetUpstreamFramesOut() uint64 {
+	if x != nil {
+		return x.UpstreamFramesOut
+	}
+	return 0
+}
+
+func (x *ListenerStats) GetUpstreamBytesOut() uint64 {
+	if x != nil {
+		return x.UpstreamBytesOut
+	}
+	return 0
+}
+
+func (x *ListenerStats) GetUpstreamFramesIn() uint64 {
+	if x != nil {
+		return x.UpstreamFramesIn
+	}
+	return 0
+}
+
+func (x *ListenerStats) GetUpstreamBytesIn() uint64 {
+	if x != nil {
+		return x.UpstreamBytesIn
+	}
+	return 0
+}
+
 // CreateListenerRequest is the input of CreateListener.
 type CreateListenerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2701,7 +2898,7 @@ type CreateListenerRequest struct {
 
 func (x *CreateListenerRequest) Reset() {
 	*x = CreateListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +2910,7 @@ func (x *CreateListenerRequest) String() string {
 func (*CreateListenerRequest) ProtoMessage() {}
 
 func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +2923,7 @@ func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerRequest.ProtoReflect.Descriptor instead.
 func (*CreateListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateListenerRequest) GetListener() *Listener {
@@ -2754,7 +2951,7 @@ type CreateListenerResponse struct {
 
 func (x *CreateListenerResponse) Reset() {
 	*x = CreateListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2766,7 +2963,7 @@ func (x *CreateListenerResponse) String() string {
 func (*CreateListenerResponse) ProtoMessage() {}
 
 func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2779,7 +2976,7 @@ func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerResponse.ProtoReflect.Descriptor instead.
 func (*CreateListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateListenerResponse) GetListener() *Listener {
@@ -2800,7 +2997,7 @@ type GetListenerRequest struct {
 
 func (x *GetListenerRequest) Reset() {
 	*x = GetListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +3009,7 @@ func (x *GetListenerRequest) String() string {
 func (*GetListenerRequest) ProtoMessage() {}
 
 func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +3022,7 @@ func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerRequest.ProtoReflect.Descriptor instead.
 func (*GetListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetListenerRequest) GetId() string {
@@ -2846,7 +3043,7 @@ type GetListenerResponse struct {
 
 func (x *GetListenerResponse) Reset() {
 	*x = GetListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2858,7 +3055,7 @@ func (x *GetListenerResponse) String() string {
 func (*GetListenerResponse) ProtoMessage() {}
 
 func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2871,7 +3068,7 @@ func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerResponse.ProtoReflect.Descriptor instead.
 func (*GetListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetListenerResponse) GetListener() *Listener {
@@ -2897,7 +3094,7 @@ type ListListenersRequest struct {
 
 func (x *ListListenersRequest) Reset() {
 	*x = ListListenersRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2909,7 +3106,7 @@ func (x *ListListenersRequest) String() string {
 func (*ListListenersRequest) ProtoMessage() {}
 
 func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2922,7 +3119,7 @@ func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersRequest.ProtoReflect.Descriptor instead.
 func (*ListListenersRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListListenersRequest) GetFilter() string {
@@ -2961,7 +3158,7 @@ type ListListenersResponse struct {
 
 func (x *ListListenersResponse) Reset() {
 	*x = ListListenersResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2973,7 +3170,7 @@ func (x *ListListenersResponse) String() string {
 func (*ListListenersResponse) ProtoMessage() {}
 
 func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2986,7 +3183,7 @@ func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersResponse.ProtoReflect.Descriptor instead.
 func (*ListListenersResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListListenersResponse) GetListeners() []*Listener {
@@ -3021,7 +3218,7 @@ type StopListenerRequest struct {
 
 func (x *StopListenerRequest) Reset() {
 	*x = StopListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3033,7 +3230,7 @@ func (x *StopListenerRequest) String() string {
 func (*StopListenerRequest) ProtoMessage() {}
 
 func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3046,7 +3243,7 @@ func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerRequest.ProtoReflect.Descriptor instead.
 func (*StopListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{31}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StopListenerRequest) GetId() string {
@@ -3088,7 +3285,7 @@ type StopListenerResponse struct {
 
 func (x *StopListenerResponse) Reset() {
 	*x = StopListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3100,7 +3297,7 @@ func (x *StopListenerResponse) String() string {
 func (*StopListenerResponse) ProtoMessage() {}
 
 func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3113,7 +3310,7 @@ func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerResponse.ProtoReflect.Descriptor instead.
 func (*StopListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{32}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StopListenerResponse) GetListener() *Listener {
@@ -3137,7 +3334,7 @@ type StartListenerRequest struct {
 
 func (x *StartListenerRequest) Reset() {
 	*x = StartListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3149,7 +3346,7 @@ func (x *StartListenerRequest) String() string {
 func (*StartListenerRequest) ProtoMessage() {}
 
 func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3162,7 +3359,7 @@ func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerRequest.ProtoReflect.Descriptor instead.
 func (*StartListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{33}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *StartListenerRequest) GetId() string {
@@ -3190,7 +3387,7 @@ type StartListenerResponse struct {
 
 func (x *StartListenerResponse) Reset() {
 	*x = StartListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3202,7 +3399,7 @@ func (x *StartListenerResponse) String() string {
 func (*StartListenerResponse) ProtoMessage() {}
 
 func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3215,7 +3412,7 @@ func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerResponse.ProtoReflect.Descriptor instead.
 func (*StartListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{34}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StartListenerResponse) GetListener() *Listener {
@@ -3243,7 +3440,7 @@ type DeleteListenerRequest struct {
 
 func (x *DeleteListenerRequest) Reset() {
 	*x = DeleteListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +3452,7 @@ func (x *DeleteListenerRequest) String() string {
 func (*DeleteListenerRequest) ProtoMessage() {}
 
 func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3465,7 @@ func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{35}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteListenerRequest) GetId() string {
@@ -3308,7 +3505,7 @@ type DeleteListenerResponse struct {
 
 func (x *DeleteListenerResponse) Reset() {
 	*x = DeleteListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3320,7 +3517,7 @@ func (x *DeleteListenerResponse) String() string {
 func (*DeleteListenerResponse) ProtoMessage() {}
 
 func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3333,7 +3530,7 @@ func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerResponse.ProtoReflect.Descriptor instead.
 func (*DeleteListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{36}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{38}
 }
 
 // UpdateListenerRequest is the input of UpdateListener.
@@ -3356,7 +3553,7 @@ type UpdateListenerRequest struct {
 
 func (x *UpdateListenerRequest) Reset() {
 	*x = UpdateListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3368,7 +3565,7 @@ func (x *UpdateListenerRequest) String() string {
 func (*UpdateListenerRequest) ProtoMessage() {}
 
 func (x *UpdateListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3381,7 +3578,7 @@ func (x *UpdateListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateListenerRequest.ProtoReflect.Descriptor instead.
 func (*UpdateListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{37}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdateListenerRequest) GetListener() *Listener {
@@ -3409,7 +3606,7 @@ type UpdateListenerResponse struct {
 
 func (x *UpdateListenerResponse) Reset() {
 	*x = UpdateListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3421,7 +3618,7 @@ func (x *UpdateListenerResponse) String() string {
 func (*UpdateListenerResponse) ProtoMessage() {}
 
 func (x *UpdateListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3434,7 +3631,7 @@ func (x *UpdateListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateListenerResponse.ProtoReflect.Descriptor instead.
 func (*UpdateListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{38}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateListenerResponse) GetListener() *Listener {
@@ -3463,7 +3660,7 @@ type BatchDeleteListenersRequest struct {
 
 func (x *BatchDeleteListenersRequest) Reset() {
 	*x = BatchDeleteListenersRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3475,7 +3672,7 @@ func (x *BatchDeleteListenersRequest) String() string {
 func (*BatchDeleteListenersRequest) ProtoMessage() {}
 
 func (x *BatchDeleteListenersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3488,7 +3685,7 @@ func (x *BatchDeleteListenersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchDeleteListenersRequest.ProtoReflect.Descriptor instead.
 func (*BatchDeleteListenersRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{39}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *BatchDeleteListenersRequest) GetFilter() string {
@@ -3530,7 +3727,7 @@ type BatchDeleteListenersResponse struct {
 
 func (x *BatchDeleteListenersResponse) Reset() {
 	*x = BatchDeleteListenersResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3542,7 +3739,7 @@ func (x *BatchDeleteListenersResponse) String() string {
 func (*BatchDeleteListenersResponse) ProtoMessage() {}
 
 func (x *BatchDeleteListenersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3555,7 +3752,7 @@ func (x *BatchDeleteListenersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchDeleteListenersResponse.ProtoReflect.Descriptor instead.
 func (*BatchDeleteListenersResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{40}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *BatchDeleteListenersResponse) GetDeletedIds() []string {
@@ -3596,7 +3793,7 @@ type Connection struct {
 
 func (x *Connection) Reset() {
 	*x = Connection{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3608,7 +3805,7 @@ func (x *Connection) String() string {
 func (*Connection) ProtoMessage() {}
 
 func (x *Connection) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3621,7 +3818,7 @@ func (x *Connection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connection.ProtoReflect.Descriptor instead.
 func (*Connection) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{41}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Connection) GetId() string {
@@ -3705,7 +3902,7 @@ type ListConnectionsRequest struct {
 
 func (x *ListConnectionsRequest) Reset() {
 	*x = ListConnectionsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3717,7 +3914,7 @@ func (x *ListConnectionsRequest) String() string {
 func (*ListConnectionsRequest) ProtoMessage() {}
 
 func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3730,7 +3927,7 @@ func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectionsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{42}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListConnectionsRequest) GetId() string {
@@ -3751,7 +3948,7 @@ type ListConnectionsResponse struct {
 
 func (x *ListConnectionsResponse) Reset() {
 	*x = ListConnectionsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3763,7 +3960,7 @@ func (x *ListConnectionsResponse) String() string {
 func (*ListConnectionsResponse) ProtoMessage() {}
 
 func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3776,7 +3973,7 @@ func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectionsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{43}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListConnectionsResponse) GetConnections() []*Connection {
@@ -3799,7 +3996,7 @@ type CloseConnectionRequest struct {
 
 func (x *CloseConnectionRequest) Reset() {
 	*x = CloseConnectionRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3811,7 +4008,7 @@ func (x *CloseConnectionRequest) String() string {
 func (*CloseConnectionRequest) ProtoMessage() {}
 
 func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3824,7 +4021,7 @@ func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionRequest.ProtoReflect.Descriptor instead.
 func (*CloseConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{44}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CloseConnectionRequest) GetId() string {
@@ -3850,7 +4047,7 @@ type CloseConnectionResponse struct {
 
 func (x *CloseConnectionResponse) Reset() {
 	*x = CloseConnectionResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3862,7 +4059,7 @@ func (x *CloseConnectionResponse) String() string {
 func (*CloseConnectionResponse) ProtoMessage() {}
 
 func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3875,7 +4072,7 @@ func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionResponse.ProtoReflect.Descriptor instead.
 func (*CloseConnectionResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{45}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{47}
 }
 
 // SendFrameRequest is the input of SendFrame.
@@ -3896,7 +4093,7 @@ type SendFrameRequest struct {
 
 func (x *SendFrameRequest) Reset() {
 	*x = SendFrameRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3908,7 +4105,7 @@ func (x *SendFrameRequest) String() string {
 func (*SendFrameRequest) ProtoMessage() {}
 
 func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3921,7 +4118,7 @@ func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameRequest.ProtoReflect.Descriptor instead.
 func (*SendFrameRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{46}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SendFrameRequest) GetId() string {
@@ -3963,7 +4160,7 @@ type SendFrameResponse struct {
 
 func (x *SendFrameResponse) Reset() {
 	*x = SendFrameResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3975,7 +4172,7 @@ func (x *SendFrameResponse) String() string {
 func (*SendFrameResponse) ProtoMessage() {}
 
 func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3988,7 +4185,7 @@ func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameResponse.ProtoReflect.Descriptor instead.
 func (*SendFrameResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{47}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SendFrameResponse) GetBytesWritten() uint64 {
@@ -4021,7 +4218,7 @@ type CapturedFrame struct {
 
 func (x *CapturedFrame) Reset() {
 	*x = CapturedFrame{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4033,7 +4230,7 @@ func (x *CapturedFrame) String() string {
 func (*CapturedFrame) ProtoMessage() {}
 
 func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4046,7 +4243,7 @@ func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CapturedFrame.ProtoReflect.Descriptor instead.
 func (*CapturedFrame) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{48}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CapturedFrame) GetConnectionId() string {
@@ -4111,7 +4308,7 @@ type ListFramesRequest struct {
 
 func (x *ListFramesRequest) Reset() {
 	*x = ListFramesRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4123,7 +4320,7 @@ func (x *ListFramesRequest) String() string {
 func (*ListFramesRequest) ProtoMessage() {}
 
 func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4136,7 +4333,7 @@ func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesRequest.ProtoReflect.Descriptor instead.
 func (*ListFramesRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{49}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListFramesRequest) GetId() string {
@@ -4164,7 +4361,7 @@ type ListFramesResponse struct {
 
 func (x *ListFramesResponse) Reset() {
 	*x = ListFramesResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4176,7 +4373,7 @@ func (x *ListFramesResponse) String() string {
 func (*ListFramesResponse) ProtoMessage() {}
 
 func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4189,7 +4386,7 @@ func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesResponse.ProtoReflect.Descriptor instead.
 func (*ListFramesResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{50}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListFramesResponse) GetFrames() []*CapturedFrame {
@@ -4225,7 +4422,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4237,7 +4434,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4250,7 +4447,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{51}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Event) GetType() EventType {
@@ -4323,7 +4520,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4335,7 +4532,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4348,7 +4545,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{52}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *WatchEventsRequest) GetListenerId() string {
@@ -4376,7 +4573,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4388,7 +4585,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4401,7 +4598,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{53}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -4420,7 +4617,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4432,7 +4629,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4445,7 +4642,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{54}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{56}
 }
 
 // ListNodesResponse is the output of ListNodes.
@@ -4460,7 +4657,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4472,7 +4669,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4485,7 +4682,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{55}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListNodesResponse) GetNodes() []*Node {
@@ -4517,7 +4714,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4529,7 +4726,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4542,7 +4739,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{56}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *Node) GetName() string {
@@ -4591,7 +4788,7 @@ var File_sockplane_v1_listener_service_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
-	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\a\n" +
+	"#sockplane/v1/listener_service.proto\x12\fsockplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\a\n" +
 	"\bListener\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\ttransport\x18\x02 \x01(\x0e2\x17.sockplane.v1.TransportR\ttransport\x12\x18\n" +
@@ -4614,13 +4811,24 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
 	"fault_seed\x18\x12 \x01(\rH\x01R\tfaultSeed\x88\x01\x01\x12*\n" +
 	"\x03tls\x18\x13 \x01(\v2\x18.sockplane.v1.TlsOptionsR\x03tls\x12\x12\n" +
-	"\x04node\x18\x14 \x01(\tR\x04node\x1a9\n" +
+	"\x04node\x18\x14 \x01(\tR\x04node\x120\n" +
+	"\x05proxy\x18\x15 \x01(\v2\x1a.sockplane.v1.ProxyOptionsR\x05proxy\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
 	"_unix_modeB\r\n" +
-	"\v_fault_seed\"\x98\x01\n" +
+	"\v_fault_seed\"\xcf\x01\n" +
+	"\fProxyOptions\x12\x1a\n" +
+	"\bupstream\x18\x01 \x01(\tR\bupstream\x125\n" +
+	"\ttransport\x18\x02 \x01(\x0e2\x17.sockplane.v1.TransportR\ttransport\x12B\n" +
+	"\x0fconnect_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x0econnectTimeout\x12(\n" +
+	"\x03tls\x18\x04 \x01(\v2\x16.sockplane.v1.ProxyTlsR\x03tls\"`\n" +
+	"\bProxyTls\x12\x1f\n" +
+	"\vserver_name\x18\x01 \x01(\tR\n" +
+	"serverName\x12\x17\n" +
+	"\aca_file\x18\x02 \x01(\tR\x06caFile\x12\x1a\n" +
+	"\binsecure\x18\x03 \x01(\bR\binsecure\"\x98\x01\n" +
 	"\x06Script\x12/\n" +
 	"\bgreeting\x18\x01 \x01(\v2\x13.sockplane.v1.ReplyR\bgreeting\x12.\n" +
 	"\x05rules\x18\x02 \x03(\v2\x18.sockplane.v1.ScriptRuleR\x05rules\x12-\n" +
@@ -4757,7 +4965,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\tTlsStatus\x12'\n" +
 	"\x0fcertificate_pem\x18\x01 \x01(\tR\x0ecertificatePem\x12-\n" +
 	"\x12fingerprint_sha256\x18\x02 \x01(\tR\x11fingerprintSha256\x127\n" +
-	"\tnot_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\"\xaa\x02\n" +
+	"\tnot_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\"\xe2\x03\n" +
 	"\rListenerStats\x12-\n" +
 	"\x12connections_active\x18\x01 \x01(\x04R\x11connectionsActive\x12+\n" +
 	"\x11connections_total\x18\x02 \x01(\x04R\x10connectionsTotal\x12\x1b\n" +
@@ -4767,7 +4975,12 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\bbytes_in\x18\x05 \x01(\x04R\abytesIn\x12\x1b\n" +
 	"\tbytes_out\x18\x06 \x01(\x04R\bbytesOut\x12\x16\n" +
 	"\x06errors\x18\a \x01(\x04R\x06errors\x121\n" +
-	"\x14connections_rejected\x18\b \x01(\x04R\x13connectionsRejected\"j\n" +
+	"\x14connections_rejected\x18\b \x01(\x04R\x13connectionsRejected\x12.\n" +
+	"\x13upstream_frames_out\x18\t \x01(\x04R\x11upstreamFramesOut\x12,\n" +
+	"\x12upstream_bytes_out\x18\n" +
+	" \x01(\x04R\x10upstreamBytesOut\x12,\n" +
+	"\x12upstream_frames_in\x18\v \x01(\x04R\x10upstreamFramesIn\x12*\n" +
+	"\x11upstream_bytes_in\x18\f \x01(\x04R\x0fupstreamBytesIn\"j\n" +
 	"\x15CreateListenerRequest\x122\n" +
 	"\blistener\x18\x01 \x01(\v2\x16.sockplane.v1.ListenerR\blistener\x12\x1d\n" +
 	"\n" +
@@ -4899,7 +5112,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\rTRANSPORT_TCP\x10\x01\x12\x11\n" +
 	"\rTRANSPORT_UDP\x10\x02\x12\x12\n" +
 	"\x0eTRANSPORT_UNIX\x10\x03\x12\x16\n" +
-	"\x12TRANSPORT_UNIXGRAM\x10\x04*\x96\x01\n" +
+	"\x12TRANSPORT_UNIXGRAM\x10\x04*\xa9\x01\n" +
 	"\aHandler\x12\x17\n" +
 	"\x13HANDLER_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fHANDLER_ECHO\x10\x01\x12\x11\n" +
@@ -4907,7 +5120,8 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\fHANDLER_EXEC\x10\x03\x12\x13\n" +
 	"\x0fHANDLER_DISCARD\x10\x04\x12\x12\n" +
 	"\x0eHANDLER_RECORD\x10\x05\x12\x12\n" +
-	"\x0eHANDLER_SCRIPT\x10\x06*i\n" +
+	"\x0eHANDLER_SCRIPT\x10\x06\x12\x11\n" +
+	"\rHANDLER_PROXY\x10\a*i\n" +
 	"\aFraming\x12\x17\n" +
 	"\x13FRAMING_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FRAMING_JSON_HEADER\x10\x01\x12\x1b\n" +
@@ -4931,7 +5145,7 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fDIRECTION_IN\x10\x01\x12\x11\n" +
-	"\rDIRECTION_OUT\x10\x02*\x8c\x03\n" +
+	"\rDIRECTION_OUT\x10\x02*\xab\x03\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bEVENT_TYPE_LISTENER_CREATED\x10\x01\x12\x1f\n" +
@@ -4945,7 +5159,8 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x19EVENT_TYPE_EVENTS_DROPPED\x10\t\x12\x1f\n" +
 	"\x1bEVENT_TYPE_LISTENER_EXPIRED\x10\n" +
 	"\x12\x1f\n" +
-	"\x1bEVENT_TYPE_LISTENER_UPDATED\x10\v2\xf9\t\n" +
+	"\x1bEVENT_TYPE_LISTENER_UPDATED\x10\v\x12\x1d\n" +
+	"\x19EVENT_TYPE_UPSTREAM_ERROR\x10\f2\xf9\t\n" +
 	"\x0fListenerService\x12[\n" +
 	"\x0eCreateListener\x12#.sockplane.v1.CreateListenerRequest\x1a$.sockplane.v1.CreateListenerResponse\x12R\n" +
 	"\vGetListener\x12 .sockplane.v1.GetListenerRequest\x1a!.sockplane.v1.GetListenerResponse\x12X\n" +
@@ -4976,7 +5191,7 @@ func file_sockplane_v1_listener_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_sockplane_v1_listener_service_proto_goTypes = []any{
 	(Then)(0),                            // 0: sockplane.v1.Then
 	(Transport)(0),                       // 1: sockplane.v1.Transport
@@ -4988,184 +5203,190 @@ var file_sockplane_v1_listener_service_proto_goTypes = []any{
 	(Direction)(0),                       // 7: sockplane.v1.Direction
 	(EventType)(0),                       // 8: sockplane.v1.EventType
 	(*Listener)(nil),                     // 9: sockplane.v1.Listener
-	(*Script)(nil),                       // 10: sockplane.v1.Script
-	(*ScriptRule)(nil),                   // 11: sockplane.v1.ScriptRule
-	(*Match)(nil),                        // 12: sockplane.v1.Match
-	(*Reply)(nil),                        // 13: sockplane.v1.Reply
-	(*Fault)(nil),                        // 14: sockplane.v1.Fault
-	(*LatencyFault)(nil),                 // 15: sockplane.v1.LatencyFault
-	(*BandwidthFault)(nil),               // 16: sockplane.v1.BandwidthFault
-	(*SlicerFault)(nil),                  // 17: sockplane.v1.SlicerFault
-	(*TimeoutFault)(nil),                 // 18: sockplane.v1.TimeoutFault
-	(*ResetPeerFault)(nil),               // 19: sockplane.v1.ResetPeerFault
-	(*SlowCloseFault)(nil),               // 20: sockplane.v1.SlowCloseFault
-	(*LimitDataFault)(nil),               // 21: sockplane.v1.LimitDataFault
-	(*DropFault)(nil),                    // 22: sockplane.v1.DropFault
-	(*DuplicateFault)(nil),               // 23: sockplane.v1.DuplicateFault
-	(*TlsOptions)(nil),                   // 24: sockplane.v1.TlsOptions
-	(*Limits)(nil),                       // 25: sockplane.v1.Limits
-	(*CaptureOptions)(nil),               // 26: sockplane.v1.CaptureOptions
-	(*ExecOptions)(nil),                  // 27: sockplane.v1.ExecOptions
-	(*FramingConfig)(nil),                // 28: sockplane.v1.FramingConfig
-	(*ListenerStatus)(nil),               // 29: sockplane.v1.ListenerStatus
-	(*ScriptStatus)(nil),                 // 30: sockplane.v1.ScriptStatus
-	(*FaultStatus)(nil),                  // 31: sockplane.v1.FaultStatus
-	(*TlsStatus)(nil),                    // 32: sockplane.v1.TlsStatus
-	(*ListenerStats)(nil),                // 33: sockplane.v1.ListenerStats
-	(*CreateListenerRequest)(nil),        // 34: sockplane.v1.CreateListenerRequest
-	(*CreateListenerResponse)(nil),       // 35: sockplane.v1.CreateListenerResponse
-	(*GetListenerRequest)(nil),           // 36: sockplane.v1.GetListenerRequest
-	(*GetListenerResponse)(nil),          // 37: sockplane.v1.GetListenerResponse
-	(*ListListenersRequest)(nil),         // 38: sockplane.v1.ListListenersRequest
-	(*ListListenersResponse)(nil),        // 39: sockplane.v1.ListListenersResponse
-	(*StopListenerRequest)(nil),          // 40: sockplane.v1.StopListenerRequest
-	(*StopListenerResponse)(nil),         // 41: sockplane.v1.StopListenerResponse
-	(*StartListenerRequest)(nil),         // 42: sockplane.v1.StartListenerRequest
-	(*StartListenerResponse)(nil),        // 43: sockplane.v1.StartListenerResponse
-	(*DeleteListenerRequest)(nil),        // 44: sockplane.v1.DeleteListenerRequest
-	(*DeleteListenerResponse)(nil),       // 45: sockplane.v1.DeleteListenerResponse
-	(*UpdateListenerRequest)(nil),        // 46: sockplane.v1.UpdateListenerRequest
-	(*UpdateListenerResponse)(nil),       // 47: sockplane.v1.UpdateListenerResponse
-	(*BatchDeleteListenersRequest)(nil),  // 48: sockplane.v1.BatchDeleteListenersRequest
-	(*BatchDeleteListenersResponse)(nil), // 49: sockplane.v1.BatchDeleteListenersResponse
-	(*Connection)(nil),                   // 50: sockplane.v1.Connection
-	(*ListConnectionsRequest)(nil),       // 51: sockplane.v1.ListConnectionsRequest
-	(*ListConnectionsResponse)(nil),      // 52: sockplane.v1.ListConnectionsResponse
-	(*CloseConnectionRequest)(nil),       // 53: sockplane.v1.CloseConnectionRequest
-	(*CloseConnectionResponse)(nil),      // 54: sockplane.v1.CloseConnectionResponse
-	(*SendFrameRequest)(nil),             // 55: sockplane.v1.SendFrameRequest
-	(*SendFrameResponse)(nil),            // 56: sockplane.v1.SendFrameResponse
-	(*CapturedFrame)(nil),                // 57: sockplane.v1.CapturedFrame
-	(*ListFramesRequest)(nil),            // 58: sockplane.v1.ListFramesRequest
-	(*ListFramesResponse)(nil),           // 59: sockplane.v1.ListFramesResponse
-	(*Event)(nil),                        // 60: sockplane.v1.Event
-	(*WatchEventsRequest)(nil),           // 61: sockplane.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),          // 62: sockplane.v1.WatchEventsResponse
-	(*ListNodesRequest)(nil),             // 63: sockplane.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),            // 64: sockplane.v1.ListNodesResponse
-	(*Node)(nil),                         // 65: sockplane.v1.Node
-	nil,                                  // 66: sockplane.v1.Listener.LabelsEntry
-	nil,                                  // 67: sockplane.v1.Match.HeaderEntry
-	nil,                                  // 68: sockplane.v1.Reply.HeaderEntry
-	(*durationpb.Duration)(nil),          // 69: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),        // 70: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 71: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),              // 72: google.protobuf.Struct
+	(*ProxyOptions)(nil),                 // 10: sockplane.v1.ProxyOptions
+	(*ProxyTls)(nil),                     // 11: sockplane.v1.ProxyTls
+	(*Script)(nil),                       // 12: sockplane.v1.Script
+	(*ScriptRule)(nil),                   // 13: sockplane.v1.ScriptRule
+	(*Match)(nil),                        // 14: sockplane.v1.Match
+	(*Reply)(nil),                        // 15: sockplane.v1.Reply
+	(*Fault)(nil),                        // 16: sockplane.v1.Fault
+	(*LatencyFault)(nil),                 // 17: sockplane.v1.LatencyFault
+	(*BandwidthFault)(nil),               // 18: sockplane.v1.BandwidthFault
+	(*SlicerFault)(nil),                  // 19: sockplane.v1.SlicerFault
+	(*TimeoutFault)(nil),                 // 20: sockplane.v1.TimeoutFault
+	(*ResetPeerFault)(nil),               // 21: sockplane.v1.ResetPeerFault
+	(*SlowCloseFault)(nil),               // 22: sockplane.v1.SlowCloseFault
+	(*LimitDataFault)(nil),               // 23: sockplane.v1.LimitDataFault
+	(*DropFault)(nil),                    // 24: sockplane.v1.DropFault
+	(*DuplicateFault)(nil),               // 25: sockplane.v1.DuplicateFault
+	(*TlsOptions)(nil),                   // 26: sockplane.v1.TlsOptions
+	(*Limits)(nil),                       // 27: sockplane.v1.Limits
+	(*CaptureOptions)(nil),               // 28: sockplane.v1.CaptureOptions
+	(*ExecOptions)(nil),                  // 29: sockplane.v1.ExecOptions
+	(*FramingConfig)(nil),                // 30: sockplane.v1.FramingConfig
+	(*ListenerStatus)(nil),               // 31: sockplane.v1.ListenerStatus
+	(*ScriptStatus)(nil),                 // 32: sockplane.v1.ScriptStatus
+	(*FaultStatus)(nil),                  // 33: sockplane.v1.FaultStatus
+	(*TlsStatus)(nil),                    // 34: sockplane.v1.TlsStatus
+	(*ListenerStats)(nil),                // 35: sockplane.v1.ListenerStats
+	(*CreateListenerRequest)(nil),        // 36: sockplane.v1.CreateListenerRequest
+	(*CreateListenerResponse)(nil),       // 37: sockplane.v1.CreateListenerResponse
+	(*GetListenerRequest)(nil),           // 38: sockplane.v1.GetListenerRequest
+	(*GetListenerResponse)(nil),          // 39: sockplane.v1.GetListenerResponse
+	(*ListListenersRequest)(nil),         // 40: sockplane.v1.ListListenersRequest
+	(*ListListenersResponse)(nil),        // 41: sockplane.v1.ListListenersResponse
+	(*StopListenerRequest)(nil),          // 42: sockplane.v1.StopListenerRequest
+	(*StopListenerResponse)(nil),         // 43: sockplane.v1.StopListenerResponse
+	(*StartListenerRequest)(nil),         // 44: sockplane.v1.StartListenerRequest
+	(*StartListenerResponse)(nil),        // 45: sockplane.v1.StartListenerResponse
+	(*DeleteListenerRequest)(nil),        // 46: sockplane.v1.DeleteListenerRequest
+	(*DeleteListenerResponse)(nil),       // 47: sockplane.v1.DeleteListenerResponse
+	(*UpdateListenerRequest)(nil),        // 48: sockplane.v1.UpdateListenerRequest
+	(*UpdateListenerResponse)(nil),       // 49: sockplane.v1.UpdateListenerResponse
+	(*BatchDeleteListenersRequest)(nil),  // 50: sockplane.v1.BatchDeleteListenersRequest
+	(*BatchDeleteListenersResponse)(nil), // 51: sockplane.v1.BatchDeleteListenersResponse
+	(*Connection)(nil),                   // 52: sockplane.v1.Connection
+	(*ListConnectionsRequest)(nil),       // 53: sockplane.v1.ListConnectionsRequest
+	(*ListConnectionsResponse)(nil),      // 54: sockplane.v1.ListConnectionsResponse
+	(*CloseConnectionRequest)(nil),       // 55: sockplane.v1.CloseConnectionRequest
+	(*CloseConnectionResponse)(nil),      // 56: sockplane.v1.CloseConnectionResponse
+	(*SendFrameRequest)(nil),             // 57: sockplane.v1.SendFrameRequest
+	(*SendFrameResponse)(nil),            // 58: sockplane.v1.SendFrameResponse
+	(*CapturedFrame)(nil),                // 59: sockplane.v1.CapturedFrame
+	(*ListFramesRequest)(nil),            // 60: sockplane.v1.ListFramesRequest
+	(*ListFramesResponse)(nil),           // 61: sockplane.v1.ListFramesResponse
+	(*Event)(nil),                        // 62: sockplane.v1.Event
+	(*WatchEventsRequest)(nil),           // 63: sockplane.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),          // 64: sockplane.v1.WatchEventsResponse
+	(*ListNodesRequest)(nil),             // 65: sockplane.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),            // 66: sockplane.v1.ListNodesResponse
+	(*Node)(nil),                         // 67: sockplane.v1.Node
+	nil,                                  // 68: sockplane.v1.Listener.LabelsEntry
+	nil,                                  // 69: sockplane.v1.Match.HeaderEntry
+	nil,                                  // 70: sockplane.v1.Reply.HeaderEntry
+	(*durationpb.Duration)(nil),          // 71: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),        // 72: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 73: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),              // 74: google.protobuf.Struct
 }
 var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
 	1,  // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
 	2,  // 1: sockplane.v1.Listener.handler:type_name -> sockplane.v1.Handler
-	28, // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
-	27, // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
-	26, // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
-	25, // 5: sockplane.v1.Listener.limits:type_name -> sockplane.v1.Limits
-	66, // 6: sockplane.v1.Listener.labels:type_name -> sockplane.v1.Listener.LabelsEntry
-	69, // 7: sockplane.v1.Listener.ttl:type_name -> google.protobuf.Duration
-	70, // 8: sockplane.v1.Listener.expire_time:type_name -> google.protobuf.Timestamp
-	29, // 9: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
-	10, // 10: sockplane.v1.Listener.script:type_name -> sockplane.v1.Script
-	14, // 11: sockplane.v1.Listener.faults:type_name -> sockplane.v1.Fault
-	24, // 12: sockplane.v1.Listener.tls:type_name -> sockplane.v1.TlsOptions
-	13, // 13: sockplane.v1.Script.greeting:type_name -> sockplane.v1.Reply
-	11, // 14: sockplane.v1.Script.rules:type_name -> sockplane.v1.ScriptRule
-	13, // 15: sockplane.v1.Script.default:type_name -> sockplane.v1.Reply
-	12, // 16: sockplane.v1.ScriptRule.match:type_name -> sockplane.v1.Match
-	13, // 17: sockplane.v1.ScriptRule.reply:type_name -> sockplane.v1.Reply
-	67, // 18: sockplane.v1.Match.header:type_name -> sockplane.v1.Match.HeaderEntry
-	68, // 19: sockplane.v1.Reply.header:type_name -> sockplane.v1.Reply.HeaderEntry
-	69, // 20: sockplane.v1.Reply.delay:type_name -> google.protobuf.Duration
-	0,  // 21: sockplane.v1.Reply.then:type_name -> sockplane.v1.Then
-	7,  // 22: sockplane.v1.Fault.direction:type_name -> sockplane.v1.Direction
-	12, // 23: sockplane.v1.Fault.match:type_name -> sockplane.v1.Match
-	15, // 24: sockplane.v1.Fault.latency:type_name -> sockplane.v1.LatencyFault
-	16, // 25: sockplane.v1.Fault.bandwidth:type_name -> sockplane.v1.BandwidthFault
-	17, // 26: sockplane.v1.Fault.slicer:type_name -> sockplane.v1.SlicerFault
-	18, // 27: sockplane.v1.Fault.timeout:type_name -> sockplane.v1.TimeoutFault
-	19, // 28: sockplane.v1.Fault.reset_peer:type_name -> sockplane.v1.ResetPeerFault
-	20, // 29: sockplane.v1.Fault.slow_close:type_name -> sockplane.v1.SlowCloseFault
-	21, // 30: sockplane.v1.Fault.limit_data:type_name -> sockplane.v1.LimitDataFault
-	22, // 31: sockplane.v1.Fault.drop:type_name -> sockplane.v1.DropFault
-	23, // 32: sockplane.v1.Fault.duplicate:type_name -> sockplane.v1.DuplicateFault
-	69, // 33: sockplane.v1.LatencyFault.delay:type_name -> google.protobuf.Duration
-	69, // 34: sockplane.v1.LatencyFault.jitter:type_name -> google.protobuf.Duration
-	69, // 35: sockplane.v1.SlicerFault.delay:type_name -> google.protobuf.Duration
-	69, // 36: sockplane.v1.TimeoutFault.after:type_name -> google.protobuf.Duration
-	69, // 37: sockplane.v1.ResetPeerFault.after:type_name -> google.protobuf.Duration
-	69, // 38: sockplane.v1.SlowCloseFault.delay:type_name -> google.protobuf.Duration
-	69, // 39: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
-	69, // 40: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
-	69, // 41: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
-	3,  // 42: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
-	3,  // 43: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
-	4,  // 44: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
-	5,  // 45: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
-	70, // 46: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
-	33, // 47: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
-	30, // 48: sockplane.v1.ListenerStatus.script:type_name -> sockplane.v1.ScriptStatus
-	31, // 49: sockplane.v1.ListenerStatus.faults:type_name -> sockplane.v1.FaultStatus
-	32, // 50: sockplane.v1.ListenerStatus.tls:type_name -> sockplane.v1.TlsStatus
-	70, // 51: sockplane.v1.ListenerStatus.unknown_since:type_name -> google.protobuf.Timestamp
-	70, // 52: sockplane.v1.TlsStatus.not_after:type_name -> google.protobuf.Timestamp
-	9,  // 53: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	9,  // 54: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 55: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 56: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
-	6,  // 57: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	69, // 58: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	9,  // 59: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 60: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
-	6,  // 61: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	69, // 62: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	9,  // 63: sockplane.v1.UpdateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	71, // 64: sockplane.v1.UpdateListenerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 65: sockplane.v1.UpdateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	6,  // 66: sockplane.v1.BatchDeleteListenersRequest.mode:type_name -> sockplane.v1.StopMode
-	69, // 67: sockplane.v1.BatchDeleteListenersRequest.drain_timeout:type_name -> google.protobuf.Duration
-	70, // 68: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
-	70, // 69: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
-	50, // 70: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
-	72, // 71: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
-	7,  // 72: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
-	70, // 73: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
-	57, // 74: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
-	8,  // 75: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
-	70, // 76: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
-	60, // 77: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
-	65, // 78: sockplane.v1.ListNodesResponse.nodes:type_name -> sockplane.v1.Node
-	70, // 79: sockplane.v1.Node.started_at:type_name -> google.protobuf.Timestamp
-	34, // 80: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
-	36, // 81: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
-	38, // 82: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
-	40, // 83: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
-	42, // 84: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
-	44, // 85: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
-	46, // 86: sockplane.v1.ListenerService.UpdateListener:input_type -> sockplane.v1.UpdateListenerRequest
-	48, // 87: sockplane.v1.ListenerService.BatchDeleteListeners:input_type -> sockplane.v1.BatchDeleteListenersRequest
-	51, // 88: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
-	53, // 89: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
-	55, // 90: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
-	58, // 91: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
-	61, // 92: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
-	63, // 93: sockplane.v1.ListenerService.ListNodes:input_type -> sockplane.v1.ListNodesRequest
-	35, // 94: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
-	37, // 95: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
-	39, // 96: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
-	41, // 97: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
-	43, // 98: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
-	45, // 99: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
-	47, // 100: sockplane.v1.ListenerService.UpdateListener:output_type -> sockplane.v1.UpdateListenerResponse
-	49, // 101: sockplane.v1.ListenerService.BatchDeleteListeners:output_type -> sockplane.v1.BatchDeleteListenersResponse
-	52, // 102: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
-	54, // 103: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
-	56, // 104: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
-	59, // 105: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
-	62, // 106: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
-	64, // 107: sockplane.v1.ListenerService.ListNodes:output_type -> sockplane.v1.ListNodesResponse
-	94, // [94:108] is the sub-list for method output_type
-	80, // [80:94] is the sub-list for method input_type
-	80, // [80:80] is the sub-list for extension type_name
-	80, // [80:80] is the sub-list for extension extendee
-	0,  // [0:80] is the sub-list for field type_name
+	30, // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
+	29, // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
+	28, // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
+	27, // 5: sockplane.v1.Listener.limits:type_name -> sockplane.v1.Limits
+	68, // 6: sockplane.v1.Listener.labels:type_name -> sockplane.v1.Listener.LabelsEntry
+	71, // 7: sockplane.v1.Listener.ttl:type_name -> google.protobuf.Duration
+	72, // 8: sockplane.v1.Listener.expire_time:type_name -> google.protobuf.Timestamp
+	31, // 9: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
+	12, // 10: sockplane.v1.Listener.script:type_name -> sockplane.v1.Script
+	16, // 11: sockplane.v1.Listener.faults:type_name -> sockplane.v1.Fault
+	26, // 12: sockplane.v1.Listener.tls:type_name -> sockplane.v1.TlsOptions
+	10, // 13: sockplane.v1.Listener.proxy:type_name -> sockplane.v1.ProxyOptions
+	1,  // 14: sockplane.v1.ProxyOptions.transport:type_name -> sockplane.v1.Transport
+	71, // 15: sockplane.v1.ProxyOptions.connect_timeout:type_name -> google.protobuf.Duration
+	11, // 16: sockplane.v1.ProxyOptions.tls:type_name -> sockplane.v1.ProxyTls
+	15, // 17: sockplane.v1.Script.greeting:type_name -> sockplane.v1.Reply
+	13, // 18: sockplane.v1.Script.rules:type_name -> sockplane.v1.ScriptRule
+	15, // 19: sockplane.v1.Script.default:type_name -> sockplane.v1.Reply
+	14, // 20: sockplane.v1.ScriptRule.match:type_name -> sockplane.v1.Match
+	15, // 21: sockplane.v1.ScriptRule.reply:type_name -> sockplane.v1.Reply
+	69, // 22: sockplane.v1.Match.header:type_name -> sockplane.v1.Match.HeaderEntry
+	70, // 23: sockplane.v1.Reply.header:type_name -> sockplane.v1.Reply.HeaderEntry
+	71, // 24: sockplane.v1.Reply.delay:type_name -> google.protobuf.Duration
+	0,  // 25: sockplane.v1.Reply.then:type_name -> sockplane.v1.Then
+	7,  // 26: sockplane.v1.Fault.direction:type_name -> sockplane.v1.Direction
+	14, // 27: sockplane.v1.Fault.match:type_name -> sockplane.v1.Match
+	17, // 28: sockplane.v1.Fault.latency:type_name -> sockplane.v1.LatencyFault
+	18, // 29: sockplane.v1.Fault.bandwidth:type_name -> sockplane.v1.BandwidthFault
+	19, // 30: sockplane.v1.Fault.slicer:type_name -> sockplane.v1.SlicerFault
+	20, // 31: sockplane.v1.Fault.timeout:type_name -> sockplane.v1.TimeoutFault
+	21, // 32: sockplane.v1.Fault.reset_peer:type_name -> sockplane.v1.ResetPeerFault
+	22, // 33: sockplane.v1.Fault.slow_close:type_name -> sockplane.v1.SlowCloseFault
+	23, // 34: sockplane.v1.Fault.limit_data:type_name -> sockplane.v1.LimitDataFault
+	24, // 35: sockplane.v1.Fault.drop:type_name -> sockplane.v1.DropFault
+	25, // 36: sockplane.v1.Fault.duplicate:type_name -> sockplane.v1.DuplicateFault
+	71, // 37: sockplane.v1.LatencyFault.delay:type_name -> google.protobuf.Duration
+	71, // 38: sockplane.v1.LatencyFault.jitter:type_name -> google.protobuf.Duration
+	71, // 39: sockplane.v1.SlicerFault.delay:type_name -> google.protobuf.Duration
+	71, // 40: sockplane.v1.TimeoutFault.after:type_name -> google.protobuf.Duration
+	71, // 41: sockplane.v1.ResetPeerFault.after:type_name -> google.protobuf.Duration
+	71, // 42: sockplane.v1.SlowCloseFault.delay:type_name -> google.protobuf.Duration
+	71, // 43: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
+	71, // 44: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
+	71, // 45: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
+	3,  // 46: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
+	3,  // 47: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
+	4,  // 48: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
+	5,  // 49: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
+	72, // 50: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
+	35, // 51: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
+	32, // 52: sockplane.v1.ListenerStatus.script:type_name -> sockplane.v1.ScriptStatus
+	33, // 53: sockplane.v1.ListenerStatus.faults:type_name -> sockplane.v1.FaultStatus
+	34, // 54: sockplane.v1.ListenerStatus.tls:type_name -> sockplane.v1.TlsStatus
+	72, // 55: sockplane.v1.ListenerStatus.unknown_since:type_name -> google.protobuf.Timestamp
+	72, // 56: sockplane.v1.TlsStatus.not_after:type_name -> google.protobuf.Timestamp
+	9,  // 57: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	9,  // 58: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,  // 59: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,  // 60: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
+	6,  // 61: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	71, // 62: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	9,  // 63: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,  // 64: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
+	6,  // 65: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	71, // 66: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	9,  // 67: sockplane.v1.UpdateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	73, // 68: sockplane.v1.UpdateListenerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 69: sockplane.v1.UpdateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	6,  // 70: sockplane.v1.BatchDeleteListenersRequest.mode:type_name -> sockplane.v1.StopMode
+	71, // 71: sockplane.v1.BatchDeleteListenersRequest.drain_timeout:type_name -> google.protobuf.Duration
+	72, // 72: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
+	72, // 73: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
+	52, // 74: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
+	74, // 75: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
+	7,  // 76: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
+	72, // 77: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
+	59, // 78: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
+	8,  // 79: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
+	72, // 80: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
+	62, // 81: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
+	67, // 82: sockplane.v1.ListNodesResponse.nodes:type_name -> sockplane.v1.Node
+	72, // 83: sockplane.v1.Node.started_at:type_name -> google.protobuf.Timestamp
+	36, // 84: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
+	38, // 85: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
+	40, // 86: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
+	42, // 87: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
+	44, // 88: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
+	46, // 89: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
+	48, // 90: sockplane.v1.ListenerService.UpdateListener:input_type -> sockplane.v1.UpdateListenerRequest
+	50, // 91: sockplane.v1.ListenerService.BatchDeleteListeners:input_type -> sockplane.v1.BatchDeleteListenersRequest
+	53, // 92: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
+	55, // 93: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
+	57, // 94: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
+	60, // 95: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
+	63, // 96: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
+	65, // 97: sockplane.v1.ListenerService.ListNodes:input_type -> sockplane.v1.ListNodesRequest
+	37, // 98: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
+	39, // 99: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
+	41, // 100: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
+	43, // 101: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
+	45, // 102: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
+	47, // 103: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
+	49, // 104: sockplane.v1.ListenerService.UpdateListener:output_type -> sockplane.v1.UpdateListenerResponse
+	51, // 105: sockplane.v1.ListenerService.BatchDeleteListeners:output_type -> sockplane.v1.BatchDeleteListenersResponse
+	54, // 106: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
+	56, // 107: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
+	58, // 108: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
+	61, // 109: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
+	64, // 110: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
+	66, // 111: sockplane.v1.ListenerService.ListNodes:output_type -> sockplane.v1.ListNodesResponse
+	98, // [98:112] is the sub-list for method output_type
+	84, // [84:98] is the sub-list for method input_type
+	84, // [84:84] is the sub-list for extension type_name
+	84, // [84:84] is the sub-list for extension extendee
+	0,  // [0:84] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_listener_service_proto_init() }
@@ -5174,9 +5395,9 @@ func file_sockplane_v1_listener_service_proto_init() {
 		return
 	}
 	file_sockplane_v1_listener_service_proto_msgTypes[0].OneofWrappers = []any{}
-	file_sockplane_v1_listener_service_proto_msgTypes[3].OneofWrappers = []any{}
-	file_sockplane_v1_listener_service_proto_msgTypes[4].OneofWrappers = []any{}
-	file_sockplane_v1_listener_service_proto_msgTypes[5].OneofWrappers = []any{
+	file_sockplane_v1_listener_service_proto_msgTypes[5].OneofWrappers = []any{}
+	file_sockplane_v1_listener_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_sockplane_v1_listener_service_proto_msgTypes[7].OneofWrappers = []any{
 		(*Fault_Latency)(nil),
 		(*Fault_Bandwidth)(nil),
 		(*Fault_Slicer)(nil),
@@ -5193,7 +5414,7 @@ func file_sockplane_v1_listener_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sockplane_v1_listener_service_proto_rawDesc), len(file_sockplane_v1_listener_service_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   60,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

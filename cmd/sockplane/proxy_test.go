@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockplane/sockplane/internal/poll"
+	"github.com/sockplane/sockplane/internal/testenv"
+	"github.com/sockplane/sockplane/wire"
+)
+
+// startTutorialServer runs testdata/tutorial/json_header_server.py on
+// 127.0.0.1:port (0: any) and returns its address; the test kills it at
+// its end, or earlier with the returned stop.
+func startTutorialServer(t *testing.T, python, port string) (addr string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, python, filepath.Join("testdata", "tutorial", "json_header_server.py"), "127.0.0.1", port)
+	cmd.WaitDelay = time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); _ = cmd.Wait() }) }
+	t.Cleanup(stop)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the tutorial's server printed no port: %v", err)
+	}
+	return net.JoinHostPort("127.0.0.1", strings.TrimSpace(line)), stop
+}
+
+// TestProxyTutorialServer: the tutorial's JSON-header client, through a
+// proxy listener, gets the tutorial's JSON-header server's answers, head
+// fields of the server's own included; stopped, the upstream makes the
+// proxy answer an error frame and count it; back, new connections work.
+func TestProxyTutorialServer(t *testing.T) {
+	python := testenv.Python(t, "the tutorial's server and client")
+	upstream, stopUpstream := startTutorialServer(t, python, "0")
+	d := startDaemon(t)
+	addr := createListener(t, d, fmt.Sprintf(`{"id":"px","transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_PROXY",
+		"framing":{"request":"FRAMING_RAW","response":"FRAMING_JSON_HEADER"},"proxy":{"upstream":%q}}`, upstream))
+	out := runTutorialClient(t, python, "json_header_client.py", addr, "hello\nsticky packets\n")
+	for _, want := range []string{"'server': 'tutorial'", "HELLO", "STICKY PACKETS"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the tutorial's client through the proxy printed:\n%s\nwant %q", out, want)
+		}
+	}
+	got := rest(t, d, "GET", "/v1/listeners/px", "")
+	if str(got.body, "proxy", "upstream") != upstream || str(got.body, "proxy", "transport") != "TRANSPORT_TCP" || str(got.body, "proxy", "connectTimeout") != "2s" {
+		t.Fatalf("the proxy's options, defaults filled in: %s", got.raw)
+	}
+	if str(got.body, "status", "stats", "upstreamFramesOut") != "2" || str(got.body, "status", "stats", "upstreamFramesIn") != "2" {
+		t.Fatalf("upstream counters: %s", got.raw)
+	}
+
+	stopUpstream()
+	reply, err := rawExchange(addr, "anyone?")
+	if err == nil || !strings.Contains(err.Error(), "upstream "+upstream) {
+		t.Fatalf("with the upstream down: reply %q, error %v; want an error frame naming the upstream", reply, err)
+	}
+	if errs := str(rest(t, d, "GET", "/v1/listeners/px", "").body, "status", "stats", "errors"); errs == "0" {
+		t.Fatal("the upstream failure is not counted in stats.errors")
+	}
+
+	_, port, _ := net.SplitHostPort(upstream)
+	startTutorialServer(t, python, port)
+	if reply, err := rawExchange(addr, "back"); err != nil || reply != "BACK" {
+		t.Fatalf("with the upstream back: %q, %v", reply, err)
+	}
+}
+
+// rawExchange sends msg bare on a new connection and reads one
+// JSON-header reply; an error frame is an error.
+func rawExchange(addr, msg string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return "", err
+	}
+	var codec wire.Codec
+	f, err := codec.ReadFrame(bufio.NewReader(c))
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(string(f.Header), `"error"`) {
+		return "", errors.New(string(f.Header))
+	}
+	return string(f.Body), nil
+}
+
+// goUpstream is an upstream for proxy tests: it answers each JSON-header
+// frame with the body upper-cased, and notes when each request arrived.
+type goUpstream struct {
+	ln      net.Listener
+	mu      sync.Mutex
+	arrived []time.Time
+}
+
+func startGoUpstream(t *testing.T) *goUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &goUpstream{ln: ln}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				var codec wire.Codec
+				br := bufio.NewReader(c)
+				for {
+					f, err := codec.ReadFrame(br)
+					if err != nil {
+						return
+					}
+					u.mu.Lock()
+					u.arrived = append(u.arrived, time.Now())
+					u.mu.Unlock()
+					reply, _ := codec.AppendFrame(nil, []byte(strings.ToUpper(string(f.Body))))
+					if _, err := c.Write(reply); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	return u
+}
+
+func (u *goUpstream) requests() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.arrived)
+}
+
+func (u *goUpstream) lastArrival() time.Time {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.arrived) == 0 {
+		return time.Time{}
+	}
+	return u.arrived[len(u.arrived)-1]
+}
+
+// TestProxyFaultsBothWays: a latency fault on DIRECTION_IN delays the
+// requests on their way to the upstream and not the replies; a drop on
+// DIRECTION_OUT that matches some replies swallows those only; both set
+// live by PATCH, on a connection that stays open.
+func TestProxyFaultsBothWays(t *testing.T) {
+	up := startGoUpstream(t)
+	d := startDaemon(t)
+	addr := createListener(t, d, fmt.Sprintf(`{"id":"pf","transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_PROXY","proxy":{"upstream":%q}}`, up.ln.Addr()))
+	c, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	var codec wire.Codec
+	exchange := func(msg string, wait time.Duration) (string, time.Time, time.Time, error) {
+		frame, _ := codec.AppendFrame(nil, []byte(msg))
+		sent := time.Now()
+		if _, err := c.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(wait))
+		f, err := codec.ReadFrame(br)
+		return string(f.Body), sent, time.Now(), err
+	}
+	if got, _, _, err := exchange("plain", testTimeout); err != nil || got != "PLAIN" {
+		t.Fatalf("through the proxy: %q, %v", got, err)
+	}
+
+	const delay = 300 * time.Millisecond
+	if r := rest(t, d, "PATCH", "/v1/listeners/pf", `{"faults":[{"latency":{"delay":"300ms"},"direction":"DIRECTION_IN"}]}`); r.status != http.StatusOK {
+		t.Fatalf("patch: %d %s", r.status, r.raw)
+	}
+	got, sent, back, err := exchange("slow", testTimeout)
+	if err != nil || got != "SLOW" {
+		t.Fatalf("with latency in: %q, %v", got, err)
+	}
+	arrived := up.lastArrival()
+	if arrived.Sub(sent) < delay {
+		t.Fatalf("the request reached the upstream %v after it was sent, want at least %v", arrived.Sub(sent), delay)
+	}
+	if back.Sub(arrived) > delay/2 {
+		t.Fatalf("the reply took %v from the upstream, want it undelayed", back.Sub(arrived))
+	}
+
+	if r := rest(t, d, "PATCH", "/v1/listeners/pf", `{"faults":[{"drop":{},"direction":"DIRECTION_OUT","match":{"bodyPrefix":"SECRET"}}]}`); r.status != http.StatusOK {
+		t.Fatalf("patch: %d %s", r.status, r.raw)
+	}
+	if got, _, _, err := exchange("secret", 500*time.Millisecond); err == nil {
+		t.Fatalf("a matching reply came through the drop: %q", got)
+	}
+	poll.Until(t, "the upstream got the request whose reply was dropped", func() bool { return up.requests() >= 3 })
+	_ = c.SetReadDeadline(time.Time{})
+	if got, _, _, err := exchange("public", testTimeout); err != nil || got != "PUBLIC" {
+		t.Fatalf("a reply the drop does not match: %q, %v", got, err)
+	}
+	st := rest(t, d, "GET", "/v1/listeners/pf", "")
+	if faults, _ := st.body["status"].(map[string]any)["faults"].([]any); len(faults) != 1 || faults[0].(map[string]any)["applied"] != "1" {
+		t.Fatalf("the drop's counter: %s", st.raw)
+	}
+}

@@ -1,0 +1,204 @@
+// Package proxy is the handler that relays each connection of a stream
+// listener to a real server, its upstream: every accepted connection gets
+// an upstream connection of its own, dialled when it opens (a
+// rawsock.ConnOpener). With a framed request framing it relays frame by
+// frame — each frame the client sends goes upstream whole, each frame
+// the upstream sends comes back through the listener's response path —
+// so the listener's faults, capture and counters act per frame in both
+// directions; with FramingRaw it relays what each read returns. Either
+// side closing its sending half is passed on to the other.
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/sockplane/sockplane/rawsock"
+	"github.com/sockplane/sockplane/wire"
+)
+
+// Defaults of Config.
+const (
+	// DefaultConnectTimeout bounds a dial of the upstream: 2s.
+	DefaultConnectTimeout = 2 * time.Second
+	// halfCloseWait is how long a connection whose client finished
+	// sending waits for the upstream to finish answering before both are
+	// closed.
+	halfCloseWait = 10 * time.Second
+	// rawReadSize is the buffer of a raw relay's reads from the upstream.
+	rawReadSize = 32 << 10
+)
+
+// Config says where and how a Handler relays.
+type Config struct {
+	// Network is "tcp" or "unix"; Address the upstream's host:port or
+	// socket path. Required.
+	Network, Address string
+	// ConnectTimeout bounds each dial. Default: DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// TLS, when set, is the client configuration of TLS to the upstream.
+	TLS *tls.Config
+	// Request is the framing of the client's frames, sent upstream as they
+	// came; Response the framing of the upstream's, read from it and
+	// relayed in the listener's response framing. They are the listener's
+	// codecs (Response's size limits bound what the upstream may send).
+	Request, Response wire.Codec
+}
+
+// Handler relays to one upstream. It is safe for concurrent use.
+type Handler struct{ cfg Config }
+
+// New returns a Handler for cfg.
+func New(cfg Config) *Handler {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	cfg.Request, cfg.Response = cfg.Request.WithDefaults(), cfg.Response.WithDefaults()
+	return &Handler{cfg: cfg}
+}
+
+// Upstream is the address the handler relays to.
+func (h *Handler) Upstream() string { return h.cfg.Address }
+
+// ServeFrame answers a frame that came without a connection of its own
+// (a datagram): the proxy relays stream connections only.
+func (h *Handler) ServeFrame(w rawsock.ResponseWriter, _ *rawsock.Request) {
+	_ = w.ReplyError("the proxy relays stream connections only")
+}
+
+// OpenConn dials the upstream for a new connection and starts relaying
+// what it sends.
+func (h *Handler) OpenConn(w rawsock.ConnWriter, r *rawsock.Request) (rawsock.ConnHandler, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.ConnectTimeout)
+	defer cancel()
+	d := net.Dialer{}
+	up, err := d.DialContext(ctx, h.cfg.Network, h.cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", h.cfg.Address, err)
+	}
+	if h.cfg.TLS != nil {
+		tc := tls.Client(up, h.cfg.TLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = up.Close()
+			return nil, fmt.Errorf("upstream %s: TLS: %w", h.cfg.Address, err)
+		}
+		up = tc
+	}
+	c := &conn{h: h, w: w, up: up, done: make(chan struct{})}
+	go c.relayUpstream()
+	return c, nil
+}
+
+// conn is one client connection's upstream.
+type conn struct {
+	h    *Handler
+	w    rawsock.ConnWriter
+	up   net.Conn
+	done chan struct{} // closed when relayUpstream returns
+
+	// The client's side, on the connection's goroutine.
+	hdr  [64]byte
+	iov  [2][]byte
+	bufs net.Buffers
+}
+
+// ServeFrame sends one frame of the client upstream, as it came, in one
+// write. A failed write ends the connection with an error frame.
+func (c *conn) ServeFrame(w rawsock.ResponseWriter, r *rawsock.Request) {
+	hdr := c.h.cfg.Request.AppendRawHeader(c.hdr[:0], r.Header, len(r.Body))
+	c.bufs = append(c.iov[:0], hdr, r.Body)
+	n, err := c.bufs.WriteTo(c.up)
+	c.iov, c.bufs = [2][]byte{}, nil // do not pin the frame
+	c.w.CountUpstream(1, uint64(n), 0, 0)
+	if err != nil {
+		_ = w.ReplyError(fmt.Sprintf("upstream %s: %v", c.h.cfg.Address, err))
+		w.CloseAfterReply(false)
+	}
+}
+
+// relayUpstream sends the client what the upstream sends, until the
+// upstream finishes (then the client reads EOF too) or fails.
+func (c *conn) relayUpstream() {
+	defer close(c.done)
+	var err error
+	if c.h.cfg.Response.Framing == wire.FramingRaw {
+		err = c.relayRaw()
+	} else {
+		err = c.relayFrames()
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		_ = c.w.CloseWrite()
+	case errors.Is(err, net.ErrClosed), errors.Is(err, errClient):
+		// Closed by CloseConn, or the client is gone.
+	default:
+		_ = c.w.ReplyError(fmt.Sprintf("upstream %s: %v", c.h.cfg.Address, err))
+		_ = c.w.Flush()
+		_ = c.w.CloseWrite()
+	}
+}
+
+// errClient marks a write to the client that failed.
+var errClient = errors.New("the client connection failed")
+
+func (c *conn) relayRaw() error {
+	buf := make([]byte, rawReadSize)
+	for {
+		n, err := c.up.Read(buf)
+		if n > 0 {
+			c.w.CountUpstream(0, 0, 1, uint64(n))
+			if c.w.ReplyFrame(nil, buf[:n]) != nil || c.w.Flush() != nil {
+				return errClient
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (c *conn) relayFrames() error {
+	br := bufio.NewReaderSize(c.up, rawReadSize)
+	codec := c.h.cfg.Response
+	for {
+		f, err := codec.ReadFrame(br)
+		if err != nil {
+			if errors.Is(err, io.EOF) && br.Buffered() > 0 {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		c.w.CountUpstream(0, 0, 1, uint64(len(f.Header)+len(f.Body)))
+		if c.w.ReplyFrame(f.Header, f.Body) != nil {
+			return errClient
+		}
+		if br.Buffered() == 0 && c.w.Flush() != nil { // what came in one read leaves in one write
+			return errClient
+		}
+	}
+}
+
+// CloseConn implements rawsock.ConnHandler: a client that finished
+// sending has the upstream told so, and its answers wait for up to
+// halfCloseWait; then (or at once, otherwise) both are closed.
+func (c *conn) CloseConn(peerDone bool) {
+	if peerDone {
+		if cw, ok := c.up.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			t := time.NewTimer(halfCloseWait)
+			select {
+			case <-c.done:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	_ = c.up.Close()
+	c.w.Abort()
+	<-c.done
+}

@@ -1,0 +1,133 @@
+package registry
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"os"
+	"time"
+
+	"github.com/sockplane/sockplane/proxy"
+	"github.com/sockplane/sockplane/wire"
+)
+
+// ProxySpec is where HandlerProxy relays (see package proxy).
+type ProxySpec struct {
+	// Upstream is the real server: host:port, or a Unix socket path.
+	// Required.
+	Upstream string
+	// Transport reaches it: TransportTCP or TransportUnix. Default: the
+	// listener's own.
+	Transport Transport
+	// ConnectTimeout bounds each dial. Default: 2s
+	// (proxy.DefaultConnectTimeout); at most 1m.
+	ConnectTimeout time.Duration
+	// TLS to the upstream. Default: nil, plaintext.
+	TLS *ProxyTLSSpec
+}
+
+// ProxyTLSSpec is TLS from a proxy listener to its upstream.
+type ProxyTLSSpec struct {
+	// ServerName the upstream's certificate must have. Default: the
+	// upstream's host.
+	ServerName string
+	// CAFile holds the PEM CA certificates the upstream's must chain to,
+	// read at each start and update. Default: "", the system's.
+	CAFile string
+	// Insecure accepts any certificate (tests only). Default: false.
+	Insecure bool
+}
+
+// MaxProxyConnectTimeout bounds ProxySpec.ConnectTimeout.
+const MaxProxyConnectTimeout = time.Minute
+
+func (p *ProxySpec) clone() *ProxySpec {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	if p.TLS != nil {
+		t := *p.TLS
+		c.TLS = &t
+	}
+	return &c
+}
+
+// provisionProxy checks a proxy listener's options and builds its
+// handler, or refuses proxy options on another handler.
+func provisionProxy(prov *Provisioned) error {
+	s := &prov.Spec
+	if s.Handler != HandlerProxy {
+		if s.Proxy != nil {
+			return fieldErrorf("proxy", "only with HANDLER_PROXY (the handler is %s)", s.Handler)
+		}
+		return nil
+	}
+	p := s.Proxy
+	switch {
+	case p == nil:
+		return fieldErrorf("proxy", "required with HANDLER_PROXY: give proxy.upstream")
+	case s.Transport.IsDatagram():
+		return fieldErrorf("transport", "HANDLER_PROXY relays stream transports only (TRANSPORT_TCP, TRANSPORT_UNIX) in this release")
+	}
+	if p.Transport == "" {
+		p.Transport = s.Transport
+	}
+	if p.ConnectTimeout == 0 {
+		p.ConnectTimeout = proxy.DefaultConnectTimeout
+	}
+	switch p.Transport {
+	case TransportTCP:
+		if err := validateHostPort(p.Upstream); err != nil {
+			return prefixField("proxy.upstream", err)
+		}
+		if _, port, _ := net.SplitHostPort(p.Upstream); port == "0" {
+			return fieldErrorf("proxy.upstream", "%q has port 0: name the upstream's real port", p.Upstream)
+		}
+	case TransportUnix:
+		if p.Upstream == "" {
+			return fieldErrorf("proxy.upstream", "required: the upstream's socket path")
+		}
+	default:
+		return fieldErrorf("proxy.transport", "%s: the upstream is reached over TRANSPORT_TCP or TRANSPORT_UNIX", p.Transport)
+	}
+	if p.ConnectTimeout < 0 || p.ConnectTimeout > MaxProxyConnectTimeout {
+		return fieldErrorf("proxy.connectTimeout", "%v is not from 0s to %v", p.ConnectTimeout, MaxProxyConnectTimeout)
+	}
+	tc, err := p.tlsConfig()
+	if err != nil {
+		return err
+	}
+	prov.handler = proxy.New(proxy.Config{
+		Network: string(p.Transport), Address: p.Upstream, ConnectTimeout: p.ConnectTimeout, TLS: tc,
+		Request: wire.Codec{Framing: s.Framing.Request, ByteOrder: s.Framing.ByteOrder,
+			MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxBodyBytes: s.Limits.MaxBodyBytes},
+		Response: wire.Codec{Framing: s.Framing.Response, ByteOrder: s.Framing.ByteOrder,
+			MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxBodyBytes: s.Limits.MaxBodyBytes},
+	})
+	return nil
+}
+
+// tlsConfig is the client TLS of the upstream, nil for plaintext.
+func (p *ProxySpec) tlsConfig() (*tls.Config, error) {
+	t := p.TLS
+	if t == nil {
+		return nil, nil
+	}
+	cfg := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.Insecure, MinVersion: tls.VersionTLS12} // #nosec G402 -- Insecure is the caller's explicit test-only choice
+	if cfg.ServerName == "" && p.Transport == TransportTCP {
+		cfg.ServerName, _, _ = net.SplitHostPort(p.Upstream)
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fieldErrorf("proxy.tls.caFile", "%v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fieldErrorf("proxy.tls.caFile", "%s holds no PEM certificate", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -26,6 +27,7 @@ type benchOptions struct {
 	warmup   time.Duration // unmeasured load first. Default: 1s.
 	rate     float64       // requests per second in all, open loop; 0: closed loop.
 	udp      bool
+	unix     string        // the path of a Unix stream socket instead of ADDR. Default: none.
 	expect   string        // echo, upper or none: what a reply body must be
 	timeout  time.Duration // a reply later than this is an error (and, for UDP, lost)
 	framing  *enumFlag[wire.Framing]
@@ -56,9 +58,10 @@ type benchResult struct {
 func newBenchCmd(daemon *daemonOptions) *cobra.Command {
 	o := benchOptions{framing: newEnumFlag(codecFramingNames, "json"), order: newEnumFlag(byteOrderNames, "little")}
 	cmd := &cobra.Command{
-		Use:   "bench ADDR",
+		Use:   "bench (ADDR | --unix PATH)",
 		Short: "Load a listener and report throughput, latency percentiles and errors",
-		Long: `Bench opens --conns connections to the listener at ADDR and keeps --depth
+		Long: `Bench opens --conns connections to the listener at ADDR (TCP; UDP with
+--udp; with --unix PATH, the Unix stream socket at PATH) and keeps --depth
 requests of --size bytes in flight on each (closed loop), or sends --rate
 requests per second in all whatever the replies (open loop, so that queueing
 shows in the latencies instead of slowing the load down). It checks every
@@ -73,14 +76,27 @@ clock starts, so the figures are those of the encrypted traffic alone.`,
 		Example: `  sockctl bench --conns 64 --duration 10s 127.0.0.1:9000
   sockctl bench --depth 32 --size 1024 127.0.0.1:9000
   sockctl bench --udp --conns 4 127.0.0.1:9001
+  sockctl bench --unix /tmp/shout.sock --expect upper
   sockctl bench --rate 20000 --conns 8 -o json 127.0.0.1:9000
   sockctl bench --tls-ca web.pem --conns 16 127.0.0.1:9443`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.unix != "" {
+				if len(args) > 0 {
+					return fmt.Errorf("takes no ADDR with --unix PATH, got %q", args)
+				}
+				return nil
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.check(); err != nil {
 				return err
 			}
-			res, err := runBench(cmd.Context(), args[0], o)
+			addr := o.unix
+			if addr == "" {
+				addr = args[0]
+			}
+			res, err := runBench(cmd.Context(), addr, o)
 			if err != nil {
 				return err
 			}
@@ -101,6 +117,8 @@ clock starts, so the figures are those of the encrypted traffic alone.`,
 	f.DurationVar(&o.warmup, "warmup", time.Second, "load before measuring, not counted")
 	f.Float64Var(&o.rate, "rate", 0, "requests per second in all, open loop (0: closed loop)")
 	f.BoolVar(&o.udp, "udp", false, "send UDP datagrams, one frame each")
+	f.StringVar(&o.unix, "unix", "", "load the Unix stream socket at `PATH` instead of an ADDR")
+	cmd.MarkFlagsMutuallyExclusive("udp", "unix")
 	f.StringVar(&o.expect, "expect", "echo", "what a reply body must be: echo, upper or none")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "a reply later than this is an error")
 	f.Var(o.order, "byte-order", "byte order of the 4-byte lengths; must match the listener's")
@@ -109,12 +127,19 @@ clock starts, so the figures are those of the encrypted traffic alone.`,
 	return cmd
 }
 
-func (o *benchOptions) check() error {
-	network := "tcp"
-	if o.udp {
-		network = "udp"
+// network is what the flags say to dial: tcp, udp or unix.
+func (o *benchOptions) network() string {
+	switch {
+	case o.udp:
+		return "udp"
+	case o.unix != "":
+		return "unix"
 	}
-	if err := o.tls.check(network); err != nil {
+	return "tcp"
+}
+
+func (o *benchOptions) check() error {
+	if err := o.tls.check(o.network()); err != nil {
 		return err
 	}
 	switch {
@@ -144,6 +169,7 @@ type benchRun struct {
 	tls      *tls.Config // nil: plaintext
 	codec    wire.Codec
 	request  []byte // one request frame
+	body     []byte // its body
 	want     []byte // the reply body it must get, nil for --expect none
 	start    time.Time
 	measure  time.Time // replies to requests due before this are not counted
@@ -175,6 +201,7 @@ func runBench(ctx context.Context, addr string, o benchOptions) (benchResult, er
 	for i := range body {
 		body[i] = 'a' + byte(i%26)
 	}
+	b.body = body
 	var err error
 	if b.request, err = b.codec.AppendFrame(nil, body); err != nil {
 		return benchResult{}, err
@@ -185,10 +212,7 @@ func runBench(ctx context.Context, addr string, o benchOptions) (benchResult, er
 	case "upper":
 		b.want = []byte(string(upperASCII(body)))
 	}
-	network := "tcp"
-	if o.udp {
-		network = "udp"
-	}
+	network := o.network()
 	if b.tls, err = o.tls.config(network, addr); err != nil {
 		return benchResult{}, err
 	}
@@ -225,7 +249,7 @@ func runBench(ctx context.Context, addr string, o benchOptions) (benchResult, er
 	micros := func(q float64) float64 { return float64(b.hist.ValueAtQuantile(q)) / 1e3 }
 	transport := network
 	if b.tls != nil {
-		transport = "tcp+tls"
+		transport += "+tls"
 	}
 	return benchResult{
 		Transport: transport, Address: addr, Conns: o.conns, Depth: o.depth, Size: o.size, Rate: o.rate,
@@ -259,9 +283,23 @@ func (b *benchRun) record(hist *hdrhistogram.Histogram, due, now time.Time) {
 // check compares a reply body with what it must be.
 func (b *benchRun) check(body []byte) error {
 	if b.want != nil && string(body) != string(b.want) {
-		return fmt.Errorf("a reply of %d bytes is not the expected %d-byte %s", len(body), len(b.want), b.opts.expect)
+		return fmt.Errorf("a reply of %d bytes is not the expected %d-byte %s%s", len(body), len(b.want), b.opts.expect, b.expectHint(body))
 	}
 	return nil
+}
+
+// expectHint says which --expect the listener's handler would pass, when
+// a reply shows it.
+func (b *benchRun) expectHint(body []byte) string {
+	switch {
+	case b.opts.expect != "upper" && bytes.Equal(body, upperASCII(b.body)):
+		return " (the listener upper-cases: pass --expect upper)"
+	case b.opts.expect != "echo" && bytes.Equal(body, b.body):
+		return " (the listener echoes: pass --expect echo)"
+	case b.codec.Framing == wire.FramingRaw:
+		return "" // --expect none is refused: replies are counted by length
+	}
+	return " (pass --expect none not to check the replies)"
 }
 
 func upperASCII(b []byte) []byte {

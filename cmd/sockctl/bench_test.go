@@ -61,8 +61,14 @@ func TestBenchChecksReplies(t *testing.T) {
 	reg := newRegistry(t)
 	echo := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP, Address: "127.0.0.1:0"})
 	r, err := benchJSON(t, "--expect", "upper", echo.BoundAddr)
-	if err == nil || r.Errors == 0 || !strings.Contains(r.FirstFailure, "expected") {
-		t.Fatalf("%+v, %v; want errors for replies that are not upper-cased", r, err)
+	if err == nil || r.Errors == 0 || !strings.Contains(r.FirstFailure, "expected") || !strings.Contains(r.FirstFailure, "pass --expect echo") {
+		t.Fatalf("%+v, %v; want errors for replies that are not upper-cased, and a hint at --expect echo", r, err)
+	}
+	// An upper listener fails the default --expect echo, and says so.
+	upper := createListener(t, reg, registry.Spec{Transport: registry.TransportTCP, Address: "127.0.0.1:0", Handler: registry.HandlerUpper})
+	r, err = benchJSON(t, upper.BoundAddr)
+	if err == nil || !strings.Contains(err.Error(), "the listener upper-cases: pass --expect upper") {
+		t.Fatalf("%+v, %v; want a hint at --expect upper", r, err)
 	}
 	if _, _, err := sockctl(t, "", "bench", "--conns", "0", echo.BoundAddr); err == nil {
 		t.Fatal("--conns 0 accepted")
@@ -79,6 +85,35 @@ func TestBenchTableOutput(t *testing.T) {
 	for _, want := range []string{"msgs/s", "MB/s", "p50", "p99", "p999", "errors     0"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBenchUnix loads a Unix stream listener given by its path, with and
+// without TLS.
+func TestBenchUnix(t *testing.T) {
+	reg := newRegistry(t)
+	plain := createListener(t, reg, registry.Spec{Transport: registry.TransportUnix, Address: socketPath(t), Handler: registry.HandlerUpper})
+	r, err := benchJSON(t, "--unix", plain.BoundAddr, "--conns", "2", "--expect", "upper")
+	if err != nil || r.Errors != 0 || r.Messages == 0 || r.Transport != "unix" || r.Address != plain.BoundAddr {
+		t.Fatalf("%+v, %v", r, err)
+	}
+	// TLS is checked against localhost, which the self-signed
+	// certificate holds.
+	server, _ := startDaemon(t)
+	path := socketPath(t)
+	l := createTLSListener(t, server, "--id", "tls-unix", "--transport", "unix", "--address", path, "--tls-self-signed", "--handler", "upper")
+	r, err = benchJSON(t, "--unix", path, "--tls-ca", certificateFile(t, l), "--expect", "upper")
+	if err != nil || r.Errors != 0 || r.Messages == 0 || r.Transport != "unix+tls" {
+		t.Fatalf("--tls-ca: %+v, %v", r, err)
+	}
+	for _, args := range [][]string{
+		{"--unix", plain.BoundAddr, "127.0.0.1:1"},
+		{"--unix", plain.BoundAddr, "--udp"},
+		{},
+	} {
+		if _, _, err := sockctl(t, "", append([]string{"bench", "--duration", "1ms"}, args...)...); err == nil {
+			t.Errorf("bench %q accepted", args)
 		}
 	}
 }

@@ -25,7 +25,9 @@ reply. When the reply has a JSON header (--response-framing json, the
 default) chat prints the header as received on a line of its own, as the
 tutorial's client prints head_dic, and the body after it. Empty lines are
 skipped. Chat ends at the end of input (Ctrl-D), on Ctrl-C, or with an error
-when the listener closes the connection or sends an error.
+when the listener closes the connection or sends an error. A reply of an exec
+listener whose exit_code is not 0 is said on stderr and the chat goes on; at
+the end chat exits with the last such code.
 
 ` + frameFlagsHelp + "\n\n" + listenerTLSHelp,
 		Example: `  sockctl chat 127.0.0.1:9000
@@ -43,7 +45,7 @@ when the listener closes the connection or sends an error.
 					err = cerr
 				}
 			}()
-			return chat(cmd.Context(), c, cmd.InOrStdin(), cmd.OutOrStdout())
+			return chat(cmd.Context(), c, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	addFrameFlags(cmd, &o)
@@ -51,8 +53,11 @@ when the listener closes the connection or sends an error.
 }
 
 // chat runs the prompt loop until in ends, then ends the last prompt's
-// line and returns nil. It returns early when ctx ends.
-func chat(ctx context.Context, c *frameConn, in io.Reader, out io.Writer) error {
+// line and returns nil, or a *chatFailures when exec replies reported a
+// non-zero exit_code: each is said on errOut as it comes, and the chat
+// goes on. It returns early when ctx ends.
+func chat(ctx context.Context, c *frameConn, in io.Reader, out, errOut io.Writer) error {
+	var failed chatFailures
 	done := make(chan struct{})
 	defer close(done)
 	lines := scanLines(in, done)
@@ -91,9 +96,21 @@ func chat(ctx context.Context, c *frameConn, in io.Reader, out io.Writer) error 
 		if _, err := fmt.Fprintf(out, "%s\n", reply.Body); err != nil {
 			return err
 		}
+		if e := c.checkExit(line, reply); e != nil {
+			failed.n++
+			failed.last = e
+			if _, err := fmt.Fprintln(errOut, "sockctl:", e); err != nil {
+				return err
+			}
+		}
 	}
-	_, err := io.WriteString(out, "\n")
-	return err
+	if _, err := io.WriteString(out, "\n"); err != nil {
+		return err
+	}
+	if failed.n > 0 {
+		return &failed
+	}
+	return nil
 }
 
 // inputLine is a line read by scanLines, or the error that ended the

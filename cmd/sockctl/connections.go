@@ -95,7 +95,9 @@ func newFramesCmd(o *daemonOptions) *cobra.Command {
 		Long: `Frames lists the frames a listener captured, both directions, oldest first.
 Only a listener with capture on keeps frames: the record handler turns it on
 (it keeps the last 1000, and 4 KiB of each body); other handlers capture when
-the listener was created with the API's capture options.
+the listener was created with the API's capture options. On a listener with
+capture off, frames fails and says how to turn capture on, rather than show an
+empty table that looks like a quiet listener.
 
 AT is when the frame was read or written (RFC 3339, local time). SIZE is the
 body's full size; TRUNCATED says whether the capture kept only the start of
@@ -126,6 +128,11 @@ HEADER and BODY are cut to --width characters; -o json has them whole.`,
 				if err != nil {
 					return err
 				}
+				if len(resp.GetFrames()) == 0 {
+					if err := captureOff(ctx, d, args[0]); err != nil {
+						return err
+					}
+				}
 				return p.frames(resp, view)
 			})
 		},
@@ -136,4 +143,17 @@ HEADER and BODY are cut to --width characters; -o json has them whole.`,
 	f.IntVar(&width, "width", 40, "cut HEADER and BODY to `N` characters; 0 does not cut")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, callTimeoutHelp)
 	return cmd
+}
+
+// captureOff returns an error when listener id does not capture frames,
+// which would explain why it has none.
+func captureOff(ctx context.Context, d *daemonClient, id string) error {
+	resp, err := call(ctx, d, d.ls.GetListener, &sockplanev1.GetListenerRequest{Id: id})
+	if err != nil {
+		return err
+	}
+	if resp.GetListener().GetCapture().GetMaxFrames() > 0 {
+		return nil
+	}
+	return fmt.Errorf("listener %s does not capture frames: capture is off (turn it on, live, with sockctl listeners update %[1]s --capture-max-frames 1000; the record handler has it on)", id)
 }

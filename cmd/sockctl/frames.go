@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -246,9 +248,17 @@ func (c *frameConn) roundTrip(body []byte) (wire.Frame, error) {
 	if err != nil {
 		return wire.Frame{}, err
 	}
+	if err := c.checkJSONFramed(f, body); err != nil {
+		return wire.Frame{}, err
+	}
+	first := !c.replied
 	c.replied = true
 	if msg, ok := headerError(f.Header); ok {
-		return wire.Frame{}, &serverError{addr: c.addr, msg: msg}
+		se := &serverError{addr: c.addr, msg: msg}
+		if first && unreadableRequest(msg) {
+			se.hint = requestFramingHint
+		}
+		return wire.Frame{}, se
 	}
 	return f, nil
 }
@@ -262,11 +272,27 @@ func (c *frameConn) readFrame() (wire.Frame, error) {
 		}
 		f, err := c.response.ParseDatagram(c.dgram[:n])
 		if err != nil {
-			return wire.Frame{}, fmt.Errorf("bad reply from %s (are --response-framing and --byte-order right?): %w", c.addr, err)
+			return wire.Frame{}, fmt.Errorf("bad reply from %s (are --response-framing and --byte-order right?%s): %w", c.addr, textReplyHint(c.dgram[:min(n, 32)]), err)
 		}
 		return f, nil
 	}
-	f, err := c.response.ReadFrame(c.br)
+	var (
+		f    wire.Frame
+		head []byte // the reply's first bytes, for the hint if it does not parse
+		err  error
+	)
+	// Peek waits for the first byte, as ReadFrame would. Not for a raw
+	// reply, which always parses, and is what one read of the socket
+	// returns: peeking would make it one read of the smaller buffer.
+	if c.response.Framing != wire.FramingRaw {
+		if head, err = c.br.Peek(1); err == nil {
+			head, _ = c.br.Peek(min(c.br.Buffered(), 32))
+			head = bytes.Clone(head)
+		}
+	}
+	if err == nil {
+		f, err = c.response.ReadFrame(c.br)
+	}
 	switch {
 	case err == nil:
 		return f, nil
@@ -277,7 +303,7 @@ func (c *frameConn) readFrame() (wire.Frame, error) {
 	case err == io.ErrUnexpectedEOF:
 		return f, fmt.Errorf("connection closed by %s in the middle of a reply", c.addr)
 	case errors.Is(err, wire.ErrMalformedFrame), errors.Is(err, wire.ErrFrameTooLarge):
-		return f, fmt.Errorf("bad reply from %s (are --response-framing and --byte-order right?): %w", c.addr, err)
+		return f, fmt.Errorf("bad reply from %s (are --response-framing and --byte-order right?%s): %w", c.addr, textReplyHint(head), err)
 	}
 	return f, c.ioError("read reply from", err)
 }
@@ -314,12 +340,23 @@ func (c *frameConn) ioError(op string, err error) error {
 }
 
 // hint is what tlsHint says of err while no reply has come on c: a
-// listener that answered has no TLS setting at odds with c's.
+// listener that answered has no TLS setting at odds with c's. A
+// connection closed unanswered may also be a request the listener could
+// not read.
 func (c *frameConn) hint(err error) string {
 	if !c.stream || c.replied {
 		return ""
 	}
-	return tlsHint(err, c.tls, c.clientCert)
+	h := tlsHint(err, c.tls, c.clientCert)
+	if err != io.EOF {
+		return h
+	}
+	// Only the JSON header framing has error frames: a length or raw
+	// listener that cannot read a request just closes the connection.
+	if h == "" {
+		return requestFramingHint
+	}
+	return h + " (or " + strings.TrimPrefix(requestFramingHint, " (")
 }
 
 // serverError is the error a listener reported in a reply's header, as
@@ -328,9 +365,10 @@ func (c *frameConn) hint(err error) string {
 type serverError struct {
 	addr string
 	msg  string
+	hint string // a guess at the mistake, or empty
 }
 
-func (e *serverError) Error() string { return e.addr + " replied with an error: " + e.msg }
+func (e *serverError) Error() string { return e.addr + " replied with an error: " + e.msg + e.hint }
 
 // headerError returns the "error" field of a JSON header, if it has one.
 func headerError(header []byte) (string, bool) {

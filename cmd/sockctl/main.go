@@ -18,19 +18,22 @@
 //	sockctl watch [--listener ID]
 //	sockctl send (ADDR | --unix PATH | --unixgram PATH) MSG...  [--udp] [--framing json|length|raw] [--byte-order little|big]
 //	sockctl chat (ADDR | --unix PATH | --unixgram PATH)         [--udp] [--framing json|length|raw] [--byte-order little|big]
-//	sockctl bench ADDR [--conns N] [--depth N] [--rate N] [--udp] ...
+//	sockctl completion bash|zsh|fish|powershell
+//	sockctl bench (ADDR | --unix PATH) [--conns N] [--depth N] [--rate N] [--udp] ...
 //	        send, chat and bench: [--tls] [--tls-ca FILE | --tls-pin SHA256 | --insecure] [--tls-cert FILE --tls-key FILE] [--tls-server-name NAME]
 //
 // On send, chat and bench, which never call the daemon, --tls-ca,
 // --tls-cert, --tls-key and --tls-server-name are the listener's TLS:
 // local flags that shadow the root's persistent flags of those names.
 //
-// Errors go to stderr prefixed with "sockctl:", and the exit status is 1.
+// Errors go to stderr prefixed with "sockctl:", and the exit status is 1;
+// but when an exec listener's reply to send or chat reports a non-zero
+// exit_code, sockctl exits with that code (1 for one out of 1..255), as
+// ssh exits with the remote command's.
 package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -46,9 +49,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sockctl:", err)
-		os.Exit(1)
+	if code := exitCode(err, os.Stderr); code != 0 {
+		os.Exit(code)
 	}
 }
 
@@ -104,5 +106,7 @@ file leaves out); listeners get -o yaml writes such a file.`,
 		newChatCmd(),
 		newBenchCmd(daemon),
 	)
+	addCompletion(cmd)
+	requireSubcommands(cmd)
 	return cmd
 }

@@ -188,8 +188,14 @@ func TestFramesOfListenerWithoutCapture(t *testing.T) {
 	t.Parallel()
 	server, reg := startDaemon(t)
 	createListener(t, reg, registry.Spec{ID: "plain", Transport: registry.TransportTCP})
+	out, _, err := sockctl(t, "", "frames", "plain", "--server", server)
+	if err == nil || out != "" || !strings.Contains(err.Error(), "listener plain does not capture frames: capture is off") {
+		t.Errorf("frames: %q, %v; want an error saying capture is off", out, err)
+	}
+	// Once capture is on, no frames is an empty table.
+	mustSockctl(t, "listeners", "update", "plain", "--capture-max-frames", "10", "--server", server)
 	if out := mustSockctl(t, "frames", "plain", "--server", server); out != "AT   CONN   DIR   SIZE   TRUNCATED   HEADER   BODY\n" {
-		t.Errorf("frames printed %q", out)
+		t.Errorf("frames with capture on printed %q", out)
 	}
 }
 

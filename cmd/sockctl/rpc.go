@@ -96,7 +96,18 @@ func (d *daemonClient) describe(err error) error {
 	default:
 		msg = codeWords(st.Code()) + ": " + st.Message()
 	}
-	return &rpcError{msg: msg, st: st}
+	return &rpcError{msg: msg + httpPortHint(st.Message()), st: st}
+}
+
+// httpPortHint says, of a failed call's message, that the server speaks
+// HTTP but not gRPC: most likely the daemon's REST port. In plaintext it
+// answers the HTTP/2 preface in HTTP/1.1; over TLS it speaks HTTP/2 and
+// answers with a status and a body of its own.
+func httpPortHint(msg string) string {
+	if !containsAny(msg, "looked like an HTTP/1.1 header", "unexpected HTTP status code", "unexpected content-type") {
+		return ""
+	}
+	return " (an HTTP server, not gRPC, answered: is --server the daemon's REST port (--http-addr, default 127.0.0.1:7080)? Give its gRPC port (--grpc-addr, default 127.0.0.1:7070))"
 }
 
 // codeWords spells a code in lowercase words: "resource exhausted".
@@ -118,7 +129,7 @@ func codeWords(c codes.Code) string {
 // setting that does not match the daemon's, and says what to pass.
 func (d *daemonClient) tlsHint(msg string) string {
 	switch {
-	case !d.tls && strings.Contains(msg, "server preface"):
+	case !d.tls && strings.Contains(msg, "server preface") && httpPortHint(msg) == "":
 		return " (if the daemon serves TLS, pass --tls-ca)"
 	case d.tls && !d.clientCert && containsAny(msg, "certificate required", "broken pipe", "connection reset", "EOF"):
 		// With TLS 1.3 the client's handshake ends before the server

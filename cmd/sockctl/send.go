@@ -14,7 +14,9 @@ func newSendCmd() *cobra.Command {
 		Long: `Send connects to a listener, sends each MSG as one message in the request
 framing, waits for the reply and prints its body on a line of its own (only
 the body: chat shows the reply's header too). A reply that carries an error
-in its JSON header fails the command.
+in its JSON header fails the command, and so does a reply of an exec listener
+whose exit_code is not 0: send prints its body, stops there and exits with
+that code.
 
 ` + frameFlagsHelp + "\n\n" + listenerTLSHelp,
 		Example: `  sockctl send 127.0.0.1:9000 hello world
@@ -44,6 +46,9 @@ in its JSON header fails the command.
 				}
 				if _, err := fmt.Fprintf(out, "%s\n", reply.Body); err != nil {
 					return err
+				}
+				if e := c.checkExit([]byte(msg), reply); e != nil {
+					return e
 				}
 			}
 			return nil

@@ -37,6 +37,7 @@ var errorCodes = []struct {
 	{err: registry.ErrStore, code: codes.Unavailable}, // the disk, not the caller: retry later
 	{err: cluster.ErrUnavailable, code: codes.Unavailable, hint: "the cluster's store (etcd) did not answer; listeners keep serving, retry later"},
 	{err: agent.ErrNotRun, code: codes.FailedPrecondition},
+	{err: registry.ErrNotRecording, code: codes.FailedPrecondition},
 	{err: cluster.ErrStatusOwned, code: codes.FailedPrecondition},
 }
 

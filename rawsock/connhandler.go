@@ -49,7 +49,12 @@ type ConnWriter interface {
 	// CountUpstream adds to the listener's upstream counters
 	// (StatsSnapshot.UpstreamFramesOut and the others).
 	CountUpstream(framesOut, bytesOut, framesIn, bytesIn uint64)
+	// ConnID is the connection's id (ConnInfo.ID).
+	ConnID() uint64
 }
+
+// ConnID implements ConnWriter.
+func (c *streamConn) ConnID() uint64 { return c.act.id }
 
 // ReplyFrame implements ConnWriter.
 func (c *streamConn) ReplyFrame(header, body []byte) error {

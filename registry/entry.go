@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sockplane/sockplane/proxy"
 	"github.com/sockplane/sockplane/rawsock"
 	"github.com/sockplane/sockplane/script"
 	"github.com/sockplane/sockplane/tlsconf"
@@ -40,12 +41,13 @@ type entry struct {
 	deleted    bool            // Delete has begun
 	unreadable error           // its stored record could not be read; see ErrUnreadable
 	script     *script.Handler // of the effective spec, for its counters
+	proxy      *proxy.Handler  // of the effective spec, for its recording
 	tlsInfo    *tlsconf.Info   // of the effective spec
 }
 
 // setEffective records what runs. The caller holds mu.
 func (e *entry) setEffective(prov *Provisioned) {
-	e.effective, e.script, e.tlsInfo = prov.Spec, prov.script, prov.tlsInfo
+	e.effective, e.script, e.proxy, e.tlsInfo = prov.Spec, prov.script, prov.proxy, prov.tlsInfo
 }
 
 func newEntry(id string) *entry {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sockplane/sockplane/command"
+	"github.com/sockplane/sockplane/proxy"
 	"github.com/sockplane/sockplane/rawsock"
 	"github.com/sockplane/sockplane/script"
 	"github.com/sockplane/sockplane/tlsconf"
@@ -49,6 +50,7 @@ type Provisioned struct {
 
 	handler rawsock.Handler // a new one per Provision: an exec listener's run slots are its own
 	script  *script.Handler // the handler, for a script listener: its hit counters
+	proxy   *proxy.Handler  // the handler, for a proxy listener: its recording
 	faults  []rawsock.Fault
 	tls     *tls.Config
 	tlsInfo *tlsconf.Info

@@ -3,6 +3,8 @@ package registry
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"time"
@@ -24,6 +26,16 @@ type ProxySpec struct {
 	ConnectTimeout time.Duration
 	// TLS to the upstream. Default: nil, plaintext.
 	TLS *ProxyTLSSpec
+	// Record, when set, keeps the exchanges the proxy relays (see
+	// Registry.Recording). Default: nil, nothing recorded.
+	Record *ProxyRecordSpec
+}
+
+// ProxyRecordSpec bounds a proxy's recording.
+type ProxyRecordSpec struct {
+	// MaxExchanges is how many of the latest exchanges are kept. Default:
+	// 1000 (proxy.DefaultMaxExchanges); at most 100,000.
+	MaxExchanges int
 }
 
 // ProxyTLSSpec is TLS from a proxy listener to its upstream.
@@ -49,6 +61,10 @@ func (p *ProxySpec) clone() *ProxySpec {
 	if p.TLS != nil {
 		t := *p.TLS
 		c.TLS = &t
+	}
+	if p.Record != nil {
+		r := *p.Record
+		c.Record = &r
 	}
 	return &c
 }
@@ -98,14 +114,59 @@ func provisionProxy(prov *Provisioned) error {
 	if err != nil {
 		return err
 	}
-	prov.handler = proxy.New(proxy.Config{
-		Network: string(p.Transport), Address: p.Upstream, ConnectTimeout: p.ConnectTimeout, TLS: tc,
+	var rec *proxy.Recording
+	if r := p.Record; r != nil {
+		if r.MaxExchanges == 0 {
+			r.MaxExchanges = proxy.DefaultMaxExchanges
+		}
+		if r.MaxExchanges < 0 || r.MaxExchanges > proxy.MaxMaxExchanges {
+			return fieldErrorf("proxy.record.maxExchanges", "%d is not from 1 to %d", r.MaxExchanges, proxy.MaxMaxExchanges)
+		}
+		rec = proxy.NewRecording(r.MaxExchanges)
+	}
+	h := proxy.New(proxy.Config{
+		Recording: rec,
+		Network:   string(p.Transport), Address: p.Upstream, ConnectTimeout: p.ConnectTimeout, TLS: tc,
 		Request: wire.Codec{Framing: s.Framing.Request, ByteOrder: s.Framing.ByteOrder,
 			MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxBodyBytes: s.Limits.MaxBodyBytes},
 		Response: wire.Codec{Framing: s.Framing.Response, ByteOrder: s.Framing.ByteOrder,
 			MaxHeaderBytes: s.Limits.MaxHeaderBytes, MaxBodyBytes: s.Limits.MaxBodyBytes},
 	})
+	prov.handler, prov.proxy = h, h
 	return nil
+}
+
+// keepRecording makes p record into the recording that runs now when the
+// update keeps the recording options, so an update of, say, the faults
+// or the upstream loses nothing recorded.
+func (p *Provisioned) keepRecording(running Spec, h *proxy.Handler) {
+	if h == nil || p.proxy == nil || h.Recording() == nil || p.proxy.Recording() == nil ||
+		running.Proxy == nil || p.Spec.Proxy == nil || *running.Proxy.Record != *p.Spec.Proxy.Record {
+		return
+	}
+	p.proxy = p.proxy.WithRecording(h.Recording())
+	p.handler = p.proxy
+}
+
+// ErrNotRecording means a listener keeps no recording: it is no proxy,
+// or its proxy.record is not set.
+var ErrNotRecording = errors.New("the listener records nothing")
+
+// Recording returns what proxy listener id recorded, oldest first, and
+// how many older exchanges its ring dropped.
+func (r *Registry) Recording(id string) ([]proxy.Exchange, uint64, error) {
+	e, err := r.lookup(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	e.mu.Lock()
+	h := e.proxy
+	e.mu.Unlock()
+	if h == nil || h.Recording() == nil {
+		return nil, 0, fmt.Errorf("%w: listener %s: give it proxy.record (HANDLER_PROXY) to record what it relays", ErrNotRecording, id)
+	}
+	ex, dropped := h.Recording().Exchanges()
+	return ex, dropped, nil
 }
 
 // tlsConfig is the client TLS of the upstream, nil for plaintext.

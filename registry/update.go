@@ -49,6 +49,7 @@ func (r *Registry) Update(ctx context.Context, spec Spec, etag string) (Info, er
 	e.mu.Lock()
 	old, oldEffective, capture := e.desired, e.effective, e.capture
 	prov.keepScript(oldEffective, e.script)
+	prov.keepRecording(oldEffective, e.proxy)
 	e.mu.Unlock()
 	if reflect.DeepEqual(old, spec) {
 		return e.info(), nil

@@ -30,6 +30,7 @@ var (
 		{"discard", sockplanev1.Handler_HANDLER_DISCARD},
 		{"record", sockplanev1.Handler_HANDLER_RECORD},
 		{"script", sockplanev1.Handler_HANDLER_SCRIPT},
+		{"proxy", sockplanev1.Handler_HANDLER_PROXY},
 	}
 	framingNames = []enumName[sockplanev1.Framing]{
 		{"json", sockplanev1.Framing_FRAMING_JSON_HEADER},

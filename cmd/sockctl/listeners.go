@@ -54,6 +54,7 @@ func newListenersCmd(o *daemonOptions) *cobra.Command {
 		newStopCmd(o),
 		newStartCmd(o),
 		newDeleteCmd(o),
+		newRecordingCmd(o),
 	)
 	return cmd
 }

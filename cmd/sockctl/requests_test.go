@@ -169,7 +169,7 @@ func TestUpdateSends(t *testing.T) {
 		},
 		// --handler other than script clears the script: a script is
 		// only for that handler.
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"handler", "script", "labels", "ttl"}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"handler", "script", "proxy", "labels", "ttl"}},
 	})
 }
 

@@ -39,6 +39,11 @@ type specFlags struct {
 	tls             sockplanev1.TlsOptions
 	tlsMinVersion   *enumFlag[string]
 	noTLS           bool // update only
+	proxy           sockplanev1.ProxyOptions
+	proxyTransport  *enumFlag[sockplanev1.Transport]
+	proxyTimeout    time.Duration
+	proxyRecord     bool
+	proxyRecordMax  uint32
 	// flags are the flags registered, to tell a --handler given from
 	// create's default.
 	flags *pflag.FlagSet
@@ -76,6 +81,16 @@ var specFlagDefs = []specFlagDef{
 		var err error
 		l.Script, err = readScriptFile(s.scriptFile)
 		return err
+	}},
+	// The proxy flags set the proxy options together (see proxyFlags).
+	{"proxy", []string{"proxy"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		p := &sockplanev1.ProxyOptions{Upstream: s.proxy.Upstream, Transport: s.proxyTransport.value,
+			ConnectTimeout: durationOrNil(s.proxyTimeout)}
+		if s.proxyRecord || s.proxyRecordMax > 0 {
+			p.Record = &sockplanev1.ProxyRecord{MaxExchanges: s.proxyRecordMax}
+		}
+		l.Proxy = p
+		return nil
 	}},
 	{"framing", []string{"framing.request", "framing.response"}, func(s *specFlags, l *sockplanev1.Listener) error {
 		framing(l).Request, framing(l).Response = s.framing.value, s.framing.value
@@ -206,6 +221,10 @@ func durationOrNil(d time.Duration) *durationpb.Duration {
 	return durationpb.New(d)
 }
 
+// proxyFlags fill in ProxyOptions, all of them at once: given any, they
+// replace the listener's proxy options, and imply --handler proxy.
+var proxyFlags = []string{"proxy-upstream", "proxy-transport", "proxy-connect-timeout", "proxy-record", "proxy-record-max"}
+
 // execFlags are the flags that fill in ExecOptions: for --handler exec
 // only.
 var execFlags = []string{"exec-allow", "exec-timeout", "exec-max-output", "exec-max-concurrent", "exec-dir"}
@@ -279,6 +298,7 @@ func newSpecFlags(update bool) *specFlags {
 		responseFraming: newEnumFlag(framingNames, ""),
 		byteOrder:       newEnumFlag(protoByteOrderNames, def("little")),
 		tlsMinVersion:   newEnumFlag(tlsVersionNames, ""),
+		proxyTransport:  newEnumFlag(transportNames, ""),
 	}
 }
 
@@ -342,6 +362,11 @@ func (s *specFlags) register(f *pflag.FlagSet, update bool) {
 	if update {
 		f.BoolVar(&s.noTLS, "no-tls", false, "turn TLS off: plaintext again (the listener binds anew)")
 	}
+	f.StringVar(&s.proxy.Upstream, "proxy-upstream", "", "relay to the real server at `ADDR` (host:port, or a socket path); implies --handler proxy. The --proxy-* flags given replace all proxy options")
+	f.Var(s.proxyTransport, "proxy-transport", "how to reach the upstream: tcp or unix (default: the listener's)")
+	f.DurationVar(&s.proxyTimeout, "proxy-connect-timeout", 0, "bound on dialling the upstream for a connection (default 2s)")
+	f.BoolVar(&s.proxyRecord, "proxy-record", false, "record the exchanges relayed, for sockctl listeners recording")
+	f.Uint32Var(&s.proxyRecordMax, "proxy-record-max", 0, "`N` exchanges the recording keeps; implies --proxy-record (default 1000)")
 }
 
 // build returns the listener the flags for which given is true set, and
@@ -354,12 +379,20 @@ func (s *specFlags) build(given func(name string) bool) (*sockplanev1.Listener, 
 	if given("script") && !s.handlerGiven() {
 		_ = s.handler.Set("script") // a name of the table
 	}
+	anyProxy := slices.ContainsFunc(proxyFlags, given)
+	if anyProxy && !s.handlerGiven() {
+		_ = s.handler.Set("proxy")
+	}
+	// A handler set, given or implied, clears the options of the others.
+	handlerSet := given("handler") || given("script") || anyProxy
 	byHandler := func(name string) bool {
 		switch name {
 		case "handler":
-			return given(name) || given("script")
+			return handlerSet
 		case "script":
-			return given(name) || (given("handler") && s.handler.value != sockplanev1.Handler_HANDLER_SCRIPT)
+			return given(name) || (handlerSet && s.handler.value != sockplanev1.Handler_HANDLER_SCRIPT)
+		case "proxy":
+			return anyProxy || (handlerSet && s.handler.value != sockplanev1.Handler_HANDLER_PROXY)
 		case "no-tls":
 			return given(name) && s.noTLS
 		}
@@ -371,6 +404,10 @@ func (s *specFlags) build(given func(name string) bool) (*sockplanev1.Listener, 
 		}
 		if d.name == "script" && !given("script") {
 			paths = append(paths, "script") // cleared
+			continue
+		}
+		if d.name == "proxy" && !anyProxy {
+			paths = append(paths, "proxy") // cleared
 			continue
 		}
 		if err := d.set(s, l); err != nil {
@@ -399,6 +436,9 @@ func (s *specFlags) check(given func(name string) bool) error {
 	}
 	if given("script") && s.handlerGiven() && s.handler.value != sockplanev1.Handler_HANDLER_SCRIPT {
 		return fmt.Errorf("--script is only for --handler script (which it implies), not --handler %s", s.handler.name)
+	}
+	if i := slices.IndexFunc(proxyFlags, given); i >= 0 && s.handlerGiven() && s.handler.value != sockplanev1.Handler_HANDLER_PROXY {
+		return fmt.Errorf("--%s is only for --handler proxy (which it implies), not --handler %s", proxyFlags[i], s.handler.name)
 	}
 	i := slices.IndexFunc(tlsFlags, given)
 	switch {

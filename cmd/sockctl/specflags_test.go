@@ -46,7 +46,7 @@ func TestUpdateMask(t *testing.T) {
 	}{
 		// A handler other than script clears the script, which only that
 		// handler takes.
-		{[]string{"--handler", "upper"}, "handler,script", `{"handler": "HANDLER_UPPER"}`},
+		{[]string{"--handler", "upper"}, "handler,script,proxy", `{"handler": "HANDLER_UPPER"}`},
 		{[]string{"--label", "env=ci", "-l", "team=web,tier="}, "labels", `{"labels": {"env": "ci", "team": "web", "tier": ""}}`},
 		{[]string{"--label", ""}, "labels", `{}`}, // removes every label
 		{[]string{"--ttl", "30s"}, "ttl", `{"ttl": "30s"}`},
@@ -60,7 +60,7 @@ func TestUpdateMask(t *testing.T) {
 		{[]string{"--exec-allow", "uname,date", "--exec-timeout", "2s", "--exec-max-output", "100", "--exec-max-concurrent", "2", "--exec-dir", "/tmp"},
 			"exec.allow,exec.timeout,exec.max_output_bytes,exec.max_concurrent,exec.working_dir",
 			`{"exec": {"allow": ["uname", "date"], "timeout": "2s", "maxOutputBytes": 100, "maxConcurrent": 2, "workingDir": "/tmp"}}`},
-		{[]string{"--handler", "exec", "--exec-timeout", "1s"}, "handler,script,exec.timeout", `{"handler": "HANDLER_EXEC", "exec": {"timeout": "1s"}}`},
+		{[]string{"--handler", "exec", "--exec-timeout", "1s"}, "handler,script,proxy,exec.timeout", `{"handler": "HANDLER_EXEC", "exec": {"timeout": "1s"}}`},
 		{[]string{"--capture-max-frames", "10", "--capture-max-bytes-per-frame", "64"}, "capture.max_frames,capture.max_bytes_per_frame",
 			`{"capture": {"maxFrames": 10, "maxBytesPerFrame": 64}}`},
 		{[]string{"--limit-max-connections", "64", "--limit-max-header-bytes", "1024", "--limit-max-body-bytes", "2048",
@@ -75,7 +75,7 @@ func TestUpdateMask(t *testing.T) {
 		{[]string{"--limit-idle-timeout", "0"}, "limits.idle_timeout", `{"limits": {"idleTimeout": "0s"}}`},
 		{[]string{"--limit-allow-larger-datagram-replies=false"}, "limits.allow_larger_datagram_replies", `{"limits": {}}`},
 		// The mask follows specFlagDefs' order, not the command line's.
-		{[]string{"--ttl", "1m", "--label", "a=b", "--handler", "echo"}, "handler,script,labels,ttl",
+		{[]string{"--ttl", "1m", "--label", "a=b", "--handler", "echo"}, "handler,script,proxy,labels,ttl",
 			`{"handler": "HANDLER_ECHO", "labels": {"a": "b"}, "ttl": "60s"}`},
 	} {
 		spec, f := parseSpecFlags(t, true, tc.args...)
@@ -240,7 +240,8 @@ func TestBehaviourFlags(t *testing.T) {
 			mask     string
 			listener string
 		}{
-			{[]string{"--script", script}, "handler,script", `{"handler": "HANDLER_SCRIPT", "script": ` + scriptJSON + `}`},
+			{[]string{"--script", script}, "handler,script,proxy", `{"handler": "HANDLER_SCRIPT", "script": ` + scriptJSON + `}`},
+			{[]string{"--proxy-upstream", "127.0.0.1:6379", "--proxy-record"}, "handler,script,proxy", `{"handler": "HANDLER_PROXY", "proxy": {"upstream": "127.0.0.1:6379", "record": {}}}`},
 			{[]string{"--fault", "latency=1s,match.bodyPrefix=slow"}, "faults", `{"faults": [{"latency": {"delay": "1s"}, "match": {"bodyPrefix": "slow"}}]}`},
 			{[]string{"--fault", ""}, "faults", `{}`}, // removes every fault
 			{[]string{"--fault-seed", "7"}, "fault_seed", `{"faultSeed": 7}`},

@@ -52,9 +52,14 @@ func TestREADMEMockAServer(t *testing.T) { runREADMEBlock(t, "readme-mock.sh", 1
 // runREADMEBlock).
 func TestREADMEProxy(t *testing.T) { runREADMEBlock(t, "readme-proxy.sh", 4) }
 
+// TestREADMERecordReplay runs the README's "Record and replay" block
+// (see runREADMEBlock).
+func TestREADMERecordReplay(t *testing.T) { runREADMEBlock(t, "readme-replay.sh", 4) }
+
 // runREADMEBlock runs the README's block name as a user pastes it, in
 // one shell, against a daemon of its own (its 127.0.0.1:7080 made the
-// daemon's REST address, go run ./cmd/sockctl a built sockctl), and
+// daemon's REST address, go run ./cmd/sockctl a built sockctl with the
+// daemon's gRPC address), and
 // checks that it prints what the README says it prints, line by line:
 // at least minWant lines, or the parser or the README is wrong.
 func runREADMEBlock(t *testing.T, name string, minWant int) {
@@ -68,7 +73,7 @@ func runREADMEBlock(t *testing.T, name string, minWant int) {
 	}
 	sockctl := buildSockctl(t)
 	d := startDaemon(t)
-	script := strings.NewReplacer("127.0.0.1:7080", d.httpAddr(), "go run ./cmd/sockctl", sockctl, "python3 ", python+" ").Replace(block)
+	script := strings.NewReplacer("127.0.0.1:7080", d.httpAddr(), "go run ./cmd/sockctl", sockctl+" --server "+d.grpcAddr(), "python3 ", python+" ").Replace(block)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

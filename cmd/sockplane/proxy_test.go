@@ -229,3 +229,43 @@ func TestProxyFaultsBothWays(t *testing.T) {
 		t.Fatalf("the drop's counter: %s", st.raw)
 	}
 }
+
+// TestProxyRecordReplay: a proxy that records, in front of the
+// tutorial's server, is turned by the script sockctl makes of its
+// recording into a script listener that answers the tutorial's client as
+// the server did, with the server stopped.
+func TestProxyRecordReplay(t *testing.T) {
+	python := testenv.Python(t, "the tutorial's server and client")
+	upstream, stopUpstream := startTutorialServer(t, python, "0")
+	sockctl := buildSockctl(t)
+	d := startDaemon(t)
+	addr := createListener(t, d, fmt.Sprintf(`{"id":"rec","transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_PROXY",
+		"framing":{"request":"FRAMING_RAW","response":"FRAMING_JSON_HEADER"},"proxy":{"upstream":%q,"record":{}}}`, upstream))
+	const input = "hello\nsticky packets\nhello\n"
+	live := runTutorialClient(t, python, "json_header_client.py", addr, input)
+	if !strings.Contains(live, "STICKY PACKETS") {
+		t.Fatalf("through the proxy: %s", live)
+	}
+	rec := rest(t, d, "GET", "/v1/listeners/rec/recording", "")
+	if ex, _ := rec.body["exchanges"].([]any); rec.status != http.StatusOK || len(ex) != 3 {
+		t.Fatalf("the recording: %d %s", rec.status, rec.raw)
+	}
+	if got := rest(t, d, "GET", "/v1/listeners/rec", "").raw; !strings.Contains(got, `"record":{"maxExchanges":1000}`) {
+		t.Fatalf("record.maxExchanges default: %s", got)
+	}
+
+	out, err := exec.Command(sockctl, "--server", d.grpcAddr(), "listeners", "recording", "rec", "--as-script").Output()
+	if err != nil {
+		t.Fatalf("sockctl listeners recording --as-script: %v", err)
+	}
+	stopUpstream()
+	if r := rest(t, d, "PATCH", "/v1/listeners/rec?updateMask=handler,script,proxy", string(out)); r.status != http.StatusOK || str(r.body, "handler") != "HANDLER_SCRIPT" {
+		t.Fatalf("apply the script:\n%s\n%d %s", out, r.status, r.raw)
+	}
+	if replayed := runTutorialClient(t, python, "json_header_client.py", addr, input); replayed != live {
+		t.Fatalf("replayed without the upstream:\n%s\nlive, through it:\n%s", replayed, live)
+	}
+	if r := rest(t, d, "GET", "/v1/listeners/rec/recording", ""); r.status != http.StatusBadRequest || !strings.Contains(r.raw, "records nothing") {
+		t.Fatalf("the recording of a script listener: %d %s", r.status, r.raw)
+	}
+}

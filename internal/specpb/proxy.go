@@ -26,6 +26,9 @@ func proxyFromProto(l *sockplanev1.Listener, spec *registry.Spec) error {
 	if t := p.GetTls(); t != nil {
 		ps.TLS = &registry.ProxyTLSSpec{ServerName: t.GetServerName(), CAFile: t.GetCaFile(), Insecure: t.GetInsecure()}
 	}
+	if r := p.GetRecord(); r != nil {
+		ps.Record = &registry.ProxyRecordSpec{MaxExchanges: int(r.GetMaxExchanges())}
+	}
 	spec.Proxy = ps
 	return nil
 }
@@ -42,5 +45,8 @@ func proxyToProto(s registry.Spec, l *sockplanev1.Listener) {
 	}
 	if t := p.TLS; t != nil {
 		l.Proxy.Tls = &sockplanev1.ProxyTls{ServerName: t.ServerName, CaFile: t.CAFile, Insecure: t.Insecure}
+	}
+	if r := p.Record; r != nil {
+		l.Proxy.Record = &sockplanev1.ProxyRecord{MaxExchanges: uint32(r.MaxExchanges)}
 	}
 }

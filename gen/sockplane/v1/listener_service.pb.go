@@ -859,7 +859,9 @@ type ProxyOptions struct {
 	// most 1m.
 	ConnectTimeout *durationpb.Duration `protobuf:"bytes,3,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
 	// TLS to the upstream. Default: none, plaintext.
-	Tls           *ProxyTls `protobuf:"bytes,4,opt,name=tls,proto3" json:"tls,omitempty"`
+	Tls *ProxyTls `protobuf:"bytes,4,opt,name=tls,proto3" json:"tls,omitempty"`
+	// Keep the exchanges relayed, for GetRecording. Default: none.
+	Record        *ProxyRecord `protobuf:"bytes,5,opt,name=record,proto3" json:"record,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -922,6 +924,60 @@ func (x *ProxyOptions) GetTls() *ProxyTls {
 	return nil
 }
 
+func (x *ProxyOptions) GetRecord() *ProxyRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+// ProxyRecord bounds what a proxy listener records.
+type ProxyRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many of the latest exchanges are kept (a ring). Default: 1000;
+	// at most 100000.
+	MaxExchanges  uint32 `protobuf:"varint,1,opt,name=max_exchanges,json=maxExchanges,proto3" json:"max_exchanges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProxyRecord) Reset() {
+	*x = ProxyRecord{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProxyRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProxyRecord) ProtoMessage() {}
+
+func (x *ProxyRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProxyRecord.ProtoReflect.Descriptor instead.
+func (*ProxyRecord) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ProxyRecord) GetMaxExchanges() uint32 {
+	if x != nil {
+		return x.MaxExchanges
+	}
+	return 0
+}
+
 // ProxyTls is TLS from a proxy listener to its upstream.
 type ProxyTls struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -939,7 +995,7 @@ type ProxyTls struct {
 
 func (x *ProxyTls) Reset() {
 	*x = ProxyTls{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1007,7 @@ func (x *ProxyTls) String() string {
 func (*ProxyTls) ProtoMessage() {}
 
 func (x *ProxyTls) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[2]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1020,7 @@ func (x *ProxyTls) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyTls.ProtoReflect.Descriptor instead.
 func (*ProxyTls) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{2}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ProxyTls) GetServerName() string {
@@ -1007,7 +1063,7 @@ type Script struct {
 
 func (x *Script) Reset() {
 	*x = Script{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1075,7 @@ func (x *Script) String() string {
 func (*Script) ProtoMessage() {}
 
 func (x *Script) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[3]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1088,7 @@ func (x *Script) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Script.ProtoReflect.Descriptor instead.
 func (*Script) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{3}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Script) GetGreeting() *Reply {
@@ -1069,7 +1125,7 @@ type ScriptRule struct {
 
 func (x *ScriptRule) Reset() {
 	*x = ScriptRule{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1137,7 @@ func (x *ScriptRule) String() string {
 func (*ScriptRule) ProtoMessage() {}
 
 func (x *ScriptRule) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[4]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1150,7 @@ func (x *ScriptRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScriptRule.ProtoReflect.Descriptor instead.
 func (*ScriptRule) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{4}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ScriptRule) GetMatch() *Match {
@@ -1135,7 +1191,7 @@ type Match struct {
 
 func (x *Match) Reset() {
 	*x = Match{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1203,7 @@ func (x *Match) String() string {
 func (*Match) ProtoMessage() {}
 
 func (x *Match) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[5]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1216,7 @@ func (x *Match) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Match.ProtoReflect.Descriptor instead.
 func (*Match) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{5}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Match) GetBodyEquals() string {
@@ -1232,7 +1288,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1300,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[6]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1313,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{6}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Reply) GetBody() string {
@@ -1344,7 +1400,7 @@ type Fault struct {
 
 func (x *Fault) Reset() {
 	*x = Fault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1356,7 +1412,7 @@ func (x *Fault) String() string {
 func (*Fault) ProtoMessage() {}
 
 func (x *Fault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[7]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1369,7 +1425,7 @@ func (x *Fault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fault.ProtoReflect.Descriptor instead.
 func (*Fault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{7}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Fault) GetName() string {
@@ -1570,7 +1626,7 @@ type LatencyFault struct {
 
 func (x *LatencyFault) Reset() {
 	*x = LatencyFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1638,7 @@ func (x *LatencyFault) String() string {
 func (*LatencyFault) ProtoMessage() {}
 
 func (x *LatencyFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[8]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1651,7 @@ func (x *LatencyFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatencyFault.ProtoReflect.Descriptor instead.
 func (*LatencyFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{8}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LatencyFault) GetDelay() *durationpb.Duration {
@@ -1624,7 +1680,7 @@ type BandwidthFault struct {
 
 func (x *BandwidthFault) Reset() {
 	*x = BandwidthFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1636,7 +1692,7 @@ func (x *BandwidthFault) String() string {
 func (*BandwidthFault) ProtoMessage() {}
 
 func (x *BandwidthFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[9]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1649,7 +1705,7 @@ func (x *BandwidthFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BandwidthFault.ProtoReflect.Descriptor instead.
 func (*BandwidthFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{9}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BandwidthFault) GetBytesPerSecond() uint32 {
@@ -1675,7 +1731,7 @@ type SlicerFault struct {
 
 func (x *SlicerFault) Reset() {
 	*x = SlicerFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1743,7 @@ func (x *SlicerFault) String() string {
 func (*SlicerFault) ProtoMessage() {}
 
 func (x *SlicerFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[10]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1756,7 @@ func (x *SlicerFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SlicerFault.ProtoReflect.Descriptor instead.
 func (*SlicerFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{10}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SlicerFault) GetAverageBytes() uint32 {
@@ -1738,7 +1794,7 @@ type TimeoutFault struct {
 
 func (x *TimeoutFault) Reset() {
 	*x = TimeoutFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1806,7 @@ func (x *TimeoutFault) String() string {
 func (*TimeoutFault) ProtoMessage() {}
 
 func (x *TimeoutFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[11]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1819,7 @@ func (x *TimeoutFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimeoutFault.ProtoReflect.Descriptor instead.
 func (*TimeoutFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{11}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TimeoutFault) GetAfter() *durationpb.Duration {
@@ -1785,7 +1841,7 @@ type ResetPeerFault struct {
 
 func (x *ResetPeerFault) Reset() {
 	*x = ResetPeerFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1853,7 @@ func (x *ResetPeerFault) String() string {
 func (*ResetPeerFault) ProtoMessage() {}
 
 func (x *ResetPeerFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[12]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +1866,7 @@ func (x *ResetPeerFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetPeerFault.ProtoReflect.Descriptor instead.
 func (*ResetPeerFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{12}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ResetPeerFault) GetAfter() *durationpb.Duration {
@@ -1832,7 +1888,7 @@ type SlowCloseFault struct {
 
 func (x *SlowCloseFault) Reset() {
 	*x = SlowCloseFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1900,7 @@ func (x *SlowCloseFault) String() string {
 func (*SlowCloseFault) ProtoMessage() {}
 
 func (x *SlowCloseFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[13]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1913,7 @@ func (x *SlowCloseFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SlowCloseFault.ProtoReflect.Descriptor instead.
 func (*SlowCloseFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{13}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SlowCloseFault) GetDelay() *durationpb.Duration {
@@ -1880,7 +1936,7 @@ type LimitDataFault struct {
 
 func (x *LimitDataFault) Reset() {
 	*x = LimitDataFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +1948,7 @@ func (x *LimitDataFault) String() string {
 func (*LimitDataFault) ProtoMessage() {}
 
 func (x *LimitDataFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[14]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +1961,7 @@ func (x *LimitDataFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitDataFault.ProtoReflect.Descriptor instead.
 func (*LimitDataFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{14}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LimitDataFault) GetBytes() uint64 {
@@ -1924,7 +1980,7 @@ type DropFault struct {
 
 func (x *DropFault) Reset() {
 	*x = DropFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +1992,7 @@ func (x *DropFault) String() string {
 func (*DropFault) ProtoMessage() {}
 
 func (x *DropFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[15]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2005,7 @@ func (x *DropFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropFault.ProtoReflect.Descriptor instead.
 func (*DropFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{15}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
 }
 
 // DuplicateFault sends frames twice.
@@ -1961,7 +2017,7 @@ type DuplicateFault struct {
 
 func (x *DuplicateFault) Reset() {
 	*x = DuplicateFault{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2029,7 @@ func (x *DuplicateFault) String() string {
 func (*DuplicateFault) ProtoMessage() {}
 
 func (x *DuplicateFault) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[16]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2042,7 @@ func (x *DuplicateFault) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicateFault.ProtoReflect.Descriptor instead.
 func (*DuplicateFault) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{16}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{17}
 }
 
 // TlsOptions make a stream listener speak TLS: either self_signed or
@@ -2015,7 +2071,7 @@ type TlsOptions struct {
 
 func (x *TlsOptions) Reset() {
 	*x = TlsOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2083,7 @@ func (x *TlsOptions) String() string {
 func (*TlsOptions) ProtoMessage() {}
 
 func (x *TlsOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[17]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +2096,7 @@ func (x *TlsOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TlsOptions.ProtoReflect.Descriptor instead.
 func (*TlsOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{17}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TlsOptions) GetSelfSigned() bool {
@@ -2113,7 +2169,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2181,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[18]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2194,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{18}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Limits) GetMaxConnections() uint32 {
@@ -2200,7 +2256,7 @@ type CaptureOptions struct {
 
 func (x *CaptureOptions) Reset() {
 	*x = CaptureOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2268,7 @@ func (x *CaptureOptions) String() string {
 func (*CaptureOptions) ProtoMessage() {}
 
 func (x *CaptureOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[19]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2281,7 @@ func (x *CaptureOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureOptions.ProtoReflect.Descriptor instead.
 func (*CaptureOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{19}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CaptureOptions) GetMaxFrames() uint32 {
@@ -2264,7 +2320,7 @@ type ExecOptions struct {
 
 func (x *ExecOptions) Reset() {
 	*x = ExecOptions{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2276,7 +2332,7 @@ func (x *ExecOptions) String() string {
 func (*ExecOptions) ProtoMessage() {}
 
 func (x *ExecOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[20]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2289,7 +2345,7 @@ func (x *ExecOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecOptions.ProtoReflect.Descriptor instead.
 func (*ExecOptions) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{20}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ExecOptions) GetAllow() []string {
@@ -2342,7 +2398,7 @@ type FramingConfig struct {
 
 func (x *FramingConfig) Reset() {
 	*x = FramingConfig{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2410,7 @@ func (x *FramingConfig) String() string {
 func (*FramingConfig) ProtoMessage() {}
 
 func (x *FramingConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[21]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2423,7 @@ func (x *FramingConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FramingConfig.ProtoReflect.Descriptor instead.
 func (*FramingConfig) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{21}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *FramingConfig) GetRequest() Framing {
@@ -2432,7 +2488,7 @@ type ListenerStatus struct {
 
 func (x *ListenerStatus) Reset() {
 	*x = ListenerStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2500,7 @@ func (x *ListenerStatus) String() string {
 func (*ListenerStatus) ProtoMessage() {}
 
 func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[22]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2513,7 @@ func (x *ListenerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStatus.ProtoReflect.Descriptor instead.
 func (*ListenerStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{22}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListenerStatus) GetState() State {
@@ -2568,7 +2624,7 @@ type ScriptStatus struct {
 
 func (x *ScriptStatus) Reset() {
 	*x = ScriptStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2636,7 @@ func (x *ScriptStatus) String() string {
 func (*ScriptStatus) ProtoMessage() {}
 
 func (x *ScriptStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[23]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2649,7 @@ func (x *ScriptStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScriptStatus.ProtoReflect.Descriptor instead.
 func (*ScriptStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{23}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ScriptStatus) GetRuleHits() []uint64 {
@@ -2632,7 +2688,7 @@ type FaultStatus struct {
 
 func (x *FaultStatus) Reset() {
 	*x = FaultStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +2700,7 @@ func (x *FaultStatus) String() string {
 func (*FaultStatus) ProtoMessage() {}
 
 func (x *FaultStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[24]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +2713,7 @@ func (x *FaultStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FaultStatus.ProtoReflect.Descriptor instead.
 func (*FaultStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{24}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FaultStatus) GetName() string {
@@ -2689,7 +2745,7 @@ type TlsStatus struct {
 
 func (x *TlsStatus) Reset() {
 	*x = TlsStatus{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2701,7 +2757,7 @@ func (x *TlsStatus) String() string {
 func (*TlsStatus) ProtoMessage() {}
 
 func (x *TlsStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[25]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2714,7 +2770,7 @@ func (x *TlsStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TlsStatus.ProtoReflect.Descriptor instead.
 func (*TlsStatus) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{25}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TlsStatus) GetCertificatePem() string {
@@ -2769,7 +2825,7 @@ type ListenerStats struct {
 
 func (x *ListenerStats) Reset() {
 	*x = ListenerStats{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +2837,7 @@ func (x *ListenerStats) String() string {
 func (*ListenerStats) ProtoMessage() {}
 
 func (x *ListenerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[26]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +2850,7 @@ func (x *ListenerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenerStats.ProtoReflect.Descriptor instead.
 func (*ListenerStats) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{26}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListenerStats) GetConnectionsActive() uint64 {
@@ -2898,7 +2954,7 @@ type CreateListenerRequest struct {
 
 func (x *CreateListenerRequest) Reset() {
 	*x = CreateListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +2966,7 @@ func (x *CreateListenerRequest) String() string {
 func (*CreateListenerRequest) ProtoMessage() {}
 
 func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[27]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +2979,7 @@ func (x *CreateListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerRequest.ProtoReflect.Descriptor instead.
 func (*CreateListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{27}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateListenerRequest) GetListener() *Listener {
@@ -2951,7 +3007,7 @@ type CreateListenerResponse struct {
 
 func (x *CreateListenerResponse) Reset() {
 	*x = CreateListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2963,7 +3019,7 @@ func (x *CreateListenerResponse) String() string {
 func (*CreateListenerResponse) ProtoMessage() {}
 
 func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[28]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2976,7 +3032,7 @@ func (x *CreateListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateListenerResponse.ProtoReflect.Descriptor instead.
 func (*CreateListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{28}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateListenerResponse) GetListener() *Listener {
@@ -2997,7 +3053,7 @@ type GetListenerRequest struct {
 
 func (x *GetListenerRequest) Reset() {
 	*x = GetListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3009,7 +3065,7 @@ func (x *GetListenerRequest) String() string {
 func (*GetListenerRequest) ProtoMessage() {}
 
 func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[29]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3022,7 +3078,7 @@ func (x *GetListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerRequest.ProtoReflect.Descriptor instead.
 func (*GetListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{29}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetListenerRequest) GetId() string {
@@ -3043,7 +3099,7 @@ type GetListenerResponse struct {
 
 func (x *GetListenerResponse) Reset() {
 	*x = GetListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3111,7 @@ func (x *GetListenerResponse) String() string {
 func (*GetListenerResponse) ProtoMessage() {}
 
 func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[30]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3124,7 @@ func (x *GetListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetListenerResponse.ProtoReflect.Descriptor instead.
 func (*GetListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{30}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetListenerResponse) GetListener() *Listener {
@@ -3094,7 +3150,7 @@ type ListListenersRequest struct {
 
 func (x *ListListenersRequest) Reset() {
 	*x = ListListenersRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3106,7 +3162,7 @@ func (x *ListListenersRequest) String() string {
 func (*ListListenersRequest) ProtoMessage() {}
 
 func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[31]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3119,7 +3175,7 @@ func (x *ListListenersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersRequest.ProtoReflect.Descriptor instead.
 func (*ListListenersRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{31}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListListenersRequest) GetFilter() string {
@@ -3158,7 +3214,7 @@ type ListListenersResponse struct {
 
 func (x *ListListenersResponse) Reset() {
 	*x = ListListenersResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3226,7 @@ func (x *ListListenersResponse) String() string {
 func (*ListListenersResponse) ProtoMessage() {}
 
 func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[32]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3239,7 @@ func (x *ListListenersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListListenersResponse.ProtoReflect.Descriptor instead.
 func (*ListListenersResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{32}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListListenersResponse) GetListeners() []*Listener {
@@ -3218,7 +3274,7 @@ type StopListenerRequest struct {
 
 func (x *StopListenerRequest) Reset() {
 	*x = StopListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3230,7 +3286,7 @@ func (x *StopListenerRequest) String() string {
 func (*StopListenerRequest) ProtoMessage() {}
 
 func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[33]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3243,7 +3299,7 @@ func (x *StopListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerRequest.ProtoReflect.Descriptor instead.
 func (*StopListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{33}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StopListenerRequest) GetId() string {
@@ -3285,7 +3341,7 @@ type StopListenerResponse struct {
 
 func (x *StopListenerResponse) Reset() {
 	*x = StopListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3297,7 +3353,7 @@ func (x *StopListenerResponse) String() string {
 func (*StopListenerResponse) ProtoMessage() {}
 
 func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[34]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3310,7 +3366,7 @@ func (x *StopListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopListenerResponse.ProtoReflect.Descriptor instead.
 func (*StopListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{34}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *StopListenerResponse) GetListener() *Listener {
@@ -3334,7 +3390,7 @@ type StartListenerRequest struct {
 
 func (x *StartListenerRequest) Reset() {
 	*x = StartListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3346,7 +3402,7 @@ func (x *StartListenerRequest) String() string {
 func (*StartListenerRequest) ProtoMessage() {}
 
 func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[35]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3359,7 +3415,7 @@ func (x *StartListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerRequest.ProtoReflect.Descriptor instead.
 func (*StartListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{35}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StartListenerRequest) GetId() string {
@@ -3387,7 +3443,7 @@ type StartListenerResponse struct {
 
 func (x *StartListenerResponse) Reset() {
 	*x = StartListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3399,7 +3455,7 @@ func (x *StartListenerResponse) String() string {
 func (*StartListenerResponse) ProtoMessage() {}
 
 func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[36]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3412,7 +3468,7 @@ func (x *StartListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartListenerResponse.ProtoReflect.Descriptor instead.
 func (*StartListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{36}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StartListenerResponse) GetListener() *Listener {
@@ -3440,7 +3496,7 @@ type DeleteListenerRequest struct {
 
 func (x *DeleteListenerRequest) Reset() {
 	*x = DeleteListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3452,7 +3508,7 @@ func (x *DeleteListenerRequest) String() string {
 func (*DeleteListenerRequest) ProtoMessage() {}
 
 func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[37]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3465,7 +3521,7 @@ func (x *DeleteListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{37}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteListenerRequest) GetId() string {
@@ -3505,7 +3561,7 @@ type DeleteListenerResponse struct {
 
 func (x *DeleteListenerResponse) Reset() {
 	*x = DeleteListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3517,7 +3573,7 @@ func (x *DeleteListenerResponse) String() string {
 func (*DeleteListenerResponse) ProtoMessage() {}
 
 func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[38]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3530,7 +3586,7 @@ func (x *DeleteListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteListenerResponse.ProtoReflect.Descriptor instead.
 func (*DeleteListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{38}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{39}
 }
 
 // UpdateListenerRequest is the input of UpdateListener.
@@ -3553,7 +3609,7 @@ type UpdateListenerRequest struct {
 
 func (x *UpdateListenerRequest) Reset() {
 	*x = UpdateListenerRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3565,7 +3621,7 @@ func (x *UpdateListenerRequest) String() string {
 func (*UpdateListenerRequest) ProtoMessage() {}
 
 func (x *UpdateListenerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[39]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3578,7 +3634,7 @@ func (x *UpdateListenerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateListenerRequest.ProtoReflect.Descriptor instead.
 func (*UpdateListenerRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{39}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateListenerRequest) GetListener() *Listener {
@@ -3606,7 +3662,7 @@ type UpdateListenerResponse struct {
 
 func (x *UpdateListenerResponse) Reset() {
 	*x = UpdateListenerResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3618,7 +3674,7 @@ func (x *UpdateListenerResponse) String() string {
 func (*UpdateListenerResponse) ProtoMessage() {}
 
 func (x *UpdateListenerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[40]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3631,7 +3687,7 @@ func (x *UpdateListenerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateListenerResponse.ProtoReflect.Descriptor instead.
 func (*UpdateListenerResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{40}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateListenerResponse) GetListener() *Listener {
@@ -3660,7 +3716,7 @@ type BatchDeleteListenersRequest struct {
 
 func (x *BatchDeleteListenersRequest) Reset() {
 	*x = BatchDeleteListenersRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3672,7 +3728,7 @@ func (x *BatchDeleteListenersRequest) String() string {
 func (*BatchDeleteListenersRequest) ProtoMessage() {}
 
 func (x *BatchDeleteListenersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[41]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3685,7 +3741,7 @@ func (x *BatchDeleteListenersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchDeleteListenersRequest.ProtoReflect.Descriptor instead.
 func (*BatchDeleteListenersRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{41}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *BatchDeleteListenersRequest) GetFilter() string {
@@ -3727,7 +3783,7 @@ type BatchDeleteListenersResponse struct {
 
 func (x *BatchDeleteListenersResponse) Reset() {
 	*x = BatchDeleteListenersResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3739,7 +3795,7 @@ func (x *BatchDeleteListenersResponse) String() string {
 func (*BatchDeleteListenersResponse) ProtoMessage() {}
 
 func (x *BatchDeleteListenersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[42]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3752,7 +3808,7 @@ func (x *BatchDeleteListenersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchDeleteListenersResponse.ProtoReflect.Descriptor instead.
 func (*BatchDeleteListenersResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{42}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *BatchDeleteListenersResponse) GetDeletedIds() []string {
@@ -3793,7 +3849,7 @@ type Connection struct {
 
 func (x *Connection) Reset() {
 	*x = Connection{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3805,7 +3861,7 @@ func (x *Connection) String() string {
 func (*Connection) ProtoMessage() {}
 
 func (x *Connection) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[43]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3818,7 +3874,7 @@ func (x *Connection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connection.ProtoReflect.Descriptor instead.
 func (*Connection) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{43}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Connection) GetId() string {
@@ -3902,7 +3958,7 @@ type ListConnectionsRequest struct {
 
 func (x *ListConnectionsRequest) Reset() {
 	*x = ListConnectionsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3914,7 +3970,7 @@ func (x *ListConnectionsRequest) String() string {
 func (*ListConnectionsRequest) ProtoMessage() {}
 
 func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[44]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3927,7 +3983,7 @@ func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectionsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{44}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListConnectionsRequest) GetId() string {
@@ -3948,7 +4004,7 @@ type ListConnectionsResponse struct {
 
 func (x *ListConnectionsResponse) Reset() {
 	*x = ListConnectionsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3960,7 +4016,7 @@ func (x *ListConnectionsResponse) String() string {
 func (*ListConnectionsResponse) ProtoMessage() {}
 
 func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[45]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3973,7 +4029,7 @@ func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectionsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{45}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListConnectionsResponse) GetConnections() []*Connection {
@@ -3996,7 +4052,7 @@ type CloseConnectionRequest struct {
 
 func (x *CloseConnectionRequest) Reset() {
 	*x = CloseConnectionRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4008,7 +4064,7 @@ func (x *CloseConnectionRequest) String() string {
 func (*CloseConnectionRequest) ProtoMessage() {}
 
 func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[46]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4021,7 +4077,7 @@ func (x *CloseConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionRequest.ProtoReflect.Descriptor instead.
 func (*CloseConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{46}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CloseConnectionRequest) GetId() string {
@@ -4047,7 +4103,7 @@ type CloseConnectionResponse struct {
 
 func (x *CloseConnectionResponse) Reset() {
 	*x = CloseConnectionResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4059,7 +4115,7 @@ func (x *CloseConnectionResponse) String() string {
 func (*CloseConnectionResponse) ProtoMessage() {}
 
 func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[47]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4072,7 +4128,7 @@ func (x *CloseConnectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConnectionResponse.ProtoReflect.Descriptor instead.
 func (*CloseConnectionResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{47}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{48}
 }
 
 // SendFrameRequest is the input of SendFrame.
@@ -4093,7 +4149,7 @@ type SendFrameRequest struct {
 
 func (x *SendFrameRequest) Reset() {
 	*x = SendFrameRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4105,7 +4161,7 @@ func (x *SendFrameRequest) String() string {
 func (*SendFrameRequest) ProtoMessage() {}
 
 func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[48]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4118,7 +4174,7 @@ func (x *SendFrameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameRequest.ProtoReflect.Descriptor instead.
 func (*SendFrameRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{48}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SendFrameRequest) GetId() string {
@@ -4160,7 +4216,7 @@ type SendFrameResponse struct {
 
 func (x *SendFrameResponse) Reset() {
 	*x = SendFrameResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4172,7 +4228,7 @@ func (x *SendFrameResponse) String() string {
 func (*SendFrameResponse) ProtoMessage() {}
 
 func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[49]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4185,7 +4241,7 @@ func (x *SendFrameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendFrameResponse.ProtoReflect.Descriptor instead.
 func (*SendFrameResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{49}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SendFrameResponse) GetBytesWritten() uint64 {
@@ -4218,7 +4274,7 @@ type CapturedFrame struct {
 
 func (x *CapturedFrame) Reset() {
 	*x = CapturedFrame{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4230,7 +4286,7 @@ func (x *CapturedFrame) String() string {
 func (*CapturedFrame) ProtoMessage() {}
 
 func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[50]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4243,7 +4299,7 @@ func (x *CapturedFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CapturedFrame.ProtoReflect.Descriptor instead.
 func (*CapturedFrame) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{50}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CapturedFrame) GetConnectionId() string {
@@ -4308,7 +4364,7 @@ type ListFramesRequest struct {
 
 func (x *ListFramesRequest) Reset() {
 	*x = ListFramesRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4320,7 +4376,7 @@ func (x *ListFramesRequest) String() string {
 func (*ListFramesRequest) ProtoMessage() {}
 
 func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[51]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4333,7 +4389,7 @@ func (x *ListFramesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesRequest.ProtoReflect.Descriptor instead.
 func (*ListFramesRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{51}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListFramesRequest) GetId() string {
@@ -4361,7 +4417,7 @@ type ListFramesResponse struct {
 
 func (x *ListFramesResponse) Reset() {
 	*x = ListFramesResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4373,7 +4429,7 @@ func (x *ListFramesResponse) String() string {
 func (*ListFramesResponse) ProtoMessage() {}
 
 func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[52]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4386,7 +4442,7 @@ func (x *ListFramesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFramesResponse.ProtoReflect.Descriptor instead.
 func (*ListFramesResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{52}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListFramesResponse) GetFrames() []*CapturedFrame {
@@ -4422,7 +4478,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4434,7 +4490,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[53]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4447,7 +4503,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{53}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Event) GetType() EventType {
@@ -4520,7 +4576,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4532,7 +4588,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[54]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4545,7 +4601,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{54}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *WatchEventsRequest) GetListenerId() string {
@@ -4573,7 +4629,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4585,7 +4641,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[55]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4598,7 +4654,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{55}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -4617,7 +4673,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4629,7 +4685,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[56]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4642,7 +4698,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{56}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{57}
 }
 
 // ListNodesResponse is the output of ListNodes.
@@ -4657,7 +4713,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[57]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4669,7 +4725,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[57]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4682,7 +4738,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{57}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListNodesResponse) GetNodes() []*Node {
@@ -4714,7 +4770,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[58]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4726,7 +4782,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_sockplane_v1_listener_service_proto_msgTypes[58]
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4739,7 +4795,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{58}
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *Node) GetName() string {
@@ -4784,6 +4840,254 @@ func (x *Node) GetStartedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// GetRecordingRequest is the input of GetRecording.
+type GetRecordingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The listener.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecordingRequest) Reset() {
+	*x = GetRecordingRequest{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecordingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecordingRequest) ProtoMessage() {}
+
+func (x *GetRecordingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecordingRequest.ProtoReflect.Descriptor instead.
+func (*GetRecordingRequest) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *GetRecordingRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetRecordingResponse is the output of GetRecording.
+type GetRecordingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The exchanges, oldest first.
+	Exchanges []*Exchange `protobuf:"bytes,1,rep,name=exchanges,proto3" json:"exchanges,omitempty"`
+	// How many older exchanges the ring dropped.
+	Dropped       uint64 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecordingResponse) Reset() {
+	*x = GetRecordingResponse{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecordingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecordingResponse) ProtoMessage() {}
+
+func (x *GetRecordingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecordingResponse.ProtoReflect.Descriptor instead.
+func (*GetRecordingResponse) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *GetRecordingResponse) GetExchanges() []*Exchange {
+	if x != nil {
+		return x.Exchanges
+	}
+	return nil
+}
+
+func (x *GetRecordingResponse) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+// Exchange is one request a proxy relayed and the replies that came back
+// before the connection's next request.
+type Exchange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 for the first exchange recorded, then in order.
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The connection it came on.
+	ConnectionId string `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// When the request came (or, with no request, the first reply).
+	At *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	// The request; absent when the upstream spoke first (a greeting).
+	Request *RecordedFrame `protobuf:"bytes,4,opt,name=request,proto3" json:"request,omitempty"`
+	// What the upstream sent back, in order.
+	Replies []*RecordedFrame `protobuf:"bytes,5,rep,name=replies,proto3" json:"replies,omitempty"`
+	// A header or body was longer than 64 KiB and is cut.
+	Truncated     bool `protobuf:"varint,6,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Exchange) Reset() {
+	*x = Exchange{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Exchange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Exchange) ProtoMessage() {}
+
+func (x *Exchange) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Exchange.ProtoReflect.Descriptor instead.
+func (*Exchange) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *Exchange) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Exchange) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *Exchange) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *Exchange) GetRequest() *RecordedFrame {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *Exchange) GetReplies() []*RecordedFrame {
+	if x != nil {
+		return x.Replies
+	}
+	return nil
+}
+
+func (x *Exchange) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+// RecordedFrame is one frame of an exchange.
+type RecordedFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its JSON header as sent, or empty in the other framings.
+	Header string `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// Its body.
+	Body          []byte `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordedFrame) Reset() {
+	*x = RecordedFrame{}
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordedFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordedFrame) ProtoMessage() {}
+
+func (x *RecordedFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_sockplane_v1_listener_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordedFrame.ProtoReflect.Descriptor instead.
+func (*RecordedFrame) Descriptor() ([]byte, []int) {
+	return file_sockplane_v1_listener_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *RecordedFrame) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *RecordedFrame) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 var File_sockplane_v1_listener_service_proto protoreflect.FileDescriptor
 
 const file_sockplane_v1_listener_service_proto_rawDesc = "" +
@@ -4818,12 +5122,15 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
 	"_unix_modeB\r\n" +
-	"\v_fault_seed\"\xcf\x01\n" +
+	"\v_fault_seed\"\x82\x02\n" +
 	"\fProxyOptions\x12\x1a\n" +
 	"\bupstream\x18\x01 \x01(\tR\bupstream\x125\n" +
 	"\ttransport\x18\x02 \x01(\x0e2\x17.sockplane.v1.TransportR\ttransport\x12B\n" +
 	"\x0fconnect_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x0econnectTimeout\x12(\n" +
-	"\x03tls\x18\x04 \x01(\v2\x16.sockplane.v1.ProxyTlsR\x03tls\"`\n" +
+	"\x03tls\x18\x04 \x01(\v2\x16.sockplane.v1.ProxyTlsR\x03tls\x121\n" +
+	"\x06record\x18\x05 \x01(\v2\x19.sockplane.v1.ProxyRecordR\x06record\"2\n" +
+	"\vProxyRecord\x12#\n" +
+	"\rmax_exchanges\x18\x01 \x01(\rR\fmaxExchanges\"`\n" +
 	"\bProxyTls\x12\x1f\n" +
 	"\vserver_name\x18\x01 \x01(\tR\n" +
 	"serverName\x12\x17\n" +
@@ -5099,7 +5406,22 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\tlisteners\x18\x04 \x01(\x05R\tlisteners\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\tR\aversion\x129\n" +
 	"\n" +
-	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt*P\n" +
+	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"%\n" +
+	"\x13GetRecordingRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"f\n" +
+	"\x14GetRecordingResponse\x124\n" +
+	"\texchanges\x18\x01 \x03(\v2\x16.sockplane.v1.ExchangeR\texchanges\x12\x18\n" +
+	"\adropped\x18\x02 \x01(\x04R\adropped\"\xf9\x01\n" +
+	"\bExchange\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x125\n" +
+	"\arequest\x18\x04 \x01(\v2\x1b.sockplane.v1.RecordedFrameR\arequest\x125\n" +
+	"\areplies\x18\x05 \x03(\v2\x1b.sockplane.v1.RecordedFrameR\areplies\x12\x1c\n" +
+	"\ttruncated\x18\x06 \x01(\bR\ttruncated\";\n" +
+	"\rRecordedFrame\x12\x16\n" +
+	"\x06header\x18\x01 \x01(\tR\x06header\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\fR\x04body*P\n" +
 	"\x04Then\x12\x14\n" +
 	"\x10THEN_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTHEN_KEEP_OPEN\x10\x01\x12\x0e\n" +
@@ -5160,7 +5482,8 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\x1bEVENT_TYPE_LISTENER_EXPIRED\x10\n" +
 	"\x12\x1f\n" +
 	"\x1bEVENT_TYPE_LISTENER_UPDATED\x10\v\x12\x1d\n" +
-	"\x19EVENT_TYPE_UPSTREAM_ERROR\x10\f2\xf9\t\n" +
+	"\x19EVENT_TYPE_UPSTREAM_ERROR\x10\f2\xd0\n" +
+	"\n" +
 	"\x0fListenerService\x12[\n" +
 	"\x0eCreateListener\x12#.sockplane.v1.CreateListenerRequest\x1a$.sockplane.v1.CreateListenerResponse\x12R\n" +
 	"\vGetListener\x12 .sockplane.v1.GetListenerRequest\x1a!.sockplane.v1.GetListenerResponse\x12X\n" +
@@ -5176,7 +5499,8 @@ const file_sockplane_v1_listener_service_proto_rawDesc = "" +
 	"\n" +
 	"ListFrames\x12\x1f.sockplane.v1.ListFramesRequest\x1a .sockplane.v1.ListFramesResponse\x12T\n" +
 	"\vWatchEvents\x12 .sockplane.v1.WatchEventsRequest\x1a!.sockplane.v1.WatchEventsResponse0\x01\x12L\n" +
-	"\tListNodes\x12\x1e.sockplane.v1.ListNodesRequest\x1a\x1f.sockplane.v1.ListNodesResponseB=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
+	"\tListNodes\x12\x1e.sockplane.v1.ListNodesRequest\x1a\x1f.sockplane.v1.ListNodesResponse\x12U\n" +
+	"\fGetRecording\x12!.sockplane.v1.GetRecordingRequest\x1a\".sockplane.v1.GetRecordingResponseB=Z;github.com/sockplane/sockplane/gen/sockplane/v1;sockplanev1b\x06proto3"
 
 var (
 	file_sockplane_v1_listener_service_proto_rawDescOnce sync.Once
@@ -5191,7 +5515,7 @@ func file_sockplane_v1_listener_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sockplane_v1_listener_service_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_sockplane_v1_listener_service_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_sockplane_v1_listener_service_proto_goTypes = []any{
 	(Then)(0),                            // 0: sockplane.v1.Then
 	(Transport)(0),                       // 1: sockplane.v1.Transport
@@ -5204,189 +5528,201 @@ var file_sockplane_v1_listener_service_proto_goTypes = []any{
 	(EventType)(0),                       // 8: sockplane.v1.EventType
 	(*Listener)(nil),                     // 9: sockplane.v1.Listener
 	(*ProxyOptions)(nil),                 // 10: sockplane.v1.ProxyOptions
-	(*ProxyTls)(nil),                     // 11: sockplane.v1.ProxyTls
-	(*Script)(nil),                       // 12: sockplane.v1.Script
-	(*ScriptRule)(nil),                   // 13: sockplane.v1.ScriptRule
-	(*Match)(nil),                        // 14: sockplane.v1.Match
-	(*Reply)(nil),                        // 15: sockplane.v1.Reply
-	(*Fault)(nil),                        // 16: sockplane.v1.Fault
-	(*LatencyFault)(nil),                 // 17: sockplane.v1.LatencyFault
-	(*BandwidthFault)(nil),               // 18: sockplane.v1.BandwidthFault
-	(*SlicerFault)(nil),                  // 19: sockplane.v1.SlicerFault
-	(*TimeoutFault)(nil),                 // 20: sockplane.v1.TimeoutFault
-	(*ResetPeerFault)(nil),               // 21: sockplane.v1.ResetPeerFault
-	(*SlowCloseFault)(nil),               // 22: sockplane.v1.SlowCloseFault
-	(*LimitDataFault)(nil),               // 23: sockplane.v1.LimitDataFault
-	(*DropFault)(nil),                    // 24: sockplane.v1.DropFault
-	(*DuplicateFault)(nil),               // 25: sockplane.v1.DuplicateFault
-	(*TlsOptions)(nil),                   // 26: sockplane.v1.TlsOptions
-	(*Limits)(nil),                       // 27: sockplane.v1.Limits
-	(*CaptureOptions)(nil),               // 28: sockplane.v1.CaptureOptions
-	(*ExecOptions)(nil),                  // 29: sockplane.v1.ExecOptions
-	(*FramingConfig)(nil),                // 30: sockplane.v1.FramingConfig
-	(*ListenerStatus)(nil),               // 31: sockplane.v1.ListenerStatus
-	(*ScriptStatus)(nil),                 // 32: sockplane.v1.ScriptStatus
-	(*FaultStatus)(nil),                  // 33: sockplane.v1.FaultStatus
-	(*TlsStatus)(nil),                    // 34: sockplane.v1.TlsStatus
-	(*ListenerStats)(nil),                // 35: sockplane.v1.ListenerStats
-	(*CreateListenerRequest)(nil),        // 36: sockplane.v1.CreateListenerRequest
-	(*CreateListenerResponse)(nil),       // 37: sockplane.v1.CreateListenerResponse
-	(*GetListenerRequest)(nil),           // 38: sockplane.v1.GetListenerRequest
-	(*GetListenerResponse)(nil),          // 39: sockplane.v1.GetListenerResponse
-	(*ListListenersRequest)(nil),         // 40: sockplane.v1.ListListenersRequest
-	(*ListListenersResponse)(nil),        // 41: sockplane.v1.ListListenersResponse
-	(*StopListenerRequest)(nil),          // 42: sockplane.v1.StopListenerRequest
-	(*StopListenerResponse)(nil),         // 43: sockplane.v1.StopListenerResponse
-	(*StartListenerRequest)(nil),         // 44: sockplane.v1.StartListenerRequest
-	(*StartListenerResponse)(nil),        // 45: sockplane.v1.StartListenerResponse
-	(*DeleteListenerRequest)(nil),        // 46: sockplane.v1.DeleteListenerRequest
-	(*DeleteListenerResponse)(nil),       // 47: sockplane.v1.DeleteListenerResponse
-	(*UpdateListenerRequest)(nil),        // 48: sockplane.v1.UpdateListenerRequest
-	(*UpdateListenerResponse)(nil),       // 49: sockplane.v1.UpdateListenerResponse
-	(*BatchDeleteListenersRequest)(nil),  // 50: sockplane.v1.BatchDeleteListenersRequest
-	(*BatchDeleteListenersResponse)(nil), // 51: sockplane.v1.BatchDeleteListenersResponse
-	(*Connection)(nil),                   // 52: sockplane.v1.Connection
-	(*ListConnectionsRequest)(nil),       // 53: sockplane.v1.ListConnectionsRequest
-	(*ListConnectionsResponse)(nil),      // 54: sockplane.v1.ListConnectionsResponse
-	(*CloseConnectionRequest)(nil),       // 55: sockplane.v1.CloseConnectionRequest
-	(*CloseConnectionResponse)(nil),      // 56: sockplane.v1.CloseConnectionResponse
-	(*SendFrameRequest)(nil),             // 57: sockplane.v1.SendFrameRequest
-	(*SendFrameResponse)(nil),            // 58: sockplane.v1.SendFrameResponse
-	(*CapturedFrame)(nil),                // 59: sockplane.v1.CapturedFrame
-	(*ListFramesRequest)(nil),            // 60: sockplane.v1.ListFramesRequest
-	(*ListFramesResponse)(nil),           // 61: sockplane.v1.ListFramesResponse
-	(*Event)(nil),                        // 62: sockplane.v1.Event
-	(*WatchEventsRequest)(nil),           // 63: sockplane.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),          // 64: sockplane.v1.WatchEventsResponse
-	(*ListNodesRequest)(nil),             // 65: sockplane.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),            // 66: sockplane.v1.ListNodesResponse
-	(*Node)(nil),                         // 67: sockplane.v1.Node
-	nil,                                  // 68: sockplane.v1.Listener.LabelsEntry
-	nil,                                  // 69: sockplane.v1.Match.HeaderEntry
-	nil,                                  // 70: sockplane.v1.Reply.HeaderEntry
-	(*durationpb.Duration)(nil),          // 71: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),        // 72: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 73: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),              // 74: google.protobuf.Struct
+	(*ProxyRecord)(nil),                  // 11: sockplane.v1.ProxyRecord
+	(*ProxyTls)(nil),                     // 12: sockplane.v1.ProxyTls
+	(*Script)(nil),                       // 13: sockplane.v1.Script
+	(*ScriptRule)(nil),                   // 14: sockplane.v1.ScriptRule
+	(*Match)(nil),                        // 15: sockplane.v1.Match
+	(*Reply)(nil),                        // 16: sockplane.v1.Reply
+	(*Fault)(nil),                        // 17: sockplane.v1.Fault
+	(*LatencyFault)(nil),                 // 18: sockplane.v1.LatencyFault
+	(*BandwidthFault)(nil),               // 19: sockplane.v1.BandwidthFault
+	(*SlicerFault)(nil),                  // 20: sockplane.v1.SlicerFault
+	(*TimeoutFault)(nil),                 // 21: sockplane.v1.TimeoutFault
+	(*ResetPeerFault)(nil),               // 22: sockplane.v1.ResetPeerFault
+	(*SlowCloseFault)(nil),               // 23: sockplane.v1.SlowCloseFault
+	(*LimitDataFault)(nil),               // 24: sockplane.v1.LimitDataFault
+	(*DropFault)(nil),                    // 25: sockplane.v1.DropFault
+	(*DuplicateFault)(nil),               // 26: sockplane.v1.DuplicateFault
+	(*TlsOptions)(nil),                   // 27: sockplane.v1.TlsOptions
+	(*Limits)(nil),                       // 28: sockplane.v1.Limits
+	(*CaptureOptions)(nil),               // 29: sockplane.v1.CaptureOptions
+	(*ExecOptions)(nil),                  // 30: sockplane.v1.ExecOptions
+	(*FramingConfig)(nil),                // 31: sockplane.v1.FramingConfig
+	(*ListenerStatus)(nil),               // 32: sockplane.v1.ListenerStatus
+	(*ScriptStatus)(nil),                 // 33: sockplane.v1.ScriptStatus
+	(*FaultStatus)(nil),                  // 34: sockplane.v1.FaultStatus
+	(*TlsStatus)(nil),                    // 35: sockplane.v1.TlsStatus
+	(*ListenerStats)(nil),                // 36: sockplane.v1.ListenerStats
+	(*CreateListenerRequest)(nil),        // 37: sockplane.v1.CreateListenerRequest
+	(*CreateListenerResponse)(nil),       // 38: sockplane.v1.CreateListenerResponse
+	(*GetListenerRequest)(nil),           // 39: sockplane.v1.GetListenerRequest
+	(*GetListenerResponse)(nil),          // 40: sockplane.v1.GetListenerResponse
+	(*ListListenersRequest)(nil),         // 41: sockplane.v1.ListListenersRequest
+	(*ListListenersResponse)(nil),        // 42: sockplane.v1.ListListenersResponse
+	(*StopListenerRequest)(nil),          // 43: sockplane.v1.StopListenerRequest
+	(*StopListenerResponse)(nil),         // 44: sockplane.v1.StopListenerResponse
+	(*StartListenerRequest)(nil),         // 45: sockplane.v1.StartListenerRequest
+	(*StartListenerResponse)(nil),        // 46: sockplane.v1.StartListenerResponse
+	(*DeleteListenerRequest)(nil),        // 47: sockplane.v1.DeleteListenerRequest
+	(*DeleteListenerResponse)(nil),       // 48: sockplane.v1.DeleteListenerResponse
+	(*UpdateListenerRequest)(nil),        // 49: sockplane.v1.UpdateListenerRequest
+	(*UpdateListenerResponse)(nil),       // 50: sockplane.v1.UpdateListenerResponse
+	(*BatchDeleteListenersRequest)(nil),  // 51: sockplane.v1.BatchDeleteListenersRequest
+	(*BatchDeleteListenersResponse)(nil), // 52: sockplane.v1.BatchDeleteListenersResponse
+	(*Connection)(nil),                   // 53: sockplane.v1.Connection
+	(*ListConnectionsRequest)(nil),       // 54: sockplane.v1.ListConnectionsRequest
+	(*ListConnectionsResponse)(nil),      // 55: sockplane.v1.ListConnectionsResponse
+	(*CloseConnectionRequest)(nil),       // 56: sockplane.v1.CloseConnectionRequest
+	(*CloseConnectionResponse)(nil),      // 57: sockplane.v1.CloseConnectionResponse
+	(*SendFrameRequest)(nil),             // 58: sockplane.v1.SendFrameRequest
+	(*SendFrameResponse)(nil),            // 59: sockplane.v1.SendFrameResponse
+	(*CapturedFrame)(nil),                // 60: sockplane.v1.CapturedFrame
+	(*ListFramesRequest)(nil),            // 61: sockplane.v1.ListFramesRequest
+	(*ListFramesResponse)(nil),           // 62: sockplane.v1.ListFramesResponse
+	(*Event)(nil),                        // 63: sockplane.v1.Event
+	(*WatchEventsRequest)(nil),           // 64: sockplane.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),          // 65: sockplane.v1.WatchEventsResponse
+	(*ListNodesRequest)(nil),             // 66: sockplane.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),            // 67: sockplane.v1.ListNodesResponse
+	(*Node)(nil),                         // 68: sockplane.v1.Node
+	(*GetRecordingRequest)(nil),          // 69: sockplane.v1.GetRecordingRequest
+	(*GetRecordingResponse)(nil),         // 70: sockplane.v1.GetRecordingResponse
+	(*Exchange)(nil),                     // 71: sockplane.v1.Exchange
+	(*RecordedFrame)(nil),                // 72: sockplane.v1.RecordedFrame
+	nil,                                  // 73: sockplane.v1.Listener.LabelsEntry
+	nil,                                  // 74: sockplane.v1.Match.HeaderEntry
+	nil,                                  // 75: sockplane.v1.Reply.HeaderEntry
+	(*durationpb.Duration)(nil),          // 76: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),        // 77: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 78: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),              // 79: google.protobuf.Struct
 }
 var file_sockplane_v1_listener_service_proto_depIdxs = []int32{
-	1,  // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
-	2,  // 1: sockplane.v1.Listener.handler:type_name -> sockplane.v1.Handler
-	30, // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
-	29, // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
-	28, // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
-	27, // 5: sockplane.v1.Listener.limits:type_name -> sockplane.v1.Limits
-	68, // 6: sockplane.v1.Listener.labels:type_name -> sockplane.v1.Listener.LabelsEntry
-	71, // 7: sockplane.v1.Listener.ttl:type_name -> google.protobuf.Duration
-	72, // 8: sockplane.v1.Listener.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 9: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
-	12, // 10: sockplane.v1.Listener.script:type_name -> sockplane.v1.Script
-	16, // 11: sockplane.v1.Listener.faults:type_name -> sockplane.v1.Fault
-	26, // 12: sockplane.v1.Listener.tls:type_name -> sockplane.v1.TlsOptions
-	10, // 13: sockplane.v1.Listener.proxy:type_name -> sockplane.v1.ProxyOptions
-	1,  // 14: sockplane.v1.ProxyOptions.transport:type_name -> sockplane.v1.Transport
-	71, // 15: sockplane.v1.ProxyOptions.connect_timeout:type_name -> google.protobuf.Duration
-	11, // 16: sockplane.v1.ProxyOptions.tls:type_name -> sockplane.v1.ProxyTls
-	15, // 17: sockplane.v1.Script.greeting:type_name -> sockplane.v1.Reply
-	13, // 18: sockplane.v1.Script.rules:type_name -> sockplane.v1.ScriptRule
-	15, // 19: sockplane.v1.Script.default:type_name -> sockplane.v1.Reply
-	14, // 20: sockplane.v1.ScriptRule.match:type_name -> sockplane.v1.Match
-	15, // 21: sockplane.v1.ScriptRule.reply:type_name -> sockplane.v1.Reply
-	69, // 22: sockplane.v1.Match.header:type_name -> sockplane.v1.Match.HeaderEntry
-	70, // 23: sockplane.v1.Reply.header:type_name -> sockplane.v1.Reply.HeaderEntry
-	71, // 24: sockplane.v1.Reply.delay:type_name -> google.protobuf.Duration
-	0,  // 25: sockplane.v1.Reply.then:type_name -> sockplane.v1.Then
-	7,  // 26: sockplane.v1.Fault.direction:type_name -> sockplane.v1.Direction
-	14, // 27: sockplane.v1.Fault.match:type_name -> sockplane.v1.Match
-	17, // 28: sockplane.v1.Fault.latency:type_name -> sockplane.v1.LatencyFault
-	18, // 29: sockplane.v1.Fault.bandwidth:type_name -> sockplane.v1.BandwidthFault
-	19, // 30: sockplane.v1.Fault.slicer:type_name -> sockplane.v1.SlicerFault
-	20, // 31: sockplane.v1.Fault.timeout:type_name -> sockplane.v1.TimeoutFault
-	21, // 32: sockplane.v1.Fault.reset_peer:type_name -> sockplane.v1.ResetPeerFault
-	22, // 33: sockplane.v1.Fault.slow_close:type_name -> sockplane.v1.SlowCloseFault
-	23, // 34: sockplane.v1.Fault.limit_data:type_name -> sockplane.v1.LimitDataFault
-	24, // 35: sockplane.v1.Fault.drop:type_name -> sockplane.v1.DropFault
-	25, // 36: sockplane.v1.Fault.duplicate:type_name -> sockplane.v1.DuplicateFault
-	71, // 37: sockplane.v1.LatencyFault.delay:type_name -> google.protobuf.Duration
-	71, // 38: sockplane.v1.LatencyFault.jitter:type_name -> google.protobuf.Duration
-	71, // 39: sockplane.v1.SlicerFault.delay:type_name -> google.protobuf.Duration
-	71, // 40: sockplane.v1.TimeoutFault.after:type_name -> google.protobuf.Duration
-	71, // 41: sockplane.v1.ResetPeerFault.after:type_name -> google.protobuf.Duration
-	71, // 42: sockplane.v1.SlowCloseFault.delay:type_name -> google.protobuf.Duration
-	71, // 43: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
-	71, // 44: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
-	71, // 45: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
-	3,  // 46: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
-	3,  // 47: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
-	4,  // 48: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
-	5,  // 49: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
-	72, // 50: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
-	35, // 51: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
-	32, // 52: sockplane.v1.ListenerStatus.script:type_name -> sockplane.v1.ScriptStatus
-	33, // 53: sockplane.v1.ListenerStatus.faults:type_name -> sockplane.v1.FaultStatus
-	34, // 54: sockplane.v1.ListenerStatus.tls:type_name -> sockplane.v1.TlsStatus
-	72, // 55: sockplane.v1.ListenerStatus.unknown_since:type_name -> google.protobuf.Timestamp
-	72, // 56: sockplane.v1.TlsStatus.not_after:type_name -> google.protobuf.Timestamp
-	9,  // 57: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	9,  // 58: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 59: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 60: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
-	6,  // 61: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	71, // 62: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	9,  // 63: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
-	9,  // 64: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
-	6,  // 65: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
-	71, // 66: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
-	9,  // 67: sockplane.v1.UpdateListenerRequest.listener:type_name -> sockplane.v1.Listener
-	73, // 68: sockplane.v1.UpdateListenerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 69: sockplane.v1.UpdateListenerResponse.listener:type_name -> sockplane.v1.Listener
-	6,  // 70: sockplane.v1.BatchDeleteListenersRequest.mode:type_name -> sockplane.v1.StopMode
-	71, // 71: sockplane.v1.BatchDeleteListenersRequest.drain_timeout:type_name -> google.protobuf.Duration
-	72, // 72: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
-	72, // 73: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
-	52, // 74: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
-	74, // 75: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
-	7,  // 76: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
-	72, // 77: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
-	59, // 78: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
-	8,  // 79: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
-	72, // 80: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
-	62, // 81: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
-	67, // 82: sockplane.v1.ListNodesResponse.nodes:type_name -> sockplane.v1.Node
-	72, // 83: sockplane.v1.Node.started_at:type_name -> google.protobuf.Timestamp
-	36, // 84: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
-	38, // 85: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
-	40, // 86: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
-	42, // 87: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
-	44, // 88: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
-	46, // 89: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
-	48, // 90: sockplane.v1.ListenerService.UpdateListener:input_type -> sockplane.v1.UpdateListenerRequest
-	50, // 91: sockplane.v1.ListenerService.BatchDeleteListeners:input_type -> sockplane.v1.BatchDeleteListenersRequest
-	53, // 92: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
-	55, // 93: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
-	57, // 94: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
-	60, // 95: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
-	63, // 96: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
-	65, // 97: sockplane.v1.ListenerService.ListNodes:input_type -> sockplane.v1.ListNodesRequest
-	37, // 98: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
-	39, // 99: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
-	41, // 100: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
-	43, // 101: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
-	45, // 102: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
-	47, // 103: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
-	49, // 104: sockplane.v1.ListenerService.UpdateListener:output_type -> sockplane.v1.UpdateListenerResponse
-	51, // 105: sockplane.v1.ListenerService.BatchDeleteListeners:output_type -> sockplane.v1.BatchDeleteListenersResponse
-	54, // 106: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
-	56, // 107: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
-	58, // 108: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
-	61, // 109: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
-	64, // 110: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
-	66, // 111: sockplane.v1.ListenerService.ListNodes:output_type -> sockplane.v1.ListNodesResponse
-	98, // [98:112] is the sub-list for method output_type
-	84, // [84:98] is the sub-list for method input_type
-	84, // [84:84] is the sub-list for extension type_name
-	84, // [84:84] is the sub-list for extension extendee
-	0,  // [0:84] is the sub-list for field type_name
+	1,   // 0: sockplane.v1.Listener.transport:type_name -> sockplane.v1.Transport
+	2,   // 1: sockplane.v1.Listener.handler:type_name -> sockplane.v1.Handler
+	31,  // 2: sockplane.v1.Listener.framing:type_name -> sockplane.v1.FramingConfig
+	30,  // 3: sockplane.v1.Listener.exec:type_name -> sockplane.v1.ExecOptions
+	29,  // 4: sockplane.v1.Listener.capture:type_name -> sockplane.v1.CaptureOptions
+	28,  // 5: sockplane.v1.Listener.limits:type_name -> sockplane.v1.Limits
+	73,  // 6: sockplane.v1.Listener.labels:type_name -> sockplane.v1.Listener.LabelsEntry
+	76,  // 7: sockplane.v1.Listener.ttl:type_name -> google.protobuf.Duration
+	77,  // 8: sockplane.v1.Listener.expire_time:type_name -> google.protobuf.Timestamp
+	32,  // 9: sockplane.v1.Listener.status:type_name -> sockplane.v1.ListenerStatus
+	13,  // 10: sockplane.v1.Listener.script:type_name -> sockplane.v1.Script
+	17,  // 11: sockplane.v1.Listener.faults:type_name -> sockplane.v1.Fault
+	27,  // 12: sockplane.v1.Listener.tls:type_name -> sockplane.v1.TlsOptions
+	10,  // 13: sockplane.v1.Listener.proxy:type_name -> sockplane.v1.ProxyOptions
+	1,   // 14: sockplane.v1.ProxyOptions.transport:type_name -> sockplane.v1.Transport
+	76,  // 15: sockplane.v1.ProxyOptions.connect_timeout:type_name -> google.protobuf.Duration
+	12,  // 16: sockplane.v1.ProxyOptions.tls:type_name -> sockplane.v1.ProxyTls
+	11,  // 17: sockplane.v1.ProxyOptions.record:type_name -> sockplane.v1.ProxyRecord
+	16,  // 18: sockplane.v1.Script.greeting:type_name -> sockplane.v1.Reply
+	14,  // 19: sockplane.v1.Script.rules:type_name -> sockplane.v1.ScriptRule
+	16,  // 20: sockplane.v1.Script.default:type_name -> sockplane.v1.Reply
+	15,  // 21: sockplane.v1.ScriptRule.match:type_name -> sockplane.v1.Match
+	16,  // 22: sockplane.v1.ScriptRule.reply:type_name -> sockplane.v1.Reply
+	74,  // 23: sockplane.v1.Match.header:type_name -> sockplane.v1.Match.HeaderEntry
+	75,  // 24: sockplane.v1.Reply.header:type_name -> sockplane.v1.Reply.HeaderEntry
+	76,  // 25: sockplane.v1.Reply.delay:type_name -> google.protobuf.Duration
+	0,   // 26: sockplane.v1.Reply.then:type_name -> sockplane.v1.Then
+	7,   // 27: sockplane.v1.Fault.direction:type_name -> sockplane.v1.Direction
+	15,  // 28: sockplane.v1.Fault.match:type_name -> sockplane.v1.Match
+	18,  // 29: sockplane.v1.Fault.latency:type_name -> sockplane.v1.LatencyFault
+	19,  // 30: sockplane.v1.Fault.bandwidth:type_name -> sockplane.v1.BandwidthFault
+	20,  // 31: sockplane.v1.Fault.slicer:type_name -> sockplane.v1.SlicerFault
+	21,  // 32: sockplane.v1.Fault.timeout:type_name -> sockplane.v1.TimeoutFault
+	22,  // 33: sockplane.v1.Fault.reset_peer:type_name -> sockplane.v1.ResetPeerFault
+	23,  // 34: sockplane.v1.Fault.slow_close:type_name -> sockplane.v1.SlowCloseFault
+	24,  // 35: sockplane.v1.Fault.limit_data:type_name -> sockplane.v1.LimitDataFault
+	25,  // 36: sockplane.v1.Fault.drop:type_name -> sockplane.v1.DropFault
+	26,  // 37: sockplane.v1.Fault.duplicate:type_name -> sockplane.v1.DuplicateFault
+	76,  // 38: sockplane.v1.LatencyFault.delay:type_name -> google.protobuf.Duration
+	76,  // 39: sockplane.v1.LatencyFault.jitter:type_name -> google.protobuf.Duration
+	76,  // 40: sockplane.v1.SlicerFault.delay:type_name -> google.protobuf.Duration
+	76,  // 41: sockplane.v1.TimeoutFault.after:type_name -> google.protobuf.Duration
+	76,  // 42: sockplane.v1.ResetPeerFault.after:type_name -> google.protobuf.Duration
+	76,  // 43: sockplane.v1.SlowCloseFault.delay:type_name -> google.protobuf.Duration
+	76,  // 44: sockplane.v1.Limits.header_timeout:type_name -> google.protobuf.Duration
+	76,  // 45: sockplane.v1.Limits.idle_timeout:type_name -> google.protobuf.Duration
+	76,  // 46: sockplane.v1.ExecOptions.timeout:type_name -> google.protobuf.Duration
+	3,   // 47: sockplane.v1.FramingConfig.request:type_name -> sockplane.v1.Framing
+	3,   // 48: sockplane.v1.FramingConfig.response:type_name -> sockplane.v1.Framing
+	4,   // 49: sockplane.v1.FramingConfig.byte_order:type_name -> sockplane.v1.ByteOrder
+	5,   // 50: sockplane.v1.ListenerStatus.state:type_name -> sockplane.v1.State
+	77,  // 51: sockplane.v1.ListenerStatus.started_at:type_name -> google.protobuf.Timestamp
+	36,  // 52: sockplane.v1.ListenerStatus.stats:type_name -> sockplane.v1.ListenerStats
+	33,  // 53: sockplane.v1.ListenerStatus.script:type_name -> sockplane.v1.ScriptStatus
+	34,  // 54: sockplane.v1.ListenerStatus.faults:type_name -> sockplane.v1.FaultStatus
+	35,  // 55: sockplane.v1.ListenerStatus.tls:type_name -> sockplane.v1.TlsStatus
+	77,  // 56: sockplane.v1.ListenerStatus.unknown_since:type_name -> google.protobuf.Timestamp
+	77,  // 57: sockplane.v1.TlsStatus.not_after:type_name -> google.protobuf.Timestamp
+	9,   // 58: sockplane.v1.CreateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	9,   // 59: sockplane.v1.CreateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,   // 60: sockplane.v1.GetListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,   // 61: sockplane.v1.ListListenersResponse.listeners:type_name -> sockplane.v1.Listener
+	6,   // 62: sockplane.v1.StopListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	76,  // 63: sockplane.v1.StopListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	9,   // 64: sockplane.v1.StopListenerResponse.listener:type_name -> sockplane.v1.Listener
+	9,   // 65: sockplane.v1.StartListenerResponse.listener:type_name -> sockplane.v1.Listener
+	6,   // 66: sockplane.v1.DeleteListenerRequest.mode:type_name -> sockplane.v1.StopMode
+	76,  // 67: sockplane.v1.DeleteListenerRequest.drain_timeout:type_name -> google.protobuf.Duration
+	9,   // 68: sockplane.v1.UpdateListenerRequest.listener:type_name -> sockplane.v1.Listener
+	78,  // 69: sockplane.v1.UpdateListenerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,   // 70: sockplane.v1.UpdateListenerResponse.listener:type_name -> sockplane.v1.Listener
+	6,   // 71: sockplane.v1.BatchDeleteListenersRequest.mode:type_name -> sockplane.v1.StopMode
+	76,  // 72: sockplane.v1.BatchDeleteListenersRequest.drain_timeout:type_name -> google.protobuf.Duration
+	77,  // 73: sockplane.v1.Connection.opened_at:type_name -> google.protobuf.Timestamp
+	77,  // 74: sockplane.v1.Connection.last_activity_at:type_name -> google.protobuf.Timestamp
+	53,  // 75: sockplane.v1.ListConnectionsResponse.connections:type_name -> sockplane.v1.Connection
+	79,  // 76: sockplane.v1.SendFrameRequest.header:type_name -> google.protobuf.Struct
+	7,   // 77: sockplane.v1.CapturedFrame.direction:type_name -> sockplane.v1.Direction
+	77,  // 78: sockplane.v1.CapturedFrame.at:type_name -> google.protobuf.Timestamp
+	60,  // 79: sockplane.v1.ListFramesResponse.frames:type_name -> sockplane.v1.CapturedFrame
+	8,   // 80: sockplane.v1.Event.type:type_name -> sockplane.v1.EventType
+	77,  // 81: sockplane.v1.Event.at:type_name -> google.protobuf.Timestamp
+	63,  // 82: sockplane.v1.WatchEventsResponse.event:type_name -> sockplane.v1.Event
+	68,  // 83: sockplane.v1.ListNodesResponse.nodes:type_name -> sockplane.v1.Node
+	77,  // 84: sockplane.v1.Node.started_at:type_name -> google.protobuf.Timestamp
+	71,  // 85: sockplane.v1.GetRecordingResponse.exchanges:type_name -> sockplane.v1.Exchange
+	77,  // 86: sockplane.v1.Exchange.at:type_name -> google.protobuf.Timestamp
+	72,  // 87: sockplane.v1.Exchange.request:type_name -> sockplane.v1.RecordedFrame
+	72,  // 88: sockplane.v1.Exchange.replies:type_name -> sockplane.v1.RecordedFrame
+	37,  // 89: sockplane.v1.ListenerService.CreateListener:input_type -> sockplane.v1.CreateListenerRequest
+	39,  // 90: sockplane.v1.ListenerService.GetListener:input_type -> sockplane.v1.GetListenerRequest
+	41,  // 91: sockplane.v1.ListenerService.ListListeners:input_type -> sockplane.v1.ListListenersRequest
+	43,  // 92: sockplane.v1.ListenerService.StopListener:input_type -> sockplane.v1.StopListenerRequest
+	45,  // 93: sockplane.v1.ListenerService.StartListener:input_type -> sockplane.v1.StartListenerRequest
+	47,  // 94: sockplane.v1.ListenerService.DeleteListener:input_type -> sockplane.v1.DeleteListenerRequest
+	49,  // 95: sockplane.v1.ListenerService.UpdateListener:input_type -> sockplane.v1.UpdateListenerRequest
+	51,  // 96: sockplane.v1.ListenerService.BatchDeleteListeners:input_type -> sockplane.v1.BatchDeleteListenersRequest
+	54,  // 97: sockplane.v1.ListenerService.ListConnections:input_type -> sockplane.v1.ListConnectionsRequest
+	56,  // 98: sockplane.v1.ListenerService.CloseConnection:input_type -> sockplane.v1.CloseConnectionRequest
+	58,  // 99: sockplane.v1.ListenerService.SendFrame:input_type -> sockplane.v1.SendFrameRequest
+	61,  // 100: sockplane.v1.ListenerService.ListFrames:input_type -> sockplane.v1.ListFramesRequest
+	64,  // 101: sockplane.v1.ListenerService.WatchEvents:input_type -> sockplane.v1.WatchEventsRequest
+	66,  // 102: sockplane.v1.ListenerService.ListNodes:input_type -> sockplane.v1.ListNodesRequest
+	69,  // 103: sockplane.v1.ListenerService.GetRecording:input_type -> sockplane.v1.GetRecordingRequest
+	38,  // 104: sockplane.v1.ListenerService.CreateListener:output_type -> sockplane.v1.CreateListenerResponse
+	40,  // 105: sockplane.v1.ListenerService.GetListener:output_type -> sockplane.v1.GetListenerResponse
+	42,  // 106: sockplane.v1.ListenerService.ListListeners:output_type -> sockplane.v1.ListListenersResponse
+	44,  // 107: sockplane.v1.ListenerService.StopListener:output_type -> sockplane.v1.StopListenerResponse
+	46,  // 108: sockplane.v1.ListenerService.StartListener:output_type -> sockplane.v1.StartListenerResponse
+	48,  // 109: sockplane.v1.ListenerService.DeleteListener:output_type -> sockplane.v1.DeleteListenerResponse
+	50,  // 110: sockplane.v1.ListenerService.UpdateListener:output_type -> sockplane.v1.UpdateListenerResponse
+	52,  // 111: sockplane.v1.ListenerService.BatchDeleteListeners:output_type -> sockplane.v1.BatchDeleteListenersResponse
+	55,  // 112: sockplane.v1.ListenerService.ListConnections:output_type -> sockplane.v1.ListConnectionsResponse
+	57,  // 113: sockplane.v1.ListenerService.CloseConnection:output_type -> sockplane.v1.CloseConnectionResponse
+	59,  // 114: sockplane.v1.ListenerService.SendFrame:output_type -> sockplane.v1.SendFrameResponse
+	62,  // 115: sockplane.v1.ListenerService.ListFrames:output_type -> sockplane.v1.ListFramesResponse
+	65,  // 116: sockplane.v1.ListenerService.WatchEvents:output_type -> sockplane.v1.WatchEventsResponse
+	67,  // 117: sockplane.v1.ListenerService.ListNodes:output_type -> sockplane.v1.ListNodesResponse
+	70,  // 118: sockplane.v1.ListenerService.GetRecording:output_type -> sockplane.v1.GetRecordingResponse
+	104, // [104:119] is the sub-list for method output_type
+	89,  // [89:104] is the sub-list for method input_type
+	89,  // [89:89] is the sub-list for extension type_name
+	89,  // [89:89] is the sub-list for extension extendee
+	0,   // [0:89] is the sub-list for field type_name
 }
 
 func init() { file_sockplane_v1_listener_service_proto_init() }
@@ -5395,9 +5731,9 @@ func file_sockplane_v1_listener_service_proto_init() {
 		return
 	}
 	file_sockplane_v1_listener_service_proto_msgTypes[0].OneofWrappers = []any{}
-	file_sockplane_v1_listener_service_proto_msgTypes[5].OneofWrappers = []any{}
 	file_sockplane_v1_listener_service_proto_msgTypes[6].OneofWrappers = []any{}
-	file_sockplane_v1_listener_service_proto_msgTypes[7].OneofWrappers = []any{
+	file_sockplane_v1_listener_service_proto_msgTypes[7].OneofWrappers = []any{}
+	file_sockplane_v1_listener_service_proto_msgTypes[8].OneofWrappers = []any{
 		(*Fault_Latency)(nil),
 		(*Fault_Bandwidth)(nil),
 		(*Fault_Slicer)(nil),
@@ -5414,7 +5750,7 @@ func file_sockplane_v1_listener_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sockplane_v1_listener_service_proto_rawDesc), len(file_sockplane_v1_listener_service_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   62,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,7 @@ const (
 	ListenerService_ListFrames_FullMethodName           = "/sockplane.v1.ListenerService/ListFrames"
 	ListenerService_WatchEvents_FullMethodName          = "/sockplane.v1.ListenerService/WatchEvents"
 	ListenerService_ListNodes_FullMethodName            = "/sockplane.v1.ListenerService/ListNodes"
+	ListenerService_GetRecording_FullMethodName         = "/sockplane.v1.ListenerService/GetRecording"
 )
 
 // ListenerServiceClient is the client API for ListenerService service.
@@ -96,6 +97,10 @@ type ListenerServiceClient interface {
 	// ListNodes lists the nodes of the cluster this daemon belongs to (see
 	// Listener.node), by name; outside a cluster, FAILED_PRECONDITION.
 	ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error)
+	// GetRecording returns what a HANDLER_PROXY listener with proxy.record
+	// recorded: each request it relayed and the replies the upstream sent
+	// before the next request, oldest first.
+	GetRecording(ctx context.Context, in *GetRecordingRequest, opts ...grpc.CallOption) (*GetRecordingResponse, error)
 }
 
 type listenerServiceClient struct {
@@ -255,6 +260,16 @@ func (c *listenerServiceClient) ListNodes(ctx context.Context, in *ListNodesRequ
 	return out, nil
 }
 
+func (c *listenerServiceClient) GetRecording(ctx context.Context, in *GetRecordingRequest, opts ...grpc.CallOption) (*GetRecordingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRecordingResponse)
+	err := c.cc.Invoke(ctx, ListenerService_GetRecording_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ListenerServiceServer is the server API for ListenerService service.
 // All implementations must embed UnimplementedListenerServiceServer
 // for forward compatibility.
@@ -316,6 +331,10 @@ type ListenerServiceServer interface {
 	// ListNodes lists the nodes of the cluster this daemon belongs to (see
 	// Listener.node), by name; outside a cluster, FAILED_PRECONDITION.
 	ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error)
+	// GetRecording returns what a HANDLER_PROXY listener with proxy.record
+	// recorded: each request it relayed and the replies the upstream sent
+	// before the next request, oldest first.
+	GetRecording(context.Context, *GetRecordingRequest) (*GetRecordingResponse, error)
 	mustEmbedUnimplementedListenerServiceServer()
 }
 
@@ -367,6 +386,9 @@ func (UnimplementedListenerServiceServer) WatchEvents(*WatchEventsRequest, grpc.
 }
 func (UnimplementedListenerServiceServer) ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListNodes not implemented")
+}
+func (UnimplementedListenerServiceServer) GetRecording(context.Context, *GetRecordingRequest) (*GetRecordingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRecording not implemented")
 }
 func (UnimplementedListenerServiceServer) mustEmbedUnimplementedListenerServiceServer() {}
 func (UnimplementedListenerServiceServer) testEmbeddedByValue()                         {}
@@ -634,6 +656,24 @@ func _ListenerService_ListNodes_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ListenerService_GetRecording_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRecordingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ListenerServiceServer).GetRecording(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ListenerService_GetRecording_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ListenerServiceServer).GetRecording(ctx, req.(*GetRecordingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ListenerService_ServiceDesc is the grpc.ServiceDesc for ListenerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -692,6 +732,10 @@ var ListenerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListNodes",
 			Handler:    _ListenerService_ListNodes_Handler,
+		},
+		{
+			MethodName: "GetRecording",
+			Handler:    _ListenerService_GetRecording_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

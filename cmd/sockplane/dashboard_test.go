@@ -1089,3 +1089,34 @@ func TestDashboardServing(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardProxy: the create form makes a proxy listener (its
+// section shows with the handler), recording, and a client gets the
+// upstream's answers through it.
+func TestDashboardProxy(t *testing.T) {
+	d := startDaemon(t)
+	upstream := createListener(t, d, `{"id":"real","transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_UPPER"}`)
+	b := newBrowser(t, d)
+	b.open("/ui/")
+	b.click("#new-listener")
+	form := "#create-form "
+	in := func(name string) string { return form + `[name="listener.` + name + `"]` }
+	b.typeInto(in("id"), "px")
+	b.setSelect(in("transport"), "TRANSPORT_TCP")
+	b.typeInto(in("address"), "127.0.0.1:0")
+	b.setSelect(in("handler"), "HANDLER_PROXY")
+	b.typeInto(in("proxy.upstream"), upstream)
+	b.typeInto(in("proxy.connectTimeout"), "1s")
+	b.setSelect(in("proxy.record"), "on")
+	b.typeInto(in("proxy.record.maxExchanges"), "10")
+	b.click("#create-submit")
+	b.waitFor("the listener page", `location.pathname === '/ui/listeners/px'`)
+	b.waitState("running")
+	got := getListener(t, d, "px")
+	if want := fmt.Sprintf(`"proxy":{"upstream":%q,"transport":"TRANSPORT_TCP","connectTimeout":"1s","record":{"maxExchanges":10}}`, upstream); !strings.Contains(got.raw, want) {
+		t.Fatalf("the proxy listener: %s\nwant %s", got.raw, want)
+	}
+	if reply, err := roundTrip(t, "tcp", str(got.body, "status", "boundAddress"), "through"); err != nil || reply != "THROUGH" {
+		t.Fatalf("through the proxy: %q, %v", reply, err)
+	}
+}

@@ -24,6 +24,7 @@ const HANDLERS = [
   ['HANDLER_DISCARD', 'discard'],
   ['HANDLER_RECORD', 'record'],
   ['HANDLER_SCRIPT', 'script'],
+  ['HANDLER_PROXY', 'proxy'],
 ];
 const FRAMINGS = [
   ['', 'JSON header (default)'],
@@ -188,6 +189,21 @@ export function listenerForm({mode, listener, onDone, onCancel}) {
     field('listener.exec.maxConcurrent', 'Max concurrent runs', ex.maxConcurrent),
     field('listener.exec.workingDir', 'Working directory', ex.workingDir));
 
+  // Proxy.
+  const px = {
+    upstream: text('127.0.0.1:6379, or a socket path'),
+    transport: select({}, [['', 'the listener\'s (default)'], ['TRANSPORT_TCP', 'TCP'], ['TRANSPORT_UNIX', 'Unix stream']], ''),
+    connectTimeout: text('2s'),
+    record: select({}, [['', 'off'], ['on', 'on']], ''),
+    maxExchanges: number('1000'),
+  };
+  const proxySection = section('listener.proxy', 'Proxy',
+    field('listener.proxy.upstream', 'Upstream', px.upstream, 'the real server each connection is relayed to'),
+    field('listener.proxy.transport', 'Upstream transport', px.transport),
+    field('listener.proxy.connectTimeout', 'Connect timeout', px.connectTimeout),
+    field('listener.proxy.record', 'Record', px.record, 'keep the exchanges, for GET …/recording'),
+    field('listener.proxy.record.maxExchanges', 'Exchanges kept', px.maxExchanges));
+
   // Script.
   const scriptIn = h('textarea', {rows: '9', spellcheck: 'false', placeholder: SCRIPT_EXAMPLE, class: 'code'});
   const script = section('listener.script', 'Script',
@@ -335,7 +351,7 @@ export function listenerForm({mode, listener, onDone, onCancel}) {
   const submit = h('button', {type: 'submit', class: 'primary', id: editing ? 'edit-submit' : 'create-submit'}, editing ? 'Save changes' : 'Create listener');
   const buttons = h('div', {class: 'buttons'}, submit,
     onCancel ? button('Cancel', onCancel, {class: 'ghost', id: editing ? 'edit-cancel' : 'create-cancel'}) : null);
-  form.append(formError, basics, framing, limits, capture, exec, script, faults, tls, labelsTTL, buttons);
+  form.append(formError, basics, framing, limits, capture, exec, script, proxySection, faults, tls, labelsTTL, buttons);
 
   // Which sections show: exec and script with their handlers, TLS and
   // the Unix mode with their transports.
@@ -345,6 +361,7 @@ export function listenerForm({mode, listener, onDone, onCancel}) {
     const hd = handlerIn.value;
     exec.hidden = hd !== 'HANDLER_EXEC';
     script.hidden = hd !== 'HANDLER_SCRIPT';
+    proxySection.hidden = hd !== 'HANDLER_PROXY';
     tls.hidden = !(t === 'TRANSPORT_TCP' || t === 'TRANSPORT_UNIX');
     unixModeField.hidden = !unixTransports.includes(t);
     const files = tlsModeIn.value === 'files';
@@ -381,6 +398,12 @@ export function listenerForm({mode, listener, onDone, onCancel}) {
     ex.maxConcurrent.value = e.maxConcurrent === undefined ? '' : String(e.maxConcurrent);
     ex.workingDir.value = e.workingDir || '';
     scriptIn.value = l.script ? JSON.stringify(prune(l.script), null, 2) : '';
+    const p = l.proxy || {};
+    px.upstream.value = p.upstream || '';
+    px.transport.value = p.transport || '';
+    px.connectTimeout.value = p.connectTimeout || '';
+    px.record.value = p.record ? 'on' : '';
+    px.maxExchanges.value = p.record && p.record.maxExchanges !== undefined ? String(p.record.maxExchanges) : '';
     for (const row of faultRowList.splice(0)) row.el.remove();
     for (const f of l.faults || []) addFault(f);
     faultSeedIn.value = l.faultSeed === undefined ? '' : String(l.faultSeed);
@@ -442,6 +465,16 @@ export function listenerForm({mode, listener, onDone, onCancel}) {
       }
       if (str(ex.workingDir.value)) e.workingDir = str(ex.workingDir.value);
       if (Object.keys(e).length) l.exec = e;
+    }
+    if (!proxySection.hidden) {
+      const p = {};
+      if (str(px.upstream.value)) p.upstream = str(px.upstream.value);
+      if (px.transport.value) p.transport = px.transport.value;
+      const ct = readValue(px.connectTimeout.value, 'duration', 'listener.proxy.connectTimeout', errs);
+      if (ct !== undefined) p.connectTimeout = ct;
+      const max = readValue(px.maxExchanges.value, 'uint', 'listener.proxy.record.maxExchanges', errs);
+      if (px.record.value === 'on' || max !== undefined) p.record = max === undefined ? {} : {maxExchanges: max};
+      l.proxy = p;
     }
     if (!script.hidden && str(scriptIn.value)) {
       const sc = parseObject(scriptIn.value);

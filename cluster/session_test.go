@@ -180,17 +180,21 @@ func TestPublishOnLostLease(t *testing.T) {
 // while it was lost ends its session.
 func TestRecoveryFindsNameTaken(t *testing.T) {
 	c := etcdtest.New(t, 1)
-	s := newStore(c.Client(t))
+	cli, link := c.ClientWithLink(t)
+	s := newStore(cli)
 	admin := c.Client(t)
 	ctx := ctxT(t)
 	sess := join(t, s, "node-a", 30*time.Second)
 	old := sess.Lease()
-	// Revoke it and let an impostor join before the session notices.
+	// Revoke it and let an impostor join while the session cannot see
+	// etcd, so that it cannot recover first.
+	link.Cut()
 	if _, err := admin.Revoke(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	join(t, newStore(admin), "node-a", 30*time.Second)
-	if err := sess.PublishStatus(ctx, "x", Status{}); err != nil { // kicks the recovery
+	link.Restore()
+	if err := sess.PublishStatus(ctx, "x", Status{}); err != nil && !errors.Is(err, ErrUnavailable) { // kicks the recovery
 		t.Fatal(err)
 	}
 	select {

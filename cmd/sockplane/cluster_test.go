@@ -396,3 +396,39 @@ func TestClusterForwardsCredentials(t *testing.T) {
 	})
 	wantHTTP(t, c, base, httpReq{method: "GET", path: "/v1/listeners/guarded/connections"}, http.StatusUnauthorized)
 }
+
+// TestClusterPendingAndUnknownOwner: a create for a node that is alive
+// but does not act answers after the bound with the listener
+// STATE_PENDING, saying which node; one for a node that is not alive
+// answers at once, STATE_UNKNOWN. Both are desired state kept.
+func TestClusterPendingAndUnknownOwner(t *testing.T) {
+	etcd := etcdtest.New(t, 1)
+	a := startNode(t, etcd, "a")
+	// A node that joins but serves nothing: a session with no agent.
+	silent, err := cluster.NewStore(etcd.Client(t), cluster.DefaultPrefix).Join(context.Background(), cluster.NodeInfo{Name: "silent", GRPCAddress: "127.0.0.1:1"}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = silent.Close(context.Background()) })
+
+	start := time.Now()
+	r := rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"waits","node":"silent","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)
+	took := time.Since(start)
+	if r.status != http.StatusOK || str(r.body, "status", "state") != "STATE_PENDING" || !strings.Contains(str(r.body, "status", "message"), "node silent has not acted") {
+		t.Fatalf("create for a silent node: %d %s", r.status, r.raw)
+	}
+	if took < 4*time.Second || took > 8*time.Second {
+		t.Fatalf("the pending create answered after %v, want about the 5s bound", took)
+	}
+
+	start = time.Now()
+	r = rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"orphan","node":"nowhere","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)
+	if r.status != http.StatusOK || str(r.body, "status", "state") != "STATE_UNKNOWN" || time.Since(start) > time.Second {
+		t.Fatalf("create for a node that is not alive: %d %s after %v", r.status, r.raw, time.Since(start))
+	}
+	for _, id := range []string{"waits", "orphan"} {
+		if g := rest(t, a.daemon, "GET", "/v1/listeners/"+id, ""); g.status != http.StatusOK {
+			t.Fatalf("%s is not kept: %d %s", id, g.status, g.raw)
+		}
+	}
+}

@@ -301,10 +301,18 @@ func (r *Registry) DeleteMatching(ctx context.Context, sel Selector, ids []strin
 			want[info.Spec.ID] = true
 		}
 	}
+	return DeleteEach(want, func(id string) error { return r.Delete(ctx, id, opts) })
+}
+
+// DeleteEach runs del on every id of ids, in id order, and returns the
+// ids it deleted: one that is not found is no error, the others' errors
+// are joined. It is DeleteMatching's loop, for another store of listeners
+// (a cluster's).
+func DeleteEach(ids map[string]bool, del func(id string) error) ([]string, error) {
 	var deleted []string
 	var errs []error
-	for _, id := range slices.Sorted(maps.Keys(want)) {
-		err := r.Delete(ctx, id, opts)
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		err := del(id)
 		switch {
 		case err == nil:
 			deleted = append(deleted, id)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/sockplane/sockplane/cluster"
@@ -286,18 +284,7 @@ func (a *Agent) DeleteMatching(ctx context.Context, sel registry.Selector, ids [
 			want[info.Spec.ID] = true
 		}
 	}
-	var deleted []string
-	var errs []error
-	for _, id := range slices.Sorted(maps.Keys(want)) {
-		switch err := a.Delete(ctx, id, opts); {
-		case err == nil:
-			deleted = append(deleted, id)
-		case errors.Is(err, registry.ErrNotFound):
-		default:
-			errs = append(errs, fmt.Errorf("delete %s: %w", id, err))
-		}
-	}
-	return deleted, errors.Join(errs...)
+	return registry.DeleteEach(want, func(id string) error { return a.Delete(ctx, id, opts) })
 }
 
 // await waits until the informers show rec's generation and its node's

@@ -61,6 +61,9 @@ type Agent struct {
 	goneAt  sync.Map   // node name -> time.Time its key was last seen deleted
 	endOnce sync.Once  // logs the session's end once
 
+	timersMu sync.Mutex
+	timers   map[string]*time.Timer // expiry of this node's listeners, by id
+
 	stopCtx context.Context // ends at Close: the workers' calls end with it
 	stop    context.CancelFunc
 	ready   chan struct{} // closed once Start has set every field: work waits for it
@@ -87,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		cfg.Log = slog.Default()
 	}
 	a := &Agent{cfg: cfg, store: cfg.Store, name: cfg.Node.Name, reg: cfg.Registry,
-		log: cfg.Log.With("node", cfg.Node.Name), changes: newBroadcast()}
+		log: cfg.Log.With("node", cfg.Node.Name), changes: newBroadcast(), timers: make(map[string]*time.Timer)}
 	a.stopCtx, a.stop = context.WithCancel(context.Background())
 	a.ready = make(chan struct{})
 	a.work = newQueue(func(id string) {
@@ -145,6 +148,7 @@ func (a *Agent) Session() *cluster.Session { return a.session }
 // listeners are the caller's to shut down (they keep serving until then).
 func (a *Agent) Close(ctx context.Context) error {
 	a.stop()
+	a.stopTimers()
 	a.work.close()
 	for _, in := range []interface{ Close() }{a.listeners, a.statuses, a.nodes} {
 		if in != nil {
@@ -161,6 +165,7 @@ func (a *Agent) Close(ctx context.Context) error {
 // its lease, as a node that dies: for tests of a node's death.
 func (a *Agent) Abandon() {
 	a.stop()
+	a.stopTimers()
 	a.work.close()
 	for _, in := range []interface{ Close() }{a.listeners, a.statuses, a.nodes} {
 		in.Close()

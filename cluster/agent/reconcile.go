@@ -50,7 +50,7 @@ func (a *Agent) reconcile(id string) {
 	rec := ent.Value
 	if exp := rec.Spec.ExpireTime; !exp.IsZero() {
 		if wait := time.Until(exp); wait > 0 {
-			time.AfterFunc(wait, func() { a.work.add(id) }) // a closed queue ignores it
+			a.expireAt(id, wait)
 		} else {
 			// Its owner deletes an expired listener's record, whoever made it.
 			if err := a.store.Delete(ctx, id, ent.ModRevision); err != nil && !errors.Is(err, registry.ErrEtagMismatch) && !errors.Is(err, registry.ErrNotFound) {
@@ -79,6 +79,33 @@ func (a *Agent) reconcile(id string) {
 		}
 	}
 	a.publish(ctx, id, a.statusOf(id, info, rec.Generation, err), extra...)
+}
+
+// expireAt has listener id reconciled again once wait has passed, when
+// its expire time has: one timer per listener, the latest wins. A timer
+// that fires after Close adds to a closed queue, which ignores it.
+func (a *Agent) expireAt(id string, wait time.Duration) {
+	a.timersMu.Lock()
+	defer a.timersMu.Unlock()
+	if t, ok := a.timers[id]; ok {
+		t.Stop()
+	}
+	a.timers[id] = time.AfterFunc(wait, func() {
+		a.timersMu.Lock()
+		delete(a.timers, id)
+		a.timersMu.Unlock()
+		a.work.add(id)
+	})
+}
+
+// stopTimers stops the expiry timers, at Close.
+func (a *Agent) stopTimers() {
+	a.timersMu.Lock()
+	defer a.timersMu.Unlock()
+	for id, t := range a.timers {
+		t.Stop()
+		delete(a.timers, id)
+	}
 }
 
 // statusOf is the status to publish of a listener the registry acted on.

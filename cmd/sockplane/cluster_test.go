@@ -432,3 +432,19 @@ func TestClusterPendingAndUnknownOwner(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterTTL: a listener with a ttl, created on A for B, is deleted
+// from the cluster by B when its time comes.
+func TestClusterTTL(t *testing.T) {
+	etcd := etcdtest.New(t, 1)
+	a := startNode(t, etcd, "a")
+	b := startNode(t, etcd, "b")
+	r := rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"brief","node":"b","ttl":"1s","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)
+	if r.status != http.StatusOK || str(r.body, "expireTime") == "" {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	poll.Until(t, "the listener expires everywhere", func() bool {
+		_, onB := b.reg.Get("brief")
+		return onB != nil && rest(t, a.daemon, "GET", "/v1/listeners/brief", "").status == http.StatusNotFound
+	})
+}

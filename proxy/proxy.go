@@ -1,7 +1,9 @@
 // Package proxy is the handler that relays each connection of a stream
 // listener to a real server, its upstream: every accepted connection gets
 // an upstream connection of its own, dialled when it opens (a
-// rawsock.ConnOpener). With a framed request framing it relays frame by
+// rawsock.ConnOpener); on a UDP listener every peer gets a socket of its
+// own, connected to the upstream, for as long as the listener's peer
+// table keeps the peer (a rawsock.PacketOpener). With a framed request framing it relays frame by
 // frame — each frame the client sends goes upstream whole, each frame
 // the upstream sends comes back through the listener's response path —
 // so the listener's faults, capture and counters act per frame in both
@@ -38,8 +40,8 @@ const (
 
 // Config says where and how a Handler relays.
 type Config struct {
-	// Network is "tcp" or "unix"; Address the upstream's host:port or
-	// socket path. Required.
+	// Network is "tcp", "unix" or "udp"; Address the upstream's host:port
+	// or socket path. Required.
 	Network, Address string
 	// ConnectTimeout bounds each dial. Default: DefaultConnectTimeout.
 	ConnectTimeout time.Duration
@@ -80,10 +82,11 @@ func (h *Handler) WithRecording(r *Recording) *Handler {
 	return &Handler{cfg: cfg}
 }
 
-// ServeFrame answers a frame that came without a connection of its own
-// (a datagram): the proxy relays stream connections only.
+// ServeFrame answers a frame that came with no connection or peer state
+// to relay it with, which a listener gives to a ConnOpener and a
+// PacketOpener alike: it says so rather than drop it unseen.
 func (h *Handler) ServeFrame(w rawsock.ResponseWriter, _ *rawsock.Request) {
-	_ = w.ReplyError("the proxy relays stream connections only")
+	_ = w.ReplyError("the proxy relays through a connection or a datagram peer of its own")
 }
 
 // OpenConn dials the upstream for a new connection and starts relaying

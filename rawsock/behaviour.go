@@ -24,9 +24,10 @@ type behaviour struct {
 	response wire.Codec
 	limits   Limits
 	capture  *Capture
-	faults   *faultSet  // nil: none, and the hot path checks nothing else
-	greeter  Greeter    // handler, when it speaks first
-	opener   ConnOpener // handler, when it keeps state per stream connection
+	faults   *faultSet    // nil: none, and the hot path checks nothing else
+	greeter  Greeter      // handler, when it speaks first
+	opener   ConnOpener   // handler, when it keeps state per stream connection
+	popener  PacketOpener // handler, when it keeps state per datagram peer
 	// src is the listener's behaviour this one is, or was derived from:
 	// itself for the listener's own; for a stream connection accepted with
 	// another framing than the new behaviour's, a copy that keeps the
@@ -62,6 +63,9 @@ func newBehaviour(cfg Config) (*behaviour, error) {
 	}
 	if o, ok := cfg.Handler.(ConnOpener); ok && stream {
 		b.opener = o
+	}
+	if o, ok := cfg.Handler.(PacketOpener); ok && !stream {
+		b.popener = o
 	}
 	b.src = b
 	return b, nil

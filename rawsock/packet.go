@@ -68,6 +68,7 @@ func (l *Listener) readPackets(pc net.PacketConn) {
 	l.mu.Unlock()
 	l.stats.attach(&p.cnt)
 	err := p.serve()
+	p.closeRelays()
 	p.timers.stop()
 	l.stats.detach(&p.cnt)
 	l.finish(err)
@@ -158,8 +159,10 @@ func (p *packetConn) serveDatagram(b []byte) {
 		times = p.inbound(f.Header, f.Body, len(b))
 	}
 	p.req.Header, p.req.Body = f.Header, f.Body
-	for range times {
-		p.b.handler.ServeFrame(p, &p.req)
+	if !p.servePeer(p.b, times) {
+		for range times {
+			p.b.handler.ServeFrame(p, &p.req)
+		}
 	}
 	p.req.Header, p.req.Body = nil, nil
 	p.hold, p.dropOut = time.Time{}, false

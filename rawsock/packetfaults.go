@@ -103,33 +103,12 @@ func (p *packetConn) replyFaulted(out, body []byte) error {
 	}
 	now := time.Now()
 	if fs := p.b.faults; fs != nil {
-		header := p.b.response.HeaderText(out[:len(out)-len(body)])
-		for i, f := range fs.faults {
-			if f.Inbound || !fs.applies(i, p.seq) || f.Match != nil && !f.Match.Match(header, body) {
-				continue
-			}
-			fs.applied[i].Add(1)
-			switch f.Kind {
-			case FaultLatency:
-				if t := now.Add(f.Delay + fs.jitter(i, p.seq, 1, f.Jitter)); t.After(due) {
-					due = t
-				}
-			case FaultBandwidth:
-				free := p.paceFree
-				if free.Before(now) {
-					free = now
-				}
-				p.paceFree = free.Add(time.Duration(int64(len(out)) * int64(time.Second) / f.BytesPerSecond))
-				if free.After(due) {
-					due = free
-				}
-			case FaultDrop, FaultTimeout:
-				copies = 0
-			case FaultDuplicate:
-				if copies > 0 {
-					copies = 2
-				}
-			}
+		d, c := fs.outboundDatagram(p.seq, p.b.response.HeaderText(out[:len(out)-len(body)]), body, len(out), &p.paceFree, now)
+		if d.After(due) {
+			due = d
+		}
+		if copies > 0 {
+			copies = c
 		}
 	}
 	if copies == 0 {
@@ -153,6 +132,43 @@ func (p *packetConn) replyFaulted(out, body []byte) error {
 		}
 	})
 	return nil
+}
+
+// outboundDatagram applies the reply-side faults to one datagram of size
+// bytes, the seq'th of its unit (the datagram served, or a peer's relayed
+// reply): when it may leave (zero: now) and how many copies go (0:
+// dropped). paceFree is the bandwidth fault's next free moment, which it
+// moves.
+func (fs *faultSet) outboundDatagram(seq uint64, header, body []byte, size int, paceFree *time.Time, now time.Time) (due time.Time, copies int) {
+	copies = 1
+	for i, f := range fs.faults {
+		if f.Inbound || !fs.applies(i, seq) || f.Match != nil && !f.Match.Match(header, body) {
+			continue
+		}
+		fs.applied[i].Add(1)
+		switch f.Kind {
+		case FaultLatency:
+			if t := now.Add(f.Delay + fs.jitter(i, seq, 1, f.Jitter)); t.After(due) {
+				due = t
+			}
+		case FaultBandwidth:
+			free := *paceFree
+			if free.Before(now) {
+				free = now
+			}
+			*paceFree = free.Add(time.Duration(int64(size) * int64(time.Second) / f.BytesPerSecond))
+			if free.After(due) {
+				due = free
+			}
+		case FaultDrop, FaultTimeout:
+			copies = 0
+		case FaultDuplicate:
+			if copies > 0 {
+				copies = 2
+			}
+		}
+	}
+	return due, copies
 }
 
 // ReplyError implements ResponseWriter. A datagram listener never

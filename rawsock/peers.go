@@ -26,10 +26,11 @@ type peerKey struct {
 
 // peer is one datagram sender, with its own counters.
 type peer struct {
-	act  activity
-	cnt  counters
-	key  peerKey
-	addr net.Addr // where replies go
+	act   activity
+	cnt   counters
+	key   peerKey
+	addr  net.Addr    // where replies go
+	relay *relayState // a PacketOpener's, once opened; set under the table's lock
 }
 
 // peerTable is owned by the datagram reader, which adds and touches
@@ -85,6 +86,7 @@ func (p *packetConn) evictLocked(now time.Time) {
 func (p *packetConn) dropLocked(pe *peer) {
 	delete(p.peers.byKey, pe.key)
 	delete(p.peers.byID, pe.act.id)
+	pe.closeRelay()
 	if p.l.events.Active() {
 		p.l.events.Publish(Event{Type: EventConnectionClosed, ListenerID: p.l.name, ConnID: pe.act.id, Peer: pe.act.peer})
 	}

@@ -18,8 +18,8 @@ type ProxySpec struct {
 	// Upstream is the real server: host:port, or a Unix socket path.
 	// Required.
 	Upstream string
-	// Transport reaches it: TransportTCP or TransportUnix. Default: the
-	// listener's own.
+	// Transport reaches it: TransportTCP or TransportUnix for a stream
+	// listener, TransportUDP for a UDP one. Default: the listener's own.
 	Transport Transport
 	// ConnectTimeout bounds each dial. Default: 2s
 	// (proxy.DefaultConnectTimeout); at most 1m.
@@ -83,8 +83,8 @@ func provisionProxy(prov *Provisioned) error {
 	switch {
 	case p == nil:
 		return fieldErrorf("proxy", "required with HANDLER_PROXY: give proxy.upstream")
-	case s.Transport.IsDatagram():
-		return fieldErrorf("transport", "HANDLER_PROXY relays stream transports only (TRANSPORT_TCP, TRANSPORT_UNIX) in this release")
+	case s.Transport == TransportUnixgram:
+		return fieldErrorf("transport", "HANDLER_PROXY relays TRANSPORT_TCP, TRANSPORT_UNIX and TRANSPORT_UDP listeners, not TRANSPORT_UNIXGRAM")
 	}
 	if p.Transport == "" {
 		p.Transport = s.Transport
@@ -92,8 +92,11 @@ func provisionProxy(prov *Provisioned) error {
 	if p.ConnectTimeout == 0 {
 		p.ConnectTimeout = proxy.DefaultConnectTimeout
 	}
+	if p.Transport.IsDatagram() != s.Transport.IsDatagram() {
+		return fieldErrorf("proxy.transport", "%s cannot carry a %s listener's traffic: a stream listener relays over TRANSPORT_TCP or TRANSPORT_UNIX, a datagram one over TRANSPORT_UDP", p.Transport, s.Transport)
+	}
 	switch p.Transport {
-	case TransportTCP:
+	case TransportTCP, TransportUDP:
 		if err := validateHostPort(p.Upstream); err != nil {
 			return prefixField("proxy.upstream", err)
 		}
@@ -105,7 +108,10 @@ func provisionProxy(prov *Provisioned) error {
 			return fieldErrorf("proxy.upstream", "required: the upstream's socket path")
 		}
 	default:
-		return fieldErrorf("proxy.transport", "%s: the upstream is reached over TRANSPORT_TCP or TRANSPORT_UNIX", p.Transport)
+		return fieldErrorf("proxy.transport", "%s: the upstream is reached over TRANSPORT_TCP, TRANSPORT_UNIX or TRANSPORT_UDP", p.Transport)
+	}
+	if p.TLS != nil && p.Transport.IsDatagram() {
+		return fieldErrorf("proxy.tls", "TLS runs over a stream, not over TRANSPORT_UDP")
 	}
 	if p.ConnectTimeout < 0 || p.ConnectTimeout > MaxProxyConnectTimeout {
 		return fieldErrorf("proxy.connectTimeout", "%v is not from 0s to %v", p.ConnectTimeout, MaxProxyConnectTimeout)

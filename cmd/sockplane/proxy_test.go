@@ -269,3 +269,66 @@ func TestProxyRecordReplay(t *testing.T) {
 		t.Fatalf("the recording of a script listener: %d %s", r.status, r.raw)
 	}
 }
+
+// TestProxyUDP: a UDP proxy listener in front of a UDP echo listener
+// relays each peer's datagrams through a socket of its own and the
+// replies back to that peer; a drop on replies that match swallows those
+// only; with record, the exchanges are kept.
+func TestProxyUDP(t *testing.T) {
+	d := startDaemon(t)
+	upstream := createListener(t, d, `{"id":"udp-real","transport":"TRANSPORT_UDP","address":"127.0.0.1:0","handler":"HANDLER_UPPER"}`)
+	addr := createListener(t, d, fmt.Sprintf(`{"id":"udp-px","transport":"TRANSPORT_UDP","address":"127.0.0.1:0","handler":"HANDLER_PROXY",
+		"proxy":{"upstream":%q,"record":{}},"faults":[{"drop":{},"match":{"bodyPrefix":"SECRET"}}]}`, upstream))
+	if got := str(rest(t, d, "GET", "/v1/listeners/udp-px", "").body, "proxy", "transport"); got != "TRANSPORT_UDP" {
+		t.Fatalf("the proxy's transport default: %q", got)
+	}
+	peers := make([]net.Conn, 2)
+	for i := range peers {
+		c, err := net.Dial("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		peers[i] = c
+	}
+	var codec wire.Codec
+	exchange := func(c net.Conn, msg string, wait time.Duration) (string, error) {
+		frame, _ := codec.AppendFrame(nil, []byte(msg))
+		if _, err := c.Write(frame); err != nil {
+			return "", err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(wait))
+		buf := make([]byte, 64<<10)
+		n, err := c.Read(buf)
+		if err != nil {
+			return "", err
+		}
+		f, err := codec.ParseDatagram(buf[:n])
+		return string(f.Body), err
+	}
+	for i, c := range peers {
+		msg := fmt.Sprintf("peer %d", i)
+		if got, err := exchange(c, msg, testTimeout); err != nil || got != strings.ToUpper(msg) {
+			t.Fatalf("peer %d through the UDP proxy: %q, %v", i, got, err)
+		}
+	}
+	if got, err := exchange(peers[0], "secret", 300*time.Millisecond); err == nil {
+		t.Fatalf("a matching reply came through the drop: %q", got)
+	}
+	if got, err := exchange(peers[1], "again", testTimeout); err != nil || got != "AGAIN" {
+		t.Fatalf("after the drop: %q, %v", got, err)
+	}
+	st := rest(t, d, "GET", "/v1/listeners/udp-px", "")
+	if str(st.body, "status", "stats", "upstreamFramesOut") != "4" || str(st.body, "status", "stats", "upstreamFramesIn") != "4" {
+		t.Fatalf("upstream counters: %s", st.raw)
+	}
+	rec := rest(t, d, "GET", "/v1/listeners/udp-px/recording", "")
+	if ex, _ := rec.body["exchanges"].([]any); len(ex) != 4 {
+		t.Fatalf("the recording: %s", rec.raw)
+	}
+	// Two peers, two sockets to the upstream: the upstream saw two peers.
+	conns := rest(t, d, "GET", "/v1/listeners/udp-real/connections", "")
+	if cs, _ := conns.body["connections"].([]any); len(cs) != 2 {
+		t.Fatalf("the upstream's peers: %s", conns.raw)
+	}
+}

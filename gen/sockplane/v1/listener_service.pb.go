@@ -169,9 +169,10 @@ const (
 	// Scripted replies, a greeting, close or reset after a reply: see
 	// Listener.script.
 	Handler_HANDLER_SCRIPT Handler = 6
-	// Relay to a real server (Listener.proxy): each connection gets its own
-	// upstream connection; with a framed request framing, frame by frame,
-	// so that faults apply per frame in either direction.
+	// Relay to a real server (Listener.proxy): each connection (each UDP
+	// peer) gets its own upstream connection (socket); with a framed
+	// request framing, frame by frame, so that faults apply per frame in
+	// either direction.
 	Handler_HANDLER_PROXY Handler = 7
 )
 
@@ -852,8 +853,9 @@ type ProxyOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The real server: "host:port", or a Unix socket path. Required.
 	Upstream string `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
-	// How to reach it: TRANSPORT_TCP or TRANSPORT_UNIX. Default: the
-	// listener's own transport.
+	// How to reach it: TRANSPORT_TCP or TRANSPORT_UNIX for a stream
+	// listener, TRANSPORT_UDP for a UDP one. Default: the listener's own
+	// transport.
 	Transport Transport `protobuf:"varint,2,opt,name=transport,proto3,enum=sockplane.v1.Transport" json:"transport,omitempty"`
 	// Bound on dialling the upstream for a connection. Default: 2s; at
 	// most 1m.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -330,5 +331,70 @@ func TestProxyUDP(t *testing.T) {
 	conns := rest(t, d, "GET", "/v1/listeners/udp-real/connections", "")
 	if cs, _ := conns.body["connections"].([]any); len(cs) != 2 {
 		t.Fatalf("the upstream's peers: %s", conns.raw)
+	}
+}
+
+// TestProxyHalfClose: a client that finishes sending has the upstream
+// read EOF, and what the upstream sends after that, then its own close,
+// reach the client: half-closes pass through both ways.
+func TestProxyHalfClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			served <- err.Error()
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(testTimeout))
+		var got strings.Builder
+		buf := make([]byte, 1024)
+		for {
+			n, err := c.Read(buf)
+			got.Write(buf[:n])
+			if err != nil {
+				break // EOF: the client finished
+			}
+		}
+		_, _ = c.Write([]byte("heard: " + got.String()))
+		served <- got.String()
+	}()
+	d := startDaemon(t)
+	addr := createListener(t, d, fmt.Sprintf(`{"id":"hc","transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_PROXY",
+		"framing":{"request":"FRAMING_RAW","response":"FRAMING_RAW"},"proxy":{"upstream":%q}}`, ln.Addr()))
+	c, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := c.Write([]byte("last words")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	var reply strings.Builder
+	buf := make([]byte, 1024)
+	for {
+		n, err := c.Read(buf)
+		reply.Write(buf[:n])
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("the client's read: %v", err)
+			}
+			break
+		}
+	}
+	if got := <-served; got != "last words" {
+		t.Fatalf("the upstream read %q", got)
+	}
+	if reply.String() != "heard: last words" {
+		t.Fatalf("the client read %q, then EOF", reply.String())
 	}
 }

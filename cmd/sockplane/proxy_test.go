@@ -398,3 +398,43 @@ func TestProxyHalfClose(t *testing.T) {
 		t.Fatalf("the client read %q, then EOF", reply.String())
 	}
 }
+
+// TestProxyUpstreamChangesLive: a PATCH of proxy.upstream sends new
+// connections to the new upstream, and open ones keep theirs.
+func TestProxyUpstreamChangesLive(t *testing.T) {
+	d := startDaemon(t)
+	upper := createListener(t, d, `{"id":"up-upper","transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_UPPER"}`)
+	echo := createListener(t, d, `{"id":"up-echo","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)
+	addr := createListener(t, d, fmt.Sprintf(`{"id":"moving","transport":"TRANSPORT_TCP","address":"127.0.0.1:0","handler":"HANDLER_PROXY","proxy":{"upstream":%q}}`, upper))
+	old, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	br := bufio.NewReader(old)
+	var codec wire.Codec
+	ask := func(msg string) string {
+		frame, _ := codec.AppendFrame(nil, []byte(msg))
+		_ = old.SetDeadline(time.Now().Add(testTimeout))
+		if _, err := old.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+		f, err := codec.ReadFrame(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(f.Body)
+	}
+	if got := ask("before"); got != "BEFORE" {
+		t.Fatalf("before the change: %q", got)
+	}
+	if r := rest(t, d, "PATCH", "/v1/listeners/moving", fmt.Sprintf(`{"proxy":{"upstream":%q}}`, echo)); r.status != http.StatusOK {
+		t.Fatalf("patch: %d %s", r.status, r.raw)
+	}
+	if got := ask("kept"); got != "KEPT" {
+		t.Fatalf("the open connection after the change: %q, want its old upstream's answer", got)
+	}
+	if got, err := roundTrip(t, "tcp", addr, "moved"); err != nil || got != "moved" {
+		t.Fatalf("a new connection after the change: %q, %v", got, err)
+	}
+}

@@ -224,12 +224,31 @@ func TestThreeMembersOutage(t *testing.T) {
 	t0 := time.Now()
 	c.Stop(0)
 	t.Logf("%v: stopped 0", time.Since(t0))
-	if _, err := s.Create(ctx, record("two")); err != nil {
-		t.Fatalf("create with one member stopped: %v", err)
+	// The member may have been the leader: a write during the election
+	// that follows fails with ErrUnavailable (etcd: "request timed out,
+	// possibly due to previous leader failure"), and one may have been
+	// applied unseen, so a retried create may find its own record.
+	untilElected := func(what string, write func(retry bool) error) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for retry := false; ; retry = true {
+			err := write(retry)
+			if err == nil {
+				return
+			}
+			if !errors.Is(err, ErrUnavailable) || time.Now().After(deadline) {
+				t.Fatalf("%s with one member stopped: %v", what, err)
+			}
+		}
 	}
-	if err := sess.PublishStatus(ctx, "two", Status{State: "STATE_RUNNING"}); err != nil {
-		t.Fatalf("publish with one member stopped: %v", err)
-	}
+	untilElected("create", func(retry bool) error {
+		_, err := s.Create(ctx, record("two"))
+		if retry && errors.Is(err, registry.ErrExists) {
+			return nil
+		}
+		return err
+	})
+	untilElected("publish", func(bool) error { return sess.PublishStatus(ctx, "two", Status{State: "STATE_RUNNING"}) })
 	poll.Until(t, "the informer has two", func() bool { return in.Len() == 2 })
 
 	t.Logf("%v: wrote with 0 stopped", time.Since(t0))

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The performance comparison of docs/PERFORMANCE.md, in one command:
 #
-#   bash bench/run.sh            # full: about 12 minutes on 2 cores
+#   bash bench/run.sh            # full: about 16 minutes on 2 cores
 #   bash bench/run.sh --quick    # smoke: one short run of everything, under a minute
 #
 # It builds sockplane, sockctl and the bench tools, raises the descriptor
 # limit as far as it may, and runs bench/runner, which starts sockplane,
 # the plain standard-library baseline (bench/baseline) and the tutorial's
-# Python servers (bench/tutorial_server.py) pinned to CPU 0, drives them
+# Python servers (bench/tutorial_server.py) pinned to CPU 0 (and, for the
+# proxy rows, Toxiproxy in front of the same echo upstream as sockplane's
+# proxy listener), drives them
 # with `sockctl bench` pinned to CPU 1, and prints a markdown table, one row
 # per target. Any other flag goes to the runner (e.g. --runs 3, --only
-# tcp64,udp, --only contention, --json FILE, --out FILE; see
+# tcp64,udp, --only proxy, --only contention, --json FILE, --out FILE; see
 # bench/runner/main.go).
 #
 # Needs Linux, Go, python3 and taskset (util-linux); two CPUs or more.
@@ -44,6 +46,14 @@ command -v taskset >/dev/null || echo "bench/run.sh: warning: taskset not found 
 echo "building into $work ..." >&2
 go build -o "$work/" ./cmd/sockplane ./cmd/sockctl ./bench/baseline ./bench/idle ./bench/createlat ./bench/contention ./bench/runner ./internal/devetcd
 
+# Toxiproxy, the proxy rows' reference (issue 13), at a pinned version
+# from the module proxy; not a dependency of sockplane, so not in go.mod.
+# GOFLAGS is cleared so that a -mod=... of the caller does not apply to
+# a module outside this one. go install names the binary "server".
+toxiproxy_version=v2.5.0
+GOFLAGS= GOBIN="$work" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$toxiproxy_version"
+mv "$work/server" "$work/toxiproxy-server"
+
 # One descriptor per idle connection, in the daemon and in the client:
 # ask for 100,000 plus room, and take the hard limit if that is lower
 # (raising the hard limit needs CAP_SYS_RESOURCE; the runner reports it).
@@ -57,7 +67,7 @@ fi
 echo "descriptor limit: $(ulimit -n) (hard $(ulimit -Hn))" >&2
 
 "$work/runner" --bin "$work" --clk-tck "$(getconf CLK_TCK)" --tutorial bench/tutorial_server.py \
-  "$@" &
+  --toxiproxy-version "$toxiproxy_version" "$@" &
 runner_pid=$!
 status=0
 wait "$runner_pid" || status=$?

@@ -52,11 +52,15 @@ type runStats struct {
 	FirstFailure string  `json:"firstFailure,omitempty"`
 	// Window is the wall time CPU was sampled over, inside the measured
 	// time; the cores are CPU-seconds per second in it.
-	WindowSecs   float64 `json:"windowSeconds"`
-	ServerCores  float64 `json:"serverCores"`
-	ClientCores  float64 `json:"clientCores"`
-	ForeignCores float64 `json:"foreignCores"`
-	StealCores   float64 `json:"stealCores"`
+	WindowSecs  float64 `json:"windowSeconds"`
+	ServerCores float64 `json:"serverCores"`
+	ClientCores float64 `json:"clientCores"`
+	// UpstreamCores is the CPU of the target's upstream (the proxy rows'
+	// echo server): part of the setup, so not foreign, and not the
+	// server's either.
+	UpstreamCores float64 `json:"upstreamCores,omitempty"`
+	ForeignCores  float64 `json:"foreignCores"`
+	StealCores    float64 `json:"stealCores"`
 	// CPUPerMsgMicros is server CPU-microseconds per message;
 	// MsgsPerCPUSecond its inverse.
 	CPUPerMsgMicros  float64 `json:"cpuPerMsgMicros"`
@@ -89,17 +93,21 @@ type loadResult struct {
 // cpuSnapshot is the CPU time of the server, the client and the machine
 // at one moment.
 type cpuSnapshot struct {
-	at                          time.Time
-	server, client, busy, steal time.Duration
+	at                                    time.Time
+	server, client, upstream, busy, steal time.Duration
 }
 
-func snapshot(serverPID, clientPID int) (cpuSnapshot, error) {
+// snapshot reads the CPU times; upstreamPID 0 means no upstream.
+func snapshot(serverPID, clientPID, upstreamPID int) (cpuSnapshot, error) {
 	s := cpuSnapshot{at: time.Now()}
-	var err1, err2, err3 error
+	var err1, err2, err3, err4 error
 	s.server, err1 = procCPU(serverPID)
 	s.client, err2 = procCPU(clientPID)
+	if upstreamPID != 0 {
+		s.upstream, err4 = procCPU(upstreamPID)
+	}
 	s.busy, s.steal, err3 = systemCPU()
-	return s, errors.Join(err1, err2, err3)
+	return s, errors.Join(err1, err2, err3, err4)
 }
 
 // benchOutput is what `sockctl bench -o json` prints.
@@ -132,17 +140,21 @@ func (r *runner) measure(l load, t *target, warm, dur time.Duration, sample bool
 		settle = 200 * time.Millisecond
 	}
 	var s0, s1 cpuSnapshot
+	upPID := 0
+	if t.upstream != nil {
+		upPID = t.upstream.pid()
+	}
 	if sample {
 		if err := r.sleepUntil(p, t0.Add(settle+warm)); err != nil {
 			return runStats{}, err
 		}
-		if s0, err = snapshot(t.proc.pid(), p.pid()); err != nil {
+		if s0, err = snapshot(t.proc.pid(), p.pid(), upPID); err != nil {
 			return runStats{}, err
 		}
 		if err := r.sleepUntil(p, t0.Add(warm+dur)); err != nil {
 			return runStats{}, err
 		}
-		if s1, err = snapshot(t.proc.pid(), p.pid()); err != nil {
+		if s1, err = snapshot(t.proc.pid(), p.pid(), upPID); err != nil {
 			return runStats{}, err
 		}
 	}
@@ -166,7 +178,8 @@ func (r *runner) measure(l load, t *target, warm, dur time.Duration, sample bool
 		res.WindowSecs = w
 		res.ServerCores = (s1.server - s0.server).Seconds() / w
 		res.ClientCores = (s1.client - s0.client).Seconds() / w
-		res.ForeignCores = max(0, (s1.busy-s0.busy).Seconds()/w-res.ServerCores-res.ClientCores)
+		res.UpstreamCores = (s1.upstream - s0.upstream).Seconds() / w
+		res.ForeignCores = max(0, (s1.busy-s0.busy).Seconds()/w-res.ServerCores-res.ClientCores-res.UpstreamCores)
 		res.StealCores = (s1.steal - s0.steal).Seconds() / w
 		if res.MsgsPerSec > 0 && res.ServerCores > 0 {
 			res.CPUPerMsgMicros = res.ServerCores / res.MsgsPerSec * 1e6
@@ -225,8 +238,8 @@ func (r *runner) runLoad(l load) error {
 				logf("%s %s run %d: other processes used %.2f cores; again", l.name, k, i+1, res.ForeignCores)
 				time.Sleep(2 * time.Second)
 			}
-			logf("%s %s run %d: %.0f msgs/s, %.1f MB/s, p50 %.1fµs, p99 %.1fµs, server %.2f cores, %.2f µs CPU/msg, foreign %.2f, errors %d",
-				l.name, k, i+1, best.MsgsPerSec, best.MBPerSec, best.P50Micros, best.P99Micros, best.ServerCores, best.CPUPerMsgMicros, best.ForeignCores, best.Errors)
+			logf("%s %s run %d: %.0f msgs/s, %.1f MB/s, p50 %.1fµs, p99 %.1fµs, server %.2f cores, %.2f µs CPU/msg, upstream %.2f, foreign %.2f, errors %d",
+				l.name, k, i+1, best.MsgsPerSec, best.MBPerSec, best.P50Micros, best.P99Micros, best.ServerCores, best.CPUPerMsgMicros, best.UpstreamCores, best.ForeignCores, best.Errors)
 			lr.Runs = append(lr.Runs, best)
 		}
 	}

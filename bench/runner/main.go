@@ -3,7 +3,9 @@
 // socketserver servers (bench/tutorial_server.py) side by side, drives
 // each with the same `sockctl bench` loads, measures the idle-connection
 // memory (bench/idle), the create-listener latency (bench/createlat) and
-// the API under concurrent creates (bench/contention), and prints the
+// the API under concurrent creates (bench/contention), compares
+// sockplane's proxy listener with Toxiproxy in front of one echo upstream
+// (proxy.go), and prints the
 // results as a markdown table, one row per target of docs/PERFORMANCE.md.
 //
 // Method: the servers run on one CPU (--server-cpu) and every load
@@ -64,6 +66,10 @@ type config struct {
 	createN    int
 	contendN   int
 	from       string
+	// The proxy rows: the upstream's bench/baseline mode, and the
+	// version of Toxiproxy run.sh installed (for the labels).
+	proxyUpstream    string
+	toxiproxyVersion string
 }
 
 func main() {
@@ -92,12 +98,14 @@ func run(args []string) error {
 	fs.IntVar(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK)")
 	fs.Float64Var(&c.maxForeign, "max-foreign", 0.15, "a run during which other processes used more than this many cores is run again")
 	fs.IntVar(&c.retries, "retries", 3, "how many times a run disturbed by other processes is run again")
-	fs.StringVar(&c.only, "only", "", "comma-separated subset of rows: tcp64,tcp1,tcp1000,mib,udp,idle,create,contention (default: all)")
+	fs.StringVar(&c.only, "only", "", "comma-separated subset of rows: tcp64,tcp1,tcp1000,mib,udp,proxy,idle,create,contention (default: all)")
 	fs.Float64Var(&c.rate1000, "rate-1000", 20000, "total request rate of the open-loop 1,000-connection load, per second")
 	fs.IntVar(&c.udpConns, "udp-conns", 8, "UDP sockets of the UDP load")
 	fs.IntVar(&c.idleN, "idle-n", 100000, "idle connections to open (fewer if the descriptor limit is lower)")
 	fs.IntVar(&c.createN, "create-n", 1000, "listeners createlat creates on each daemon, half over each API")
 	fs.IntVar(&c.contendN, "contention-n", 64, "creates bench/contention times from 16 concurrent clients and from one")
+	fs.StringVar(&c.proxyUpstream, "proxy-upstream", "copy", "bench/baseline mode of the echo upstream behind the proxies: copy (io.Copy, the cheapest) or framed")
+	fs.StringVar(&c.toxiproxyVersion, "toxiproxy-version", "(version not given)", "the Toxiproxy version run.sh installed as toxiproxy-server, for the report")
 	fs.StringVar(&c.from, "from", "", "measure nothing: print the report of a --json file written before")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -218,6 +226,16 @@ func (r *runner) all() error {
 		}
 		stopAll()
 	}
+	if r.want("proxy") {
+		if err := r.proxy(); err != nil {
+			logf("proxy: %v", err)
+			errs = append(errs, fmt.Errorf("proxy: %w", err))
+		}
+		stopAll()
+		if r.ctx.Err() != nil {
+			return r.ctx.Err()
+		}
+	}
 	if r.want("idle") {
 		if err := r.idle(); err != nil {
 			logf("idle: %v", err)
@@ -276,11 +294,15 @@ type env struct {
 	FDLimit   uint64 `json:"fdLimit"`
 	NROpen    string `json:"nrOpen"`
 	PortRange string `json:"portRange"`
+	// The proxy rows' upstream (bench/baseline mode) and Toxiproxy.
+	ProxyUpstream string `json:"proxyUpstream,omitempty"`
+	Toxiproxy     string `json:"toxiproxy,omitempty"`
 }
 
 func environment(c config) env {
 	e := env{
 		Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), CPUs: runtime.NumCPU(), Go: runtime.Version(),
+		ProxyUpstream: c.proxyUpstream, Toxiproxy: c.toxiproxyVersion,
 		Runs: c.runs, Duration: c.duration.String(), Warmup: c.warmup.String(), Prewarm: c.prewarm.String(), Quick: c.quick,
 		Pinning: fmt.Sprintf("servers on CPU %s, load generators on CPU %s (taskset); Go processes with GOMAXPROCS=1", c.serverCPU, c.loadCPU),
 	}

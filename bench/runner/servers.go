@@ -16,6 +16,9 @@ type target struct {
 	label string
 	addr  string
 	proc  *proc
+	// upstream, if set, is a process the target relays to: its CPU is
+	// measured apart, neither the server's nor foreign.
+	upstream *proc
 }
 
 // Target keys.

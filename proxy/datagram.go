@@ -35,12 +35,9 @@ type flow struct {
 	rec  *Recording
 	id   uint64
 
-	mu      sync.Mutex // held and closed
-	held    map[*time.Timer]struct{}
-	closed  bool
-	pending sync.WaitGroup
-	seq     uint64 // the exchange the upstream's datagrams answer (the relay's, after the first request)
-	seqMu   sync.Mutex
+	held  rawsock.Timers // requests held by faults on requests (latency)
+	seq   uint64         // the exchange the upstream's datagrams answer, when recording
+	seqMu sync.Mutex
 }
 
 // ServeFrame sends the peer's datagram upstream, as it came: at once, or
@@ -54,32 +51,11 @@ func (f *flow) ServeFrame(w rawsock.ResponseWriter, r *rawsock.Request) {
 		f.seq = seq
 		f.seqMu.Unlock()
 	}
-	wait := time.Until(f.w.HeldUntil())
-	if wait <= 0 {
-		f.send(w, frame)
+	if wait := time.Until(f.w.HeldUntil()); wait > 0 {
+		f.held.After(wait, func() { f.send(nil, frame) })
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return
-	}
-	if f.held == nil {
-		f.held = make(map[*time.Timer]struct{})
-	}
-	var t *time.Timer
-	f.pending.Add(1)
-	t = time.AfterFunc(wait, func() {
-		defer f.pending.Done()
-		f.mu.Lock()
-		_, live := f.held[t]
-		delete(f.held, t)
-		f.mu.Unlock()
-		if live {
-			f.send(nil, frame)
-		}
-	})
-	f.held[t] = struct{}{}
+	f.send(w, frame)
 }
 
 // send writes one datagram upstream; a failure is answered with an error
@@ -128,20 +104,7 @@ func (f *flow) relayUpstream() {
 
 // ClosePeer implements rawsock.PeerHandler.
 func (f *flow) ClosePeer() {
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		return
-	}
-	f.closed = true
-	for t := range f.held {
-		if t.Stop() {
-			f.pending.Done()
-		}
-	}
-	f.held = nil
-	f.mu.Unlock()
-	f.pending.Wait()
+	f.held.Stop()
 	_ = f.up.Close()
 	<-f.done
 }

@@ -44,7 +44,7 @@ type packetConn struct {
 	hold     time.Time // Delay's, for the datagram being served
 	dropOut  bool      // the datagram's replies are swallowed (timeout)
 	paceFree time.Time // a bandwidth fault's next free moment
-	timers   heldDatagrams
+	timers   Timers    // held replies
 }
 
 // readPackets owns the datagram socket until it is closed.
@@ -69,7 +69,7 @@ func (l *Listener) readPackets(pc net.PacketConn) {
 	l.stats.attach(&p.cnt)
 	err := p.serve()
 	p.closeRelays()
-	p.timers.stop()
+	p.timers.Stop()
 	l.stats.detach(&p.cnt)
 	l.finish(err)
 }

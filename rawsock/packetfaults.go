@@ -2,58 +2,8 @@ package rawsock
 
 import (
 	"errors"
-	"sync"
 	"time"
 )
-
-// heldDatagrams are the replies timers will send (Delay, latency and
-// bandwidth faults): each is a timer, not a goroutine, until it fires.
-// The datagram server stops them when it stops.
-type heldDatagrams struct {
-	mu      sync.Mutex
-	pending map[*time.Timer]struct{}
-	closed  bool
-	firing  sync.WaitGroup
-}
-
-// after sends fn's datagram at due, unless the server has stopped.
-func (h *heldDatagrams) after(d time.Duration, fn func()) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return
-	}
-	if h.pending == nil {
-		h.pending = make(map[*time.Timer]struct{})
-	}
-	var t *time.Timer
-	h.firing.Add(1)
-	t = time.AfterFunc(d, func() {
-		defer h.firing.Done()
-		h.mu.Lock()
-		_, live := h.pending[t]
-		delete(h.pending, t)
-		h.mu.Unlock()
-		if live {
-			fn()
-		}
-	})
-	h.pending[t] = struct{}{}
-}
-
-// stop cancels the replies not yet sent and waits for those being sent.
-func (h *heldDatagrams) stop() {
-	h.mu.Lock()
-	h.closed = true
-	for t := range h.pending {
-		if t.Stop() {
-			h.firing.Done()
-		}
-	}
-	h.pending = nil
-	h.mu.Unlock()
-	h.firing.Wait()
-}
 
 // inbound applies the request-side faults to the datagram being served
 // and returns how many times to serve it. A datagram listener has one
@@ -126,7 +76,7 @@ func (p *packetConn) replyFaulted(out, body []byte) error {
 	}
 	frame := append([]byte(nil), out...)
 	peer, unixPeer, pe := p.peer, p.unixPeer, p.cur
-	p.timers.after(due.Sub(now), func() {
+	p.timers.After(due.Sub(now), func() {
 		for range copies {
 			_ = p.writeTo(frame, peer, unixPeer, pe)
 		}

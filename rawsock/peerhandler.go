@@ -117,7 +117,7 @@ func (w peerWriter) ReplyFrame(header, body []byte) error {
 		return nil
 	}
 	if wait := time.Until(due); wait > 0 {
-		p.timers.after(wait, func() { _ = send() })
+		p.timers.After(wait, func() { _ = send() })
 		return nil
 	}
 	return send()

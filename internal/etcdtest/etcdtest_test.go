@@ -14,16 +14,32 @@ func TestMain(m *testing.M) { VerifyTestMain(m) }
 
 // put and get wait up to 20 s: a new cluster elects its leader first,
 // and on a loaded machine (CI runs every package's tests at once) that
-// can take seconds.
+// can take seconds. A put that meets an election (the leader was just
+// stopped: etcd answers "request timed out" or "leader changed") is
+// tried again, as a put is idempotent.
 func put(t *testing.T, cli *clientv3.Client, key, value string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	resp, err := cli.Put(ctx, key, value)
-	if err != nil {
-		t.Fatalf("put %s: %v", key, err)
+	for {
+		resp, err := cli.Put(ctx, key, value)
+		if err == nil {
+			return resp.Header.Revision
+		}
+		if ctx.Err() != nil || !electing(err) {
+			t.Fatalf("put %s: %v", key, err)
+		}
 	}
-	return resp.Header.Revision
+}
+
+// electing tells the errors of a cluster choosing a new leader.
+func electing(err error) bool {
+	for _, e := range []error{rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader, rpctypes.ErrTimeoutDueToConnectionLost} {
+		if errors.Is(err, e) || err.Error() == e.Error() {
+			return true
+		}
+	}
+	return false
 }
 
 func get(t *testing.T, cli *clientv3.Client, key string) string {

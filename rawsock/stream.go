@@ -23,6 +23,11 @@ const (
 	// writeBufSize is the buffer replies gather in until the connection
 	// has no more buffered requests to serve.
 	writeBufSize = 4 << 10
+	// maxRawReadSize bounds how far a FramingRaw connection's read buffer
+	// grows: a read that fills the buffer doubles it for the next one, so a
+	// bulk sender (a relay of large messages) is read in 64 KiB, not 4 KiB,
+	// pieces.
+	maxRawReadSize = 64 << 10
 )
 
 // Connection states, for Shutdown: an idle connection holds no partial
@@ -85,6 +90,7 @@ type streamConn struct {
 	tls        *tls.Conn   // nil for plaintext; then rc reads the socket
 	conn       ConnHandler // the ConnOpener's, for this connection; nil for other handlers
 	peerDone   bool        // the peer closed its sending side between frames
+	growRaw    bool        // a raw read filled the buffer: the next one gets a larger one
 
 	// Write side.
 	wmu    sync.Mutex
@@ -371,6 +377,12 @@ func (c *streamConn) makeRoom() {
 	}
 	if c.r == c.w {
 		c.r, c.w = 0, 0
+		if c.growRaw {
+			c.growRaw = false
+			grown := getBuffer(2 * len(c.rbuf.b))
+			putBuffer(c.rbuf)
+			c.rbuf = grown
+		}
 		return
 	}
 	b := c.rbuf.b
@@ -405,6 +417,11 @@ func (c *streamConn) read() error {
 		c.refresh() // Update may have come while the connection waited
 	}
 	c.w += c.readN
+	if c.w == len(c.rbuf.b) && len(c.rbuf.b) < maxRawReadSize {
+		if b := c.b.Load(); b.request.Framing == wire.FramingRaw && 2*len(c.rbuf.b) <= max(b.request.MaxBodyBytes, readBufSize) {
+			c.growRaw = true
+		}
+	}
 	c.cnt.bytesIn.Add(uint64(c.readN))
 	c.act.touch(time.Now())
 	return nil

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -447,4 +448,24 @@ func TestClusterTTL(t *testing.T) {
 		_, onB := b.reg.Get("brief")
 		return onB != nil && rest(t, a.daemon, "GET", "/v1/listeners/brief", "").status == http.StatusNotFound
 	})
+}
+
+// TestClusterSockctlNodes: sockctl nodes, against any node, lists both.
+func TestClusterSockctlNodes(t *testing.T) {
+	etcd := etcdtest.New(t, 1)
+	a := startNode(t, etcd, "a")
+	b := startNode(t, etcd, "b")
+	out, err := exec.Command(buildSockctl(t), "--server", a.grpcAddr(), "nodes").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sockctl nodes: %v\n%s", err, out)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 {
+			rows[f[0]] = f[1] + " " + f[2]
+		}
+	}
+	if rows["a"] != a.grpcAddr()+" yes" || rows["b"] != b.grpcAddr()+" yes" {
+		t.Fatalf("sockctl nodes printed:\n%s", out)
+	}
 }

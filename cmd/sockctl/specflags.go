@@ -39,6 +39,7 @@ type specFlags struct {
 	tls             sockplanev1.TlsOptions
 	tlsMinVersion   *enumFlag[string]
 	noTLS           bool // update only
+	node            string
 	proxy           sockplanev1.ProxyOptions
 	proxyTransport  *enumFlag[sockplanev1.Transport]
 	proxyTimeout    time.Duration
@@ -67,6 +68,10 @@ var specFlagDefs = []specFlagDef{
 	}},
 	{"address", []string{"address"}, func(s *specFlags, l *sockplanev1.Listener) error {
 		l.Address = s.address
+		return nil
+	}},
+	{"node", []string{"node"}, func(s *specFlags, l *sockplanev1.Listener) error {
+		l.Node = s.node
 		return nil
 	}},
 	{"unix-mode", []string{"unix_mode"}, func(s *specFlags, l *sockplanev1.Listener) error {
@@ -318,6 +323,9 @@ func (s *specFlags) register(f *pflag.FlagSet, update bool) {
 	f.StringVar(&s.address, "address", "", dflt(
 		"bind to `ADDRESS`: HOST:PORT for tcp and udp, where port 0 picks a free port (default 127.0.0.1:0); a socket file PATH for unix and unixgram (required)",
 		"bind to `ADDRESS` instead: HOST:PORT for tcp and udp, a socket file PATH for unix and unixgram; the new socket is bound before the old one stops"))
+	f.StringVar(&s.node, "node", "", dflt(
+		"in a cluster: the `NODE` that serves the listener (default: the node --server names)",
+		"in a cluster: move the listener to `NODE`"))
 	f.StringVar(&s.unixMode, "unix-mode", "", "octal `MODE` of a unix or unixgram socket file, e.g. 0660 (default 0600)")
 	s.flags = f
 	f.Var(s.handler, "handler", "what to reply: echo the body, upper-case its ASCII letters, run it as a command (exec), or nothing (discard; record, which also captures every frame for sockctl frames); script: what --script says")

@@ -48,6 +48,7 @@ func TestUpdateMask(t *testing.T) {
 		// handler takes.
 		{[]string{"--handler", "upper"}, "handler,script,proxy", `{"handler": "HANDLER_UPPER"}`},
 		{[]string{"--label", "env=ci", "-l", "team=web,tier="}, "labels", `{"labels": {"env": "ci", "team": "web", "tier": ""}}`},
+		{[]string{"--node", "b"}, "node", `{"node": "b"}`},
 		{[]string{"--label", ""}, "labels", `{}`}, // removes every label
 		{[]string{"--ttl", "30s"}, "ttl", `{"ttl": "30s"}`},
 		{[]string{"--transport", "udp", "--address", "127.0.0.1:9001"}, "transport,address", `{"transport": "TRANSPORT_UDP", "address": "127.0.0.1:9001"}`},

@@ -6,8 +6,9 @@
 #
 # It builds sockplane, sockctl and the bench tools, raises the descriptor
 # limit as far as it may, and runs bench/runner, which starts sockplane,
-# the plain standard-library baseline (bench/baseline) and the tutorial's
-# Python servers (bench/tutorial_server.py) pinned to CPU 0 (and, for the
+# the plain standard-library baseline (bench/baseline), the C epoll
+# reference (bench/epoll/echo.c, compiled here with the system compiler)
+# and the tutorial's Python servers (bench/tutorial_server.py) pinned to CPU 0 (and, for the
 # proxy rows, Toxiproxy in front of the same echo upstream as sockplane's
 # proxy listener), drives them
 # with `sockctl bench` pinned to CPU 1, and prints a markdown table, one row
@@ -15,7 +16,7 @@
 # tcp64,udp, --only proxy, --only contention, --json FILE, --out FILE; see
 # bench/runner/main.go).
 #
-# Needs Linux, Go, python3 and taskset (util-linux); two CPUs or more.
+# Needs Linux, Go, python3, a C compiler (cc, or $CC) and taskset (util-linux); two CPUs or more.
 # Every process it starts is stopped when it ends, however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,13 +39,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-for tool in go python3; do
+cc=${CC:-cc}
+for tool in go python3 "$cc"; do
   command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is required" >&2; exit 1; }
 done
 command -v taskset >/dev/null || echo "bench/run.sh: warning: taskset not found (apt-get install util-linux): running unpinned" >&2
 
 echo "building into $work ..." >&2
 go build -o "$work/" ./cmd/sockplane ./cmd/sockctl ./bench/baseline ./bench/idle ./bench/createlat ./bench/contention ./bench/runner ./internal/devetcd
+# E, issue 15's C reference: compiled from source on this machine so that
+# anyone can reproduce the comparison; warnings are fixed, not tolerated.
+"$cc" -O2 -Wall -Wextra -o "$work/epoll-echo" bench/epoll/echo.c
 
 # Toxiproxy, the proxy rows' reference (issue 13), at a pinned version
 # from the module proxy; not a dependency of sockplane, so not in go.mod.

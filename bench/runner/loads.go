@@ -24,15 +24,15 @@ func (r *runner) loads() []load {
 	rate := strconv.FormatFloat(r.cfg.rate1000, 'f', -1, 64)
 	return []load{
 		{key: "tcp64", name: "tcp64", title: "64 B echo, 64 conns, closed loop", args: []string{"--conns", "64", "--size", "64"},
-			targets: []string{tSockplane, tBaseline, tTutorial}},
+			targets: []string{tSockplane, tBaseline, tTutorial, tEpoll}},
 		{key: "tcp1", name: "tcp1", title: "64 B echo, 1 conn, closed loop (ping-pong)", args: []string{"--conns", "1", "--size", "64"},
 			targets: []string{tSockplane, tBaseline, tTutorial, tCopy}},
 		{key: "tcp1000", name: "tcp1000-open", title: "64 B echo, 1,000 conns, open loop at " + rate + "/s in all", args: []string{"--conns", "1000", "--size", "64", "--rate", rate},
 			targets: []string{tSockplane, tBaseline, tCopy}},
 		{key: "tcp1000", name: "tcp1000-closed", title: "64 B echo, 1,000 conns, closed loop", args: []string{"--conns", "1000", "--size", "64"},
-			targets: []string{tSockplane, tBaseline}},
+			targets: []string{tSockplane, tBaseline, tEpoll}},
 		{key: "mib", name: "mib", title: "1 MiB echo, 1 conn, closed loop", args: []string{"--conns", "1", "--size", "1048576"},
-			targets: []string{tSockplane, tCopy, tReadWrite, tBaseline}},
+			targets: []string{tSockplane, tCopy, tReadWrite, tBaseline, tEpoll}},
 		{key: "udp", name: "udp", title: fmt.Sprintf("UDP 64 B echo, %d sockets, closed loop", r.cfg.udpConns), args: []string{"--udp", "--conns", strconv.Itoa(r.cfg.udpConns), "--size", "64"},
 			targets: []string{tSockplane + "udp", tUDPLoop, tTutorial + "udp"}},
 	}

@@ -87,6 +87,7 @@ func (r *runner) rows() []row {
 	} else {
 		add(notRun(t64, "≥ 1.2 × B"))
 	}
+	rows = append(rows, r.epollRows()...)
 	const t1 = "64 B echo, 1 conn: p50 latency"
 	if s, b, ok := r.pair("tcp1", tSockplane, tBaseline); ok {
 		d := r.paired("tcp1", tSockplane, tBaseline, func(x runStats) float64 { return x.P50Micros }, diff)
@@ -240,7 +241,7 @@ func (r *runner) markdown() string {
 	for _, x := range r.rows() {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", x.load, x.mine, x.ref, x.ratio, x.target, x.met)
 	}
-	b.WriteString("\nB = plain goroutine-per-connection server (bench/baseline), P = the tutorial's socketserver server (python3). " +
+	b.WriteString("\nB = plain goroutine-per-connection server (bench/baseline), P = the tutorial's socketserver server (python3), E = a hand-tuned single-threaded C epoll server (bench/epoll/echo.c). " +
 		"Ratios are the median over rounds of the ratio of two runs made back to back in the same round (paired), and, in parentheses, the ratio of the medians.\n")
 	if r.loadResult("proxy64") != nil || r.loadResult("proxymib") != nil {
 		fmt.Fprintf(&b, "Proxy rows: every proxy relays to the same bench/baseline --mode %s echo upstream on the server CPU; CPU counted is the proxy process's alone "+
@@ -254,7 +255,7 @@ func (r *runner) markdown() string {
 	b.WriteString("| Load | Server | msgs/s | MB/s | p50 µs | p99 µs | server cores | server CPU µs/msg | msgs per CPU-s | foreign cores (max) | errors | runs |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, lr := range r.res.Loads {
-		for _, k := range []string{tSockplane, tBaseline, tCopy, tReadWrite, tUDPLoop, tTutorial, tRawRelay, tFramedPlain, tFramedRelay, tToxiproxy, tToxiLatency} {
+		for _, k := range []string{tSockplane, tBaseline, tCopy, tReadWrite, tUDPLoop, tTutorial, tEpoll, tRawRelay, tFramedPlain, tFramedRelay, tToxiproxy, tToxiLatency} {
 			s, ok := lr.Summary[k]
 			if !ok || s.Runs == 0 {
 				continue

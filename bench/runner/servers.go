@@ -12,7 +12,7 @@ import (
 
 // A target is one server socket a load can be pointed at.
 type target struct {
-	key   string // S, B, C, U, P
+	key   string // S, B, C, R, U, P, E
 	label string
 	addr  string
 	proc  *proc
@@ -29,6 +29,7 @@ const (
 	tReadWrite    = "R" // bench/baseline --mode readwrite
 	tUDPLoop      = "U" // bench/baseline --mode udp
 	tTutorial     = "P" // bench/tutorial_server.py
+	tEpoll        = "E" // bench/epoll/echo.c, built by run.sh as epoll-echo
 	startTimeout  = 15 * time.Second
 	stopGrace     = 5 * time.Second
 	daemonLogLine = `sockplane serving.* grpc=(\S+) http=(\S+)`
@@ -96,8 +97,8 @@ func (d *daemon) createListener(spec string) (string, error) {
 }
 
 // startServers starts every server of the load rows on the server CPU:
-// the daemon with a TCP and a UDP echo listener, the three baseline modes
-// and the tutorial's two servers. They all stay up for all the loads, so
+// the daemon with a TCP and a UDP echo listener, the baseline modes, the
+// C epoll reference and the tutorial's two servers. They all stay up for all the loads, so
 // the servers can take turns run by run; an idle one costs nothing.
 func (r *runner) startServers() error {
 	r.targets = map[string]*target{}
@@ -130,6 +131,9 @@ func (r *runner) startServers() error {
 		}
 		r.targets[b.key] = &target{key: b.key, label: b.label, addr: m[1], proc: p}
 	}
+	if err := r.startEpoll(); err != nil {
+		return err
+	}
 	for _, t := range []struct{ key, kind string }{{tTutorial, "tcp"}, {tTutorial + "udp", "udp"}} {
 		p, err := startProc("tutorial "+t.kind, r.pin(r.cfg.serverCPU, r.cfg.python, r.cfg.tutorial, t.kind), nil, stdoutLines)
 		if err != nil {
@@ -144,5 +148,21 @@ func (r *runner) startServers() error {
 	for k, t := range r.targets {
 		logf("server %s: %s at %s (pid %d)", k, t.label, t.addr, t.proc.pid())
 	}
+	return nil
+}
+
+// startEpoll starts E, the single-threaded C epoll echo of issue 15
+// (bench/epoll/echo.c), which prints its address like bench/baseline.
+// Not a Go process: no GOMAXPROCS.
+func (r *runner) startEpoll() error {
+	p, err := startProc("epoll echo", r.pin(r.cfg.serverCPU, r.binPath("epoll-echo")), nil, stdoutLines)
+	if err != nil {
+		return fmt.Errorf("start the C epoll echo (built by bench/run.sh): %w", err)
+	}
+	m, err := p.waitLine(addrLine, startTimeout)
+	if err != nil {
+		return fmt.Errorf("the C epoll echo: %w", err)
+	}
+	r.targets[tEpoll] = &target{key: tEpoll, label: "hand-tuned single-threaded C epoll framed echo (bench/epoll/echo.c)", addr: m[1], proc: p}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/sockplane/sockplane/rawsock"
@@ -21,7 +20,7 @@ func (h *Handler) OpenPeer(w rawsock.PeerWriter, _ *rawsock.Request) (rawsock.Pe
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: %w", h.cfg.Address, err)
 	}
-	f := &flow{h: h, w: w, up: up, done: make(chan struct{}), rec: h.cfg.Recording, id: w.ConnID()}
+	f := &flow{h: h, w: w, up: up, done: make(chan struct{}), rec: cursor{rec: h.cfg.Recording, id: w.ConnID()}}
 	go f.relayUpstream()
 	return f, nil
 }
@@ -31,13 +30,9 @@ type flow struct {
 	h    *Handler
 	w    rawsock.PeerWriter
 	up   net.Conn
-	done chan struct{} // closed when relayUpstream returns
-	rec  *Recording
-	id   uint64
-
-	held  rawsock.Timers // requests held by faults on requests (latency)
-	seq   uint64         // the exchange the upstream's datagrams answer, when recording
-	seqMu sync.Mutex
+	done chan struct{}  // closed when relayUpstream returns
+	rec  cursor         // where its exchanges go in the recording, if any
+	held rawsock.Timers // requests held by faults on requests (latency)
 }
 
 // ServeFrame sends the peer's datagram upstream, as it came: at once, or
@@ -45,12 +40,7 @@ type flow struct {
 func (f *flow) ServeFrame(w rawsock.ResponseWriter, r *rawsock.Request) {
 	frame := f.h.cfg.Request.AppendRawHeader(make([]byte, 0, len(r.Header)+len(r.Body)+8), r.Header, len(r.Body))
 	frame = append(frame, r.Body...)
-	if f.rec != nil {
-		seq := f.rec.request(f.id, r.Header, r.Body)
-		f.seqMu.Lock()
-		f.seq = seq
-		f.seqMu.Unlock()
-	}
+	f.rec.request(r.Header, r.Body)
 	if wait := time.Until(f.w.HeldUntil()); wait > 0 {
 		f.held.After(wait, func() { f.send(nil, frame) })
 		return
@@ -86,18 +76,7 @@ func (f *flow) relayUpstream() {
 		if err != nil {
 			continue // not a frame: an upstream's bad datagram is not relayed
 		}
-		if f.rec != nil {
-			f.seqMu.Lock()
-			seq := f.seq
-			f.seqMu.Unlock()
-			if next := f.rec.reply(f.id, seq, fr.Header, fr.Body); next != seq {
-				f.seqMu.Lock()
-				if f.seq == seq {
-					f.seq = next
-				}
-				f.seqMu.Unlock()
-			}
-		}
+		f.rec.reply(fr.Header, fr.Body)
 		_ = f.w.ReplyFrame(fr.Header, fr.Body)
 	}
 }

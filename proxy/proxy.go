@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync/atomic"
 	"time"
 
 	"github.com/sockplane/sockplane/rawsock"
@@ -107,7 +106,7 @@ func (h *Handler) OpenConn(w rawsock.ConnWriter, r *rawsock.Request) (rawsock.Co
 		}
 		up = tc
 	}
-	c := &conn{h: h, w: w, up: up, done: make(chan struct{}), rec: h.cfg.Recording, id: w.ConnID()}
+	c := &conn{h: h, w: w, up: up, done: make(chan struct{}), rec: cursor{rec: h.cfg.Recording, id: w.ConnID()}}
 	go c.relayUpstream()
 	return c, nil
 }
@@ -118,9 +117,7 @@ type conn struct {
 	w    rawsock.ConnWriter
 	up   net.Conn
 	done chan struct{} // closed when relayUpstream returns
-	rec  *Recording    // nil: not recording
-	id   uint64        // the connection's, for the recording
-	seq  atomic.Uint64 // the exchange the upstream's frames answer, when recording
+	rec  cursor        // where its exchanges go in the recording, if any
 
 	// The client's side, on the connection's goroutine.
 	hdr  [64]byte
@@ -131,9 +128,7 @@ type conn struct {
 // ServeFrame sends one frame of the client upstream, as it came, in one
 // write. A failed write ends the connection with an error frame.
 func (c *conn) ServeFrame(w rawsock.ResponseWriter, r *rawsock.Request) {
-	if c.rec != nil {
-		c.seq.Store(c.rec.request(c.id, r.Header, r.Body))
-	}
+	c.rec.request(r.Header, r.Body)
 	hdr := c.h.cfg.Request.AppendRawHeader(c.hdr[:0], r.Header, len(r.Body))
 	c.bufs = append(c.iov[:0], hdr, r.Body)
 	n, err := c.bufs.WriteTo(c.up)
@@ -176,7 +171,7 @@ func (c *conn) relayRaw() error {
 		n, err := c.up.Read(buf)
 		if n > 0 {
 			c.w.CountUpstream(0, 0, 1, uint64(n))
-			c.record(nil, buf[:n])
+			c.rec.reply(nil, buf[:n])
 			if c.w.ReplyFrame(nil, buf[:n]) != nil || c.w.Flush() != nil {
 				return errClient
 			}
@@ -199,25 +194,13 @@ func (c *conn) relayFrames() error {
 			return err
 		}
 		c.w.CountUpstream(0, 0, 1, uint64(len(f.Header)+len(f.Body)))
-		c.record(f.Header, f.Body)
+		c.rec.reply(f.Header, f.Body)
 		if c.w.ReplyFrame(f.Header, f.Body) != nil {
 			return errClient
 		}
 		if br.Buffered() == 0 && c.w.Flush() != nil { // what came in one read leaves in one write
 			return errClient
 		}
-	}
-}
-
-// record notes a frame of the upstream as a reply of the connection's
-// current exchange, when recording.
-func (c *conn) record(header, body []byte) {
-	if c.rec == nil {
-		return
-	}
-	seq := c.seq.Load()
-	if next := c.rec.reply(c.id, seq, header, body); next != seq {
-		c.seq.CompareAndSwap(seq, next) // a greeting: what follows it answers it, until a request
 	}
 }
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -138,4 +139,34 @@ func keep(header, body []byte) (Frame, bool) {
 		f.Header = append([]byte{}, header[:min(len(header), MaxRecordedBytes)]...)
 	}
 	return f, cut
+}
+
+// cursor is one connection's (or datagram peer's) place in a Recording:
+// the exchange its upstream's frames answer. The request side and the
+// upstream's reader move it from their own goroutines. A cursor with no
+// Recording records nothing.
+type cursor struct {
+	rec *Recording
+	id  uint64 // the connection's or peer's
+	seq atomic.Uint64
+}
+
+// request records a frame of the client as a new exchange.
+func (c *cursor) request(header, body []byte) {
+	if c.rec != nil {
+		c.seq.Store(c.rec.request(c.id, header, body))
+	}
+}
+
+// reply records a frame of the upstream as a reply of the current
+// exchange; one that came before any request starts a greeting, which the
+// next ones join until a request.
+func (c *cursor) reply(header, body []byte) {
+	if c.rec == nil {
+		return
+	}
+	seq := c.seq.Load()
+	if next := c.rec.reply(c.id, seq, header, body); next != seq {
+		c.seq.CompareAndSwap(seq, next)
+	}
 }

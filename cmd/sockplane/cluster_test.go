@@ -117,8 +117,18 @@ func TestClusterPlacement(t *testing.T) {
 	if got, err := roundTrip(t, "tcp", addr, "hello"); err != nil || got != "hello" {
 		t.Fatalf("echo at %s: %q, %v", addr, got, err)
 	}
-	if got := str(rest(t, b.daemon, "GET", "/v1/listeners/on-b", "").body, "status", "boundAddress"); got != addr {
-		t.Fatalf("b's GET: bound %q, a's %q", got, addr)
+	// b reads its listeners from its informers, which see b's own status
+	// write when etcd's watch delivers it: a moment after a's create
+	// returned, not necessarily before.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		got := str(rest(t, b.daemon, "GET", "/v1/listeners/on-b", "").body, "status", "boundAddress")
+		if got == addr {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b's GET: bound %q, a's %q", got, addr)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation: the loop checks the condition
 	}
 
 	upd := rest(t, a.daemon, "PATCH", "/v1/listeners/on-b", `{"handler":"HANDLER_UPPER"}`)
@@ -305,6 +315,9 @@ func TestClusterWatchEvents(t *testing.T) {
 	etcd := etcdtest.New(t, 1)
 	a := startNode(t, etcd, "a")
 	startNode(t, etcd, "b")
+	// The watch forwards to the nodes alive when it opens: wait until a
+	// has seen b join, or a slow informer leaves b out for good.
+	poll.Until(t, "a sees b alive", func() bool { return nodeAlive(t, a.daemon, "b") })
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+a.httpAddr()+"/v1/events?cluster=true", nil)

@@ -28,6 +28,10 @@ type behaviour struct {
 	greeter  Greeter      // handler, when it speaks first
 	opener   ConnOpener   // handler, when it keeps state per stream connection
 	popener  PacketOpener // handler, when it keeps state per datagram peer
+	// inline: the poller may serve the frames itself (see NonBlocking):
+	// the handler never blocks, and no fault or ConnOpener needs a
+	// connection's own goroutine.
+	inline bool
 	// src is the listener's behaviour this one is, or was derived from:
 	// itself for the listener's own; for a stream connection accepted with
 	// another framing than the new behaviour's, a copy that keeps the
@@ -66,6 +70,9 @@ func newBehaviour(cfg Config) (*behaviour, error) {
 	}
 	if o, ok := cfg.Handler.(PacketOpener); ok && !stream {
 		b.popener = o
+	}
+	if _, ok := cfg.Handler.(NonBlocking); ok && faults == nil && b.opener == nil {
+		b.inline = true
 	}
 	b.src = b
 	return b, nil

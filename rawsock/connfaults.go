@@ -106,8 +106,7 @@ func (c *streamConn) armReset(i int) {
 		return
 	}
 	fx.hit(i)
-	nc := c.nc
-	fx.timers[0] = time.AfterFunc(fx.set.faults[i].After, func() { resetConn(nc) })
+	fx.timers[0] = time.AfterFunc(fx.set.faults[i].After, c.resetSocket)
 }
 
 // startTimeout makes the connection a black hole, closed After later
@@ -119,8 +118,7 @@ func (c *streamConn) startTimeout(i int) {
 	}
 	fx.hit(i)
 	if after := fx.set.faults[i].After; after > 0 && fx.closeArm.CompareAndSwap(false, true) {
-		nc := c.nc
-		fx.timers[1] = time.AfterFunc(after, func() { _ = nc.Close() })
+		fx.timers[1] = time.AfterFunc(after, func() { _ = c.closeSocket() })
 	}
 }
 

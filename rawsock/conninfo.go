@@ -102,7 +102,7 @@ func (l *Listener) CloseConn(id uint64) error {
 	if !ok {
 		return fmt.Errorf("%w: %d", ErrConnNotFound, id)
 	}
-	return c.nc.Close()
+	return c.closeSocket()
 }
 
 // SendFrame writes one frame in the response framing to a connection or

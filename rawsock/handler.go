@@ -50,6 +50,19 @@ type ResponseWriter interface {
 	CloseAfterReply(reset bool)
 }
 
+// A NonBlocking Handler promises that ServeFrame never waits: for I/O,
+// a lock another goroutine holds across I/O, a process or a sleep (its
+// replies may be held with Delay, which waits on a timer, not on the
+// handler). The listener may then serve the frames of its plaintext
+// stream connections on its poller, many connections per wake-up and no
+// goroutine per connection. Echo, Upper and Discard are NonBlocking; a
+// handler that blocks must not claim it, or it stalls every connection
+// the poller serves.
+type NonBlocking interface {
+	Handler
+	NeverBlocks()
+}
+
 // A Greeter is a Handler that speaks first: the listener calls Greet
 // when a stream connection opens (after the TLS handshake, if any),
 // before it reads anything. r has no Header or Body.
@@ -132,12 +145,21 @@ type Discard struct{}
 // ServeFrame implements Handler.
 func (Discard) ServeFrame(ResponseWriter, *Request) {}
 
+// NeverBlocks implements NonBlocking.
+func (Echo) NeverBlocks() {}
+
+// NeverBlocks implements NonBlocking.
+func (Upper) NeverBlocks() {}
+
+// NeverBlocks implements NonBlocking.
+func (Discard) NeverBlocks() {}
+
 // Interface guards.
 var (
-	_ Handler = Echo{}
-	_ Handler = Upper{}
-	_ Handler = Discard{}
-	_ Handler = HandlerFunc(nil)
+	_ NonBlocking = Echo{}
+	_ NonBlocking = Upper{}
+	_ NonBlocking = Discard{}
+	_ Handler     = HandlerFunc(nil)
 )
 
 // addrString is a peer's address as people read it; an unnamed Unix

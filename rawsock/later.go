@@ -97,6 +97,11 @@ func (c *streamConn) writeHeld() {
 	if lq == nil {
 		return
 	}
+	if c.wbuf != nil && len(c.wbuf.b) > 0 && c.writeLocked() != nil {
+		// What a poller could not write (see writeNow) leaves first.
+		c.dropHeldLocked()
+		return
+	}
 	for len(lq.q) > 0 {
 		if c.werr != nil {
 			c.dropHeldLocked()
@@ -136,7 +141,7 @@ func (c *streamConn) writeHeld() {
 				c.cnt.errors.Add(1)
 			}
 			c.werr = err
-			_ = c.nc.Close()
+			_ = c.closeSocket()
 			c.dropHeldLocked()
 			return
 		}
@@ -224,10 +229,18 @@ func (c *streamConn) Delay(d time.Duration) {
 		return
 	}
 	c.wmu.Lock()
+	c.delayLocked(d)
+	c.wmu.Unlock()
+}
+
+// delayLocked is Delay with wmu held.
+func (c *streamConn) delayLocked(d time.Duration) {
+	if d <= 0 {
+		return
+	}
 	if t := time.Now().Add(d); t.After(c.hold) {
 		c.hold = t
 	}
-	c.wmu.Unlock()
 	c.holding = true
 }
 

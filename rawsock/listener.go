@@ -111,8 +111,12 @@ type Listener struct {
 	file    *unixSocketFile            // the Unix socket file, removed on close
 	addr    net.Addr
 	conns   map[uint64]*streamConn // by connection id
-	pconn   *packetConn            // the datagram server, for datagram networks
-	connsWG sync.WaitGroup
+	loops   []*poller              // see pollers
+	// noPollers: connections wait on goroutines (pollers could not be
+	// made, or the listener is closing).
+	noPollers atomic.Bool
+	pconn     *packetConn // the datagram server, for datagram networks
+	connsWG   sync.WaitGroup
 }
 
 // NewListener checks cfg, fills in its defaults and returns a Listener
@@ -328,7 +332,7 @@ func (l *Listener) Close() error {
 	l.beginClose()
 	l.mu.Lock()
 	for _, c := range l.conns {
-		_ = c.nc.Close()
+		_ = c.closeSocket()
 	}
 	l.mu.Unlock()
 	l.cancel()
@@ -353,7 +357,7 @@ func (l *Listener) closeIdleConns() {
 	defer l.mu.Unlock()
 	for _, c := range l.conns {
 		if c.state.CompareAndSwap(connIdle, connClosed) {
-			_ = c.nc.Close()
+			_ = c.closeSocket()
 		}
 	}
 }
@@ -411,11 +415,12 @@ func (l *Listener) acceptLoop(ln net.Listener) {
 		l.mu.Unlock()
 		l.mu.Lock()
 		for _, c := range l.conns {
-			_ = c.nc.Close()
+			_ = c.closeSocket()
 		}
 		l.mu.Unlock()
 	}
 	l.connsWG.Wait()
+	l.stopPollers()
 	l.finish(loopErr)
 }
 

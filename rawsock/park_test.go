@@ -6,61 +6,58 @@ import (
 	"time"
 )
 
-// TestParkedConnectionsServeAndShrink: connections idle past parkAfter
-// move to fresh goroutines and keep serving; busy ones do not move. The
-// stack they save is measured by bench/ on a whole daemon: in one test
-// process, freed stacks and adaptive start sizes blur it, so it is only
-// logged here.
-func TestParkedConnectionsServeAndShrink(t *testing.T) {
-	const park = 20 * time.Millisecond
-	saved := parkAfter
-	parkAfter = park
-	ln := startListener(t, Config{Handler: Upper{}, Limits: Limits{IdleTimeout: 2 * time.Second}})
-	busyLn := startListener(t, Config{Handler: Upper{}})
-	parkAfter = saved // the listeners have their copies
-
-	const n = 500
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+// TestIdleConnectionsWaitOnThePoller: connections of a NonBlocking
+// handler wait on the listener's poller, not on goroutines of their own,
+// and the poller serves them.
+func TestIdleConnectionsWaitOnThePoller(t *testing.T) {
+	ln := startListener(t, Config{Handler: Upper{}, Limits: Limits{IdleTimeout: 5 * time.Second}})
+	const n = 300
+	before := runtime.NumGoroutine()
 	clients := make([]*client, n)
 	for i := range clients {
 		clients[i] = dial(t, ln)
-		clients[i].roundTrip("grow the stack")
+		clients[i].roundTrip("first")
 	}
-	// What is tested: the connections sit idle past parkAfter, and the
-	// park timer hands every one of them over. The wait is for that
-	// effect, bounded by waitFor's deadline, not for a guessed time.
-	waitFor(t, "every idle connection to move to a fresh goroutine", func() bool { return ln.parked.Load() >= n })
-	if got := ln.parked.Load(); got != n {
-		t.Fatalf("%d hand-overs for %d idle connections", got, n)
-	}
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	t.Logf("stack in use per idle connection: %d B", int64(after.StackInuse-before.StackInuse)/n)
+	waitFor(t, "every idle connection to wait on the poller", func() bool { return ln.parked.Load() >= n })
+	// A goroutine per connection would add n; the poller adds a few.
+	waitFor(t, "the connections' goroutines to exit", func() bool { return runtime.NumGoroutine()-before < n/10 })
 	for _, c := range clients {
-		if got := c.roundTrip("parked"); got != "PARKED" {
-			t.Fatalf("a parked connection answered %q", got)
+		if got := c.roundTrip("again"); got != "AGAIN" {
+			t.Fatalf("a connection on the poller answered %q", got)
 		}
 	}
-	if s := ln.Stats().Snapshot(); s.ConnectionsActive != n || s.Errors != 0 {
+	if got := runtime.NumGoroutine() - before; got >= n/10 {
+		t.Fatalf("%d more goroutines while %d connections are served by the poller", got, n)
+	}
+	if s := ln.Stats().Snapshot(); s.ConnectionsActive != n || s.Errors != 0 || s.FramesIn != 2*n {
 		t.Fatalf("stats %+v", s)
 	}
+}
 
-	// A connection kept busy for longer than parkAfter never moves. The
-	// loop is bounded by the clock because being busy for a while is what
-	// is tested; it never sleeps.
-	busy := dial(t, busyLn)
-	for start := time.Now(); time.Since(start) < 5*park; {
+// TestBlockingHandlerParksAfterIdle: a connection of a handler that may
+// block is served on its own goroutine, which parks it on the poller
+// only once it stayed idle for parkAfter: a busy one never moves.
+func TestBlockingHandlerParksAfterIdle(t *testing.T) {
+	const park = 20 * time.Millisecond
+	saved := parkAfter
+	parkAfter = park
+	ln := startListener(t, Config{Handler: HandlerFunc(func(w ResponseWriter, r *Request) { Upper{}.ServeFrame(w, r) })})
+	parkAfter = saved // the listener has its copy
+
+	busy := dial(t, ln)
+	busy.roundTrip("first") // a new connection waits on the poller, then on its goroutine
+	start := ln.parked.Load()
+	// Being busy for a while is what is tested: the loop is bounded by
+	// the clock, and never sleeps.
+	for begin := time.Now(); time.Since(begin) < 5*park; {
 		busy.roundTrip("busy")
-		if got := busyLn.parked.Load(); got > 0 {
-			t.Fatalf("%d hand-overs while every connection was busy", got)
+		if got := ln.parked.Load(); got != start {
+			t.Fatalf("%d parks while the connection was busy", got-start)
 		}
 	}
-	// The control: idle at last, the same connection does move, so the
+	// The control: idle at last, the same connection does park, so the
 	// zero above is not a listener that never parks.
-	waitFor(t, "the busy connection, now idle, to move to a fresh goroutine", func() bool { return busyLn.parked.Load() >= 1 })
+	waitFor(t, "the busy connection, now idle, to park", func() bool { return ln.parked.Load() > start })
 	if got := busy.roundTrip("after"); got != "AFTER" {
 		t.Fatalf("the formerly busy connection answered %q after parking", got)
 	}

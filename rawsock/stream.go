@@ -41,8 +41,13 @@ const (
 
 var errDraining = errors.New("listener draining")
 
-// errRespawn asks serve to wait for the next bytes on a fresh goroutine.
+// errRespawn asks serve to wait for the next bytes on a fresh goroutine,
+// or, for a plaintext connection, on the listener's poller.
 var errRespawn = errors.New("wait on a fresh stack")
+
+// errToPoller asks serve to hand the connection, idle, to the listener's
+// poller, which serves it with no goroutine of its own.
+var errToPoller = errors.New("wait on the poller")
 
 // parkAfter is how long a connection that has served stays idle on its
 // grown stack before it moves to a fresh one (see serve). Listeners copy
@@ -88,9 +93,22 @@ type streamConn struct {
 	holding    bool        // hold is set (the reader's)
 	closeAfter int         // CloseAfterReply's: 0, closeFIN or closeRST (the reader's)
 	tls        *tls.Conn   // nil for plaintext; then rc reads the socket
-	conn       ConnHandler // the ConnOpener's, for this connection; nil for other handlers
-	peerDone   bool        // the peer closed its sending side between frames
-	growRaw    bool        // a raw read filled the buffer: the next one gets a larger one
+	// On a poller (see poller.go): p is the listener's poller the
+	// connection waits on when it parks, set once; inPoller says it is in
+	// p's set now (under p.mu). nonBlocking is true while the poller
+	// serves it, wblocked when the socket took less than it was given
+	// (both under wmu).
+	p           atomic.Pointer[poller]
+	fd          int // the socket's descriptor, for the poller (see rawRead)
+	inPoller    bool
+	nonBlocking bool
+	wblocked    bool
+	// resetOnClose: a reset fault's timer asked for an RST (see
+	// resetSocket).
+	resetOnClose atomic.Bool
+	conn         ConnHandler // the ConnOpener's, for this connection; nil for other handlers
+	peerDone     bool        // the peer closed its sending side between frames
+	growRaw      bool        // a raw read filled the buffer: the next one gets a larger one
 
 	// Write side.
 	wmu    sync.Mutex
@@ -195,7 +213,14 @@ func (c *streamConn) serve() {
 			return
 		}
 	}
-	if c.loop() == errRespawn {
+	switch err := c.loop(); {
+	case err == errToPoller || err == errRespawn && c.rc != nil:
+		c.releaseBuffers()
+		if !c.park() {
+			c.finish()
+		}
+		return // the poller owns the connection now: touch nothing more
+	case err == errRespawn:
 		c.l.parked.Add(1)
 		c.releaseBuffers()
 		go c.serveFresh()
@@ -212,18 +237,8 @@ func (c *streamConn) serveFresh() {
 // loop is serve's body; it returns why it stopped.
 func (c *streamConn) loop() error {
 	for {
-		if err := c.serveBuffered(); err != nil {
-			if err == errClosingAfterReply || err == errLimitReached {
-				if c.flush() == nil {
-					c.waitHeld()
-				}
-				return err
-			}
-			c.cnt.errors.Add(1)
-			if c.l.events.Active() {
-				c.l.events.Publish(Event{Type: EventFrameError, ListenerID: c.l.name, ConnID: c.act.id, Peer: c.act.peer, Message: err.Error()})
-			}
-			c.writeErrorFrame(err)
+		if err := c.serveBuffered(c, false); err != nil {
+			c.serveFailed(err)
 			return err
 		}
 		if err := c.flush(); err != nil {
@@ -237,6 +252,9 @@ func (c *streamConn) loop() error {
 		if err := c.read(); err != nil {
 			if c.r == c.w && c.parking && errors.Is(err, os.ErrDeadlineExceeded) {
 				return errRespawn
+			}
+			if err == errToPoller {
+				return err
 			}
 			if c.r == c.w && err == io.EOF {
 				c.peerDone = true
@@ -253,8 +271,29 @@ func (c *streamConn) loop() error {
 	}
 }
 
+// serveFailed ends serving after serveBuffered returned err: the replies
+// written so far leave (a handler's CloseAfterReply, a limitData fault),
+// or the peer is told why its frame was refused.
+func (c *streamConn) serveFailed(err error) {
+	if err == errClosingAfterReply || err == errLimitReached {
+		if c.flush() == nil {
+			c.waitHeld()
+		}
+		return
+	}
+	c.cnt.errors.Add(1)
+	if c.l.events.Active() {
+		c.l.events.Publish(Event{Type: EventFrameError, ListenerID: c.l.name, ConnID: c.act.id, Peer: c.act.peer, Message: err.Error()})
+	}
+	c.writeErrorFrame(err)
+}
+
 // serveBuffered serves every whole frame in the read buffer, in order.
-func (c *streamConn) serveBuffered() error {
+//
+// w is what the handler replies through: c itself, which takes wmu for
+// each reply, or, on a poller, which holds wmu while it serves, a
+// lockedWriter (locked is then true).
+func (c *streamConn) serveBuffered(w ResponseWriter, locked bool) error {
 	b := c.b.Load()
 	for c.w-c.r >= c.need {
 		f, n, need, err := b.request.Parse(c.rbuf.b[c.r:c.w])
@@ -276,16 +315,20 @@ func (c *streamConn) serveBuffered() error {
 		}
 		c.req.Header, c.req.Body = f.Header, f.Body
 		if times == 2 {
-			c.serveCopy(b)
+			c.serveCopy(b, w)
 		}
 		if times > 0 {
-			c.handlerOf(b).ServeFrame(c, &c.req)
+			c.handlerOf(b).ServeFrame(w, &c.req)
 		}
 		c.req.Header, c.req.Body = nil, nil
 		if c.holding {
-			c.wmu.Lock()
+			if !locked {
+				c.wmu.Lock()
+			}
 			c.holding, c.hold = false, time.Time{}
-			c.wmu.Unlock()
+			if !locked {
+				c.wmu.Unlock()
+			}
 		}
 		c.r += n
 		if c.closeAfter != 0 {
@@ -416,15 +459,20 @@ func (c *streamConn) read() error {
 	if startsFrame {
 		c.refresh() // Update may have come while the connection waited
 	}
-	c.w += c.readN
+	c.gotBytes(c.readN)
+	return nil
+}
+
+// gotBytes takes n bytes a read put at rbuf.b[w:] into the buffer.
+func (c *streamConn) gotBytes(n int) {
+	c.w += n
 	if c.w == len(c.rbuf.b) && len(c.rbuf.b) < maxRawReadSize {
 		if b := c.b.Load(); b.request.Framing == wire.FramingRaw && 2*len(c.rbuf.b) <= max(b.request.MaxBodyBytes, readBufSize) {
 			c.growRaw = true
 		}
 	}
-	c.cnt.bytesIn.Add(uint64(c.readN))
+	c.cnt.bytesIn.Add(uint64(n))
 	c.act.touch(time.Now())
-	return nil
 }
 
 // readReady is the callback of RawConn.Read: it returns false to wait for
@@ -460,7 +508,10 @@ func (c *streamConn) readReady(fd uintptr) bool {
 				c.readErr = errDraining
 				return true
 			}
-
+			if c.waitsOnPoller() {
+				c.readN, c.readErr = 0, errToPoller
+				return true
+			}
 		}
 		return false
 	}
@@ -482,6 +533,11 @@ func (c *streamConn) readReady(fd uintptr) bool {
 func (c *streamConn) Reply(body []byte, extra ...wire.HeaderField) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.replyLocked(body, extra)
+}
+
+// replyLocked is Reply with wmu held.
+func (c *streamConn) replyLocked(body []byte, extra []wire.HeaderField) error {
 	if c.werr != nil {
 		return c.werr
 	}
@@ -550,15 +606,21 @@ func (c *streamConn) writeLocked(more ...[]byte) error {
 		c.bufs = append(c.bufs, c.wbuf.b)
 	}
 	c.bufs = append(c.bufs, more...)
+	if c.nonBlocking {
+		err := c.writeNow(c.bufs)
+		c.iov, c.bufs = [3][]byte{}, nil
+		return err
+	}
 	_, err := c.bufs.WriteTo(c.nc)
 	c.iov, c.bufs = [3][]byte{}, nil // do not pin the caller's body
 	if c.wbuf != nil {
 		c.wbuf.b = c.wbuf.b[:0]
 	}
+	c.wblocked = false
 	if err != nil {
 		c.werr = err
 		c.cnt.errors.Add(1)
-		_ = c.nc.Close()
+		_ = c.closeSocket()
 	}
 	return err
 }
@@ -567,6 +629,11 @@ func (c *streamConn) writeLocked(more ...[]byte) error {
 func (c *streamConn) flush() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.flushLocked()
+}
+
+// flushLocked is flush with wmu held.
+func (c *streamConn) flushLocked() error {
 	var err error
 	if c.wbuf != nil && len(c.wbuf.b) > 0 {
 		err = c.writeLocked() // the buffer stays until the connection parks
@@ -617,7 +684,7 @@ func (c *streamConn) finish() {
 	c.dropHeldLocked()
 	c.fx.stop()
 	c.wmu.Unlock()
-	if c.closeAfter == closeRST {
+	if c.closeAfter == closeRST || c.resetOnClose.Load() {
 		resetConn(c.nc)
 	}
 	_ = c.nc.Close()
@@ -631,7 +698,7 @@ var _ ResponseWriter = (*streamConn)(nil)
 // serveCopy serves a copy of the frame in c.req, for a duplicate fault:
 // a handler may change the body in place, and the original is served
 // next.
-func (c *streamConn) serveCopy(b *behaviour) {
+func (c *streamConn) serveCopy(b *behaviour, w ResponseWriter) {
 	buf := getBuffer(len(c.req.Header) + len(c.req.Body))
 	buf.b = append(append(buf.b[:0], c.req.Header...), c.req.Body...)
 	header, body := c.req.Header, c.req.Body
@@ -639,7 +706,7 @@ func (c *streamConn) serveCopy(b *behaviour) {
 		c.req.Header = buf.b[:len(header):len(header)]
 	}
 	c.req.Body = buf.b[len(header):]
-	c.handlerOf(b).ServeFrame(c, &c.req)
+	c.handlerOf(b).ServeFrame(w, &c.req)
 	c.req.Header, c.req.Body = header, body
 	putBuffer(buf)
 }
@@ -675,9 +742,14 @@ func (c *streamConn) readTLS() error {
 
 // ReplyError implements ResponseWriter.
 func (c *streamConn) ReplyError(msg string) error {
-	c.cnt.errors.Add(1)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.replyErrorLocked(msg)
+}
+
+// replyErrorLocked is ReplyError with wmu held.
+func (c *streamConn) replyErrorLocked(msg string) error {
+	c.cnt.errors.Add(1)
 	if c.werr != nil {
 		return c.werr
 	}

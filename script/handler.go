@@ -35,10 +35,14 @@ type Hits struct {
 	Unmatched uint64
 }
 
+// NeverBlocks implements rawsock.NonBlocking: a script's replies wait on
+// timers (Delay), never on the handler.
+func (h *Handler) NeverBlocks() {}
+
 // Interface guards.
 var (
-	_ rawsock.Handler = (*Handler)(nil)
-	_ rawsock.Greeter = (*Handler)(nil)
+	_ rawsock.NonBlocking = (*Handler)(nil)
+	_ rawsock.Greeter     = (*Handler)(nil)
 )
 
 // ServeFrame answers r with the reply of the first rule that matches it,

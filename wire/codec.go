@@ -178,6 +178,27 @@ func (c *Codec) Parse(buf []byte) (f Frame, n, need int, err error) {
 	return Frame{Header: header, Body: buf[bodyStart:end:end]}, end, 0, nil
 }
 
+// BodyStart reports where the body of the frame at the start of buf
+// begins, once buf holds all that comes before it (the length prefix and,
+// in the JSON header framing, the header): a caller that knows the
+// frame's length from Parse's need may then stream the body instead of
+// buffering it. It returns false while the body's start is not yet
+// known, and always for FramingRaw, whose frames have no length. It
+// checks nothing that Parse has not: call it after Parse.
+func (c *Codec) BodyStart(buf []byte) (int, bool) {
+	switch c.Framing {
+	case FramingRaw:
+		return 0, false
+	case FramingLengthPrefixed:
+		return lengthSize, len(buf) >= lengthSize
+	}
+	if len(buf) < lengthSize {
+		return 0, false
+	}
+	start := lengthSize + int(int32(c.order().Uint32(buf)))
+	return start, start > lengthSize && len(buf) >= start
+}
+
 // MinFrame is the fewest bytes that can hold a frame, or its length.
 func (c *Codec) MinFrame() int {
 	if c.Framing == FramingRaw {

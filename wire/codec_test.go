@@ -232,3 +232,33 @@ func TestReadFrame(t *testing.T) {
 		t.Fatalf("big frame: err = %v, want ErrFrameTooLarge", err)
 	}
 }
+
+// TestBodyStart feeds every prefix of a frame of each framing: the body's
+// start is known exactly once the bytes before it are all there.
+func TestBodyStart(t *testing.T) {
+	tests := []struct {
+		name  string
+		codec Codec
+		whole []byte
+		start int
+	}{
+		{"json header", Codec{}, le(`{"data_size": 11}`, "hello world"), 4 + len(`{"data_size": 11}`)},
+		{"json header, big endian", Codec{ByteOrder: BigEndian}, frame(binary.BigEndian, `{"data_size": 2}`, "hi"), 4 + len(`{"data_size": 2}`)},
+		{"length prefixed", Codec{Framing: FramingLengthPrefixed}, append(binary.LittleEndian.AppendUint32(nil, 5), "hello"...), 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.codec.WithDefaults()
+			for i := 0; i <= len(tt.whole); i++ {
+				start, ok := c.BodyStart(tt.whole[:i])
+				if want := i >= tt.start; ok != want || ok && start != tt.start {
+					t.Fatalf("prefix %d: BodyStart = (%d, %v), want (%d, %v)", i, start, ok, tt.start, want)
+				}
+			}
+		})
+	}
+	raw := Codec{Framing: FramingRaw}.WithDefaults()
+	if _, ok := raw.BodyStart([]byte("abc")); ok {
+		t.Fatal("a raw frame has no known body start")
+	}
+}

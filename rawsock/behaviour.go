@@ -32,6 +32,10 @@ type behaviour struct {
 	// the handler never blocks, and no fault or ConnOpener needs a
 	// connection's own goroutine.
 	inline bool
+	// streamEcho: the handler is Echo with no faults and no capture, so
+	// a stream connection may echo a large body as it arrives instead of
+	// storing it first (see cutthrough.go).
+	streamEcho bool
 	// src is the listener's behaviour this one is, or was derived from:
 	// itself for the listener's own; for a stream connection accepted with
 	// another framing than the new behaviour's, a copy that keeps the
@@ -73,6 +77,10 @@ func newBehaviour(cfg Config) (*behaviour, error) {
 	}
 	if _, ok := cfg.Handler.(NonBlocking); ok && faults == nil && b.opener == nil {
 		b.inline = true
+	}
+	switch cfg.Handler.(type) {
+	case Echo, *Echo:
+		b.streamEcho = stream && faults == nil && cfg.Capture == nil
 	}
 	b.src = b
 	return b, nil

@@ -244,6 +244,15 @@ func (c *streamConn) loop() error {
 		if err := c.flush(); err != nil {
 			return err
 		}
+		if c.r != c.w {
+			if took, err := c.cutThrough(); took {
+				if err != nil {
+					return err
+				}
+				c.fresh = false
+				continue
+			}
+		}
 		if c.r == c.w && c.l.inShutdown.Load() {
 			return errDraining
 		}

@@ -1,0 +1,79 @@
+package rawsock
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// cutThroughMin is the smallest body an echo connection streams through
+// (see cutThrough) rather than storing it and writing it back: below it,
+// copying through the read buffer costs less than the extra syscalls.
+const cutThroughMin = 256 << 10
+
+// cutThrough echoes the frame whose start is in the read buffer as it
+// arrives, when the connection's behaviour allows it (streamEcho, a
+// plaintext TCP socket) and the body still to come is at least
+// cutThroughMin: the reply's header and the body bytes already read leave
+// in one writev, and the rest of the body is moved from the socket to
+// itself by splice(2) (the runtime's TCPConn.ReadFrom of a LimitedReader),
+// never entering user space nor the read buffer. What the peer receives
+// is exactly what Echo would have replied.
+//
+// It returns false when it did not take the frame, which is then read and
+// served as any other; true when it did, with an error if the connection
+// must end (the peer left mid-body: the reply is short, and only a close
+// tells the peer so).
+func (c *streamConn) cutThrough() (bool, error) {
+	b := c.b.Load()
+	if !b.streamEcho || c.tls != nil || c.conn != nil {
+		return false, nil
+	}
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return false, nil
+	}
+	have := c.rbuf.b[c.r:c.w]
+	start, ok := b.request.BodyStart(have)
+	if !ok || c.need-len(have) < cutThroughMin {
+		return false, nil
+	}
+	size := c.need - start
+	body := have[start:] // the body's first bytes
+	c.cnt.framesIn.Add(1)
+	c.armDeadline(time.Now()) // the frame's header timeout bounds the whole body, as when buffered
+
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return true, c.werr
+	}
+	hdr, err := b.response.AppendHeader(c.hdr[:0], size)
+	if err != nil {
+		return true, err
+	}
+	if err := c.writeLocked(hdr, body); err != nil {
+		return true, err
+	}
+	rest := int64(size - len(body))
+	n, err := tc.ReadFrom(&io.LimitedReader{R: tc, N: rest})
+	c.cnt.bytesIn.Add(uint64(n))
+	c.cnt.bytesOut.Add(uint64(len(hdr) + len(body) + int(n)))
+	c.act.touch(time.Now())
+	if err == nil && n < rest {
+		err = fmt.Errorf("the peer closed %d bytes into a %d-byte body: %w", size-int(rest-n), size, io.ErrUnexpectedEOF)
+	}
+	if err != nil {
+		// Either side may have failed, and the reply is cut short: end
+		// the connection, which is what tells the peer.
+		c.werr = err
+		c.cnt.errors.Add(1)
+		return true, err
+	}
+	c.cnt.framesOut.Add(1)
+	c.r, c.w = 0, 0
+	c.need = b.request.MinFrame()
+	c.frameStart = time.Time{}
+	return true, nil
+}

@@ -88,6 +88,7 @@ func (r *runner) rows() []row {
 		add(notRun(t64, "≥ 1.2 × B"))
 	}
 	rows = append(rows, r.epollRows()...)
+	rows = append(rows, r.issue15Rows()...)
 	const t1 = "64 B echo, 1 conn: p50 latency"
 	if s, b, ok := r.pair("tcp1", tSockplane, tBaseline); ok {
 		d := r.paired("tcp1", tSockplane, tBaseline, func(x runStats) float64 { return x.P50Micros }, diff)

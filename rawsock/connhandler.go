@@ -64,7 +64,7 @@ func (c *streamConn) ReplyFrame(header, body []byte) error {
 		return c.werr
 	}
 	b := c.b.Load()
-	hdr := b.response.AppendRawHeader(c.hdr[:0], header, len(body))
+	hdr := b.response.AppendRawHeader(c.scratch().hdr[:0], header, len(body))
 	return c.replyLaterLocked(b, hdr, body)
 }
 

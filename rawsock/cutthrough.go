@@ -49,7 +49,7 @@ func (c *streamConn) cutThrough() (bool, error) {
 	if c.werr != nil {
 		return true, c.werr
 	}
-	hdr, err := b.response.AppendHeader(c.hdr[:0], size)
+	hdr, err := b.response.AppendHeader(c.scratch().hdr[:0], size)
 	if err != nil {
 		return true, err
 	}

@@ -109,6 +109,9 @@ func (c *streamConn) idleAgain() {
 		putBuffer(c.wbuf)
 		c.wbuf = nil
 	}
+	if c.wbuf == nil {
+		c.releaseScratch()
+	}
 	c.state.Store(connIdle)
 }
 

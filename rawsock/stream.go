@@ -112,12 +112,38 @@ type streamConn struct {
 
 	// Write side.
 	wmu    sync.Mutex
-	wbuf   *buffer // nil when nothing is pending
+	wbuf   *buffer       // nil when nothing is pending
+	ws     *writeScratch // nil until the connection writes; back to its pool when it parks
 	werr   error
-	hdr    [64]byte
-	iov    [3][]byte   // backing array of bufs
-	bufs   net.Buffers // kept here: on the stack, WriteTo would move it to the heap
 	cancel context.CancelFunc
+}
+
+// writeScratch is where a connection builds reply headers and writev
+// lists. A connection takes one from scratchPool when it first writes
+// and gives it back with its buffers when it parks, so an idle
+// connection holds 8 bytes for it, not 160.
+type writeScratch struct {
+	hdr  [64]byte
+	iov  [3][]byte   // backing array of bufs
+	bufs net.Buffers // kept here: on the stack, WriteTo would move it to the heap
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
+
+// scratch returns the connection's write scratch; wmu must be held.
+func (c *streamConn) scratch() *writeScratch {
+	if c.ws == nil {
+		c.ws = scratchPool.Get().(*writeScratch)
+	}
+	return c.ws
+}
+
+// releaseScratch gives the write scratch back; wmu must be held.
+func (c *streamConn) releaseScratch() {
+	if c.ws != nil {
+		scratchPool.Put(c.ws)
+		c.ws = nil
+	}
 }
 
 func newStreamConn(l *Listener, nc net.Conn) (*streamConn, error) {
@@ -551,7 +577,7 @@ func (c *streamConn) replyLocked(body []byte, extra []wire.HeaderField) error {
 		return c.werr
 	}
 	b := c.b.Load()
-	hdr, err := b.response.AppendHeader(c.hdr[:0], len(body), extra...)
+	hdr, err := b.response.AppendHeader(c.scratch().hdr[:0], len(body), extra...)
 	if err != nil {
 		return err
 	}
@@ -610,18 +636,19 @@ func (c *streamConn) send(body []byte, extra []wire.HeaderField) (int, error) {
 
 // writeLocked writes what is pending followed by more, in one writev.
 func (c *streamConn) writeLocked(more ...[]byte) error {
-	c.bufs = c.iov[:0]
+	ws := c.scratch()
+	ws.bufs = ws.iov[:0]
 	if c.wbuf != nil && len(c.wbuf.b) > 0 {
-		c.bufs = append(c.bufs, c.wbuf.b)
+		ws.bufs = append(ws.bufs, c.wbuf.b)
 	}
-	c.bufs = append(c.bufs, more...)
+	ws.bufs = append(ws.bufs, more...)
 	if c.nonBlocking {
-		err := c.writeNow(c.bufs)
-		c.iov, c.bufs = [3][]byte{}, nil
+		err := c.writeNow(ws.bufs)
+		ws.iov, ws.bufs = [3][]byte{}, nil
 		return err
 	}
-	_, err := c.bufs.WriteTo(c.nc)
-	c.iov, c.bufs = [3][]byte{}, nil // do not pin the caller's body
+	_, err := ws.bufs.WriteTo(c.nc)
+	ws.iov, ws.bufs = [3][]byte{}, nil // do not pin the caller's body
 	if c.wbuf != nil {
 		c.wbuf.b = c.wbuf.b[:0]
 	}
@@ -666,6 +693,7 @@ func (c *streamConn) releaseBuffers() {
 		putBuffer(c.wbuf)
 		c.wbuf = nil
 	}
+	c.releaseScratch()
 	c.wmu.Unlock()
 }
 
@@ -673,7 +701,7 @@ func (c *streamConn) releaseBuffers() {
 func (c *streamConn) writeErrorFrame(cause error) {
 	c.wmu.Lock()
 	if c.werr == nil {
-		frame := c.b.Load().response.AppendErrorFrame(c.hdr[:0], cause)
+		frame := c.b.Load().response.AppendErrorFrame(c.scratch().hdr[:0], cause)
 		c.cnt.framesOut.Add(1)
 		c.cnt.bytesOut.Add(uint64(len(frame)))
 		_ = c.writeLocked(frame)
@@ -763,7 +791,7 @@ func (c *streamConn) replyErrorLocked(msg string) error {
 		return c.werr
 	}
 	b := c.b.Load()
-	frame := b.response.AppendErrorFrame(c.hdr[:0], errors.New(msg))
+	frame := b.response.AppendErrorFrame(c.scratch().hdr[:0], errors.New(msg))
 	if len(frame) == 0 {
 		return nil
 	}

@@ -51,6 +51,8 @@ type poller struct {
 	iov       [3]syscall.Iovec // writeNow's, which only the poller calls
 	nextSweep time.Time
 	expired   []*streamConn
+	now       time.Time     // when the last epoll_wait returned
+	bufs      pollerBuffers // lent to the connection served (see pollbuf.go)
 }
 
 // maxPollers bounds a listener's pollers: more than a few cores' worth
@@ -88,6 +90,7 @@ func newPoller(l *Listener) (*poller, error) {
 		done:   make(chan struct{}),
 		conns:  make(map[uint64]*streamConn),
 		events: make([]unix.EpollEvent, pollerEvents),
+		bufs:   newPollerBuffers(),
 	}
 	go p.run()
 	return p, nil
@@ -277,6 +280,7 @@ func (p *poller) ready(fd uintptr) bool {
 		if n == 0 {
 			return false
 		}
+		p.now = time.Now()
 		for i := range p.events[:n] {
 			ev := &p.events[i]
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32

@@ -32,12 +32,11 @@ func (p *poller) serveReady(c *streamConn) {
 		p.end(c)
 		return
 	}
-	if c.rbuf == nil {
-		c.rbuf = getBuffer(readBufSize)
-	}
+	p.lend(c, b.request.Framing == wire.FramingRaw)
 	n, err := rawRead(c.fd, c.rbuf.b[c.w:])
 	switch {
 	case err == syscall.EAGAIN: // reported ready, but another reader was first
+		p.unlend(c)
 		if c.r == c.w {
 			c.idleAgain()
 		}
@@ -49,17 +48,19 @@ func (p *poller) serveReady(c *streamConn) {
 		} else if c.r != c.w {
 			c.cnt.errors.Add(1) // the peer left in the middle of a frame
 		}
+		p.unlend(c)
 		c.wmu.Unlock()
 		p.end(c)
 		return
 	}
-	c.gotBytes(n)
+	c.gotBytesAt(n, p.now)
 	c.nonBlocking = true
 	serr := c.serveBuffered((*lockedWriter)(c), true)
 	if serr == nil {
 		serr = c.flushLocked()
 	}
 	c.nonBlocking = false
+	p.unlend(c)
 	switch {
 	case serr != nil && c.werr == nil:
 		// Ending takes waiting (the replies held, an error frame to a
@@ -207,7 +208,7 @@ func (c *streamConn) writeNow(bufs [][]byte) error {
 		out.b = append(out.b, b[written:]...)
 		written = 0
 	}
-	if c.wbuf != nil {
+	if c.wbuf != nil && !c.p.Load().isLent(c.wbuf) {
 		putBuffer(c.wbuf)
 	}
 	c.wbuf = out

@@ -499,7 +499,11 @@ func (c *streamConn) read() error {
 }
 
 // gotBytes takes n bytes a read put at rbuf.b[w:] into the buffer.
-func (c *streamConn) gotBytes(n int) {
+func (c *streamConn) gotBytes(n int) { c.gotBytesAt(n, time.Now()) }
+
+// gotBytesAt is gotBytes for bytes read at now: the poller reads the
+// clock once per wake-up, not once per connection.
+func (c *streamConn) gotBytesAt(n int, now time.Time) {
 	c.w += n
 	if c.w == len(c.rbuf.b) && len(c.rbuf.b) < maxRawReadSize {
 		if b := c.b.Load(); b.request.Framing == wire.FramingRaw && 2*len(c.rbuf.b) <= max(b.request.MaxBodyBytes, readBufSize) {
@@ -507,7 +511,7 @@ func (c *streamConn) gotBytes(n int) {
 		}
 	}
 	c.cnt.bytesIn.Add(uint64(n))
-	c.act.touch(time.Now())
+	c.act.touch(now)
 }
 
 // readReady is the callback of RawConn.Read: it returns false to wait for

@@ -52,6 +52,7 @@ type poller struct {
 	nextSweep time.Time
 	expired   []*streamConn
 	now       time.Time     // when the last epoll_wait returned
+	unread    bool          // a read of this batch filled its buffer: the socket may hold more
 	bufs      pollerBuffers // lent to the connection served (see pollbuf.go)
 }
 
@@ -264,7 +265,7 @@ func (p *poller) run() {
 }
 
 // ready is run's RawConn.Read callback: it serves every ready connection
-// until epoll reports none, then returns false to wait for the next.
+// until none is left, then returns false to wait for the next.
 func (p *poller) ready(fd uintptr) bool {
 	for {
 		// A raw call: with a zero timeout, epoll_wait never waits.
@@ -281,6 +282,7 @@ func (p *poller) ready(fd uintptr) bool {
 			return false
 		}
 		p.now = time.Now()
+		p.unread = false
 		for i := range p.events[:n] {
 			ev := &p.events[i]
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
@@ -294,6 +296,15 @@ func (p *poller) ready(fd uintptr) bool {
 		if now := time.Now(); now.After(p.nextSweep) {
 			p.sweep(now)
 			p.armSweep(now)
+		}
+		// Asking epoll again would find none ready when this batch was
+		// not full and every read found the socket drained: park. Bytes
+		// that arrive from now on wake the epoll descriptor in the
+		// runtime's poller (the kernel wakes an epoll file's watchers on
+		// every event of its set, ready before or not); a socket left
+		// unread may not, so then ask.
+		if n < len(p.events) && !p.unread {
+			return false
 		}
 	}
 }

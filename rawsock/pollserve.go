@@ -53,6 +53,9 @@ func (p *poller) serveReady(c *streamConn) {
 		p.end(c)
 		return
 	}
+	if n == len(c.rbuf.b)-c.w {
+		p.unread = true
+	}
 	c.gotBytesAt(n, p.now)
 	c.nonBlocking = true
 	serr := c.serveBuffered((*lockedWriter)(c), true)

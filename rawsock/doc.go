@@ -13,6 +13,18 @@
 //     reports the real address; Shutdown drains until its context ends;
 //     Close is the hard stop; ErrListenerClosed marks the end.
 //
+// How a stream connection is served: it costs no goroutine while it
+// waits. An idle plaintext connection sits in the epoll set of one of
+// its listener's pollers (poller.go); when bytes arrive, the poller
+// serves it itself if its handler is NonBlocking and nothing else needs
+// a goroutine (faults, a ConnOpener, a frame over 64 KiB, a reply the
+// socket does not take whole), reading into and replying from buffers
+// it lends for the wake-up (pollbuf.go); otherwise it hands the
+// connection to a goroutine, which parks it on the poller again once it
+// stays idle. TLS connections keep a goroutine. An echo of a body of
+// 256 KiB or more is spliced from the socket to itself as it arrives
+// (cutthrough.go).
+//
 // The engine knows nothing of ids, desired state, stores or APIs: package
 // registry keeps named listeners built from specs, and package api serves
 // it over gRPC and REST. A zero Config field means the engine's default,

@@ -38,7 +38,7 @@ func TestIdleConnectionsWaitOnThePoller(t *testing.T) {
 // block is served on its own goroutine, which parks it on the poller
 // only once it stayed idle for parkAfter: a busy one never moves.
 func TestBlockingHandlerParksAfterIdle(t *testing.T) {
-	const park = 20 * time.Millisecond
+	const park = 50 * time.Millisecond
 	saved := parkAfter
 	parkAfter = park
 	ln := startListener(t, Config{Handler: HandlerFunc(func(w ResponseWriter, r *Request) { Upper{}.ServeFrame(w, r) })})
@@ -47,13 +47,27 @@ func TestBlockingHandlerParksAfterIdle(t *testing.T) {
 	busy := dial(t, ln)
 	busy.roundTrip("first") // a new connection waits on the poller, then on its goroutine
 	start := ln.parked.Load()
-	// Being busy for a while is what is tested: the loop is bounded by
-	// the clock, and never sleeps.
-	for begin := time.Now(); time.Since(begin) < 5*park; {
+	// Being busy is what is tested: a round trip that took less than half
+	// the park delay, from the previous reply to its own, left the
+	// connection idle for less than that, and must not have parked it. A
+	// slower one (a loaded machine stalled the test) proves nothing and
+	// is not counted. The loop never sleeps.
+	const want = 200
+	fast, last := 0, time.Now()
+	for deadline := last.Add(testTimeout / 2); fast < want && last.Before(deadline); {
+		before := ln.parked.Load()
 		busy.roundTrip("busy")
-		if got := ln.parked.Load(); got != start {
-			t.Fatalf("%d parks while the connection was busy", got-start)
+		now := time.Now()
+		if now.Sub(last) < park/2 {
+			if got := ln.parked.Load(); got != before {
+				t.Fatalf("parked during a round trip of %v, with a park delay of %v", now.Sub(last), park)
+			}
+			fast++
 		}
+		last = now
+	}
+	if fast < want {
+		t.Fatalf("only %d round trips under %v in %v: too few to tell", fast, park/2, testTimeout/2)
 	}
 	// The control: idle at last, the same connection does park, so the
 	// zero above is not a listener that never parks.

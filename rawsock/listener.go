@@ -211,8 +211,22 @@ func (l *Listener) Start() error {
 
 // bind creates the socket: a net.Listener for streams, a net.PacketConn
 // for datagrams.
+//
+// A TCP listener is plain TCP, not Multipath TCP, which Go's ListenConfig
+// otherwise asks for on Linux since Go 1.24: an MPTCP socket costs the
+// kernel more to bind and to accept on (it is an MPTCP socket with a TCP
+// subflow), and a fixture speaks raw TCP. An MPTCP client falls back to
+// TCP against it, as against any TCP server.
+//
+// Every stream listener gets SO_REUSEADDR from Go (net's
+// setDefaultListenerSockopts), as the tutorial's server sets it, so a
+// stopped listener's port can be bound again at once despite connections
+// in TIME_WAIT. Datagram sockets do not get it: on Linux two UDP sockets
+// that both set it may bind the same port, which would hide a conflict
+// instead of reporting it.
 func (l *Listener) bind() (interface{ Close() error }, net.Addr, error) {
-	lc := net.ListenConfig{Control: setReuseAddr}
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
 	if l.isStream() {
 		ln, err := lc.Listen(context.Background(), l.network, l.address)
 		if err != nil {
@@ -228,25 +242,6 @@ func (l *Listener) bind() (interface{ Close() error }, net.Addr, error) {
 		return nil, nil, err
 	}
 	return pc, pc.LocalAddr(), nil
-}
-
-// setReuseAddr sets SO_REUSEADDR on stream sockets, as the tutorial does,
-// so a stopped listener's port can be bound again at once despite
-// connections in TIME_WAIT. Datagram sockets do not get it: on Linux two
-// UDP sockets that both set it may bind the same port, which would hide a
-// conflict instead of reporting it.
-func setReuseAddr(network, _ string, c syscall.RawConn) error {
-	if network[:3] != "tcp" {
-		return nil
-	}
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
 }
 
 func bindError(address string, err error) error {

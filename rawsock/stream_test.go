@@ -219,6 +219,31 @@ func TestStartReportsBindErrors(t *testing.T) {
 	_ = third.Close()
 }
 
+// TestTCPSocketOptions: a TCP listener's socket is plain TCP, not
+// Multipath TCP, and has SO_REUSEADDR (from Go's net package), so a
+// stopped listener's port binds again despite connections in TIME_WAIT.
+func TestTCPSocketOptions(t *testing.T) {
+	ln := startListener(t, Config{})
+	rc, err := ln.sock.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proto, reuse int
+	var perr, rerr error
+	if err := rc.Control(func(fd uintptr) {
+		proto, perr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PROTOCOL)
+		reuse, rerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if perr != nil || proto != syscall.IPPROTO_TCP {
+		t.Errorf("SO_PROTOCOL = %d (%v), want IPPROTO_TCP (%d)", proto, perr, syscall.IPPROTO_TCP)
+	}
+	if rerr != nil || reuse != 1 {
+		t.Errorf("SO_REUSEADDR = %d (%v), want 1", reuse, rerr)
+	}
+}
+
 func TestPortZeroReportsRealPort(t *testing.T) {
 	ln := startListener(t, Config{})
 	if ln.Addr().(*net.TCPAddr).Port == 0 {

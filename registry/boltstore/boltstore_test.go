@@ -361,3 +361,50 @@ func TestVersion0Fixture(t *testing.T) {
 	}
 
 }
+
+// TestFileOpensWithDefaultOptions: a file written without a synced
+// freelist (NoFreelistSync) opens under bbolt's default options, as an
+// older sockplane opens it, and comes back to Open with every record.
+func TestFileOpensWithDefaultOptions(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	for _, id := range []string{"a", "b", "c"} {
+		if err := s.Save(registry.Record{Spec: registry.Spec{ID: id, Transport: registry.TransportTCP, Address: "127.0.0.1:0"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete("b"); err != nil {
+		t.Fatal(err)
+	}
+	path := s.Path()
+	_ = s.Close()
+
+	d, err := specpb.EncodeRecord(registry.Record{Spec: registry.Spec{ID: "d", Transport: registry.TransportTCP, Address: "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucket).Put([]byte("d"), d)
+	})
+	_ = db.Close()
+	if err != nil || !reflect.DeepEqual(keys, []string{"a", "c"}) {
+		t.Fatalf("with default options: keys %v, %v; want [a c]", keys, err)
+	}
+
+	s = open(t, dir)
+	got, err := s.Load()
+	if err != nil || len(got) != 3 {
+		t.Fatalf("reopened: %d records, %v; want 3", len(got), err)
+	}
+}

@@ -87,7 +87,7 @@ type Listener struct {
 	address   string
 	cur       atomic.Pointer[behaviour] // see Update
 	stats     *Stats
-	log       *slog.Logger
+	baseLog   *slog.Logger // see logger
 	unixMode  fs.FileMode
 	parkAfter time.Duration // see serve
 	parked    atomic.Uint64 // hand-overs to fresh goroutines, for tests
@@ -149,7 +149,7 @@ func NewListener(cfg Config) (*Listener, error) {
 		address:   cfg.Address,
 		stats:     cfg.Stats,
 		unixMode:  cfg.UnixMode,
-		log:       cfg.Logger.With("network", cfg.Network, "address", cfg.Address),
+		baseLog:   cfg.Logger,
 		ctx:       ctx,
 		cancel:    cancel,
 		quit:      make(chan struct{}),
@@ -165,6 +165,13 @@ func NewListener(cfg Config) (*Listener, error) {
 }
 
 func (l *Listener) isStream() bool { return isStreamNetwork(l.network) }
+
+// logger is the listener's logger, which names its network and address.
+// It is made when something is logged, which is rare, rather than for
+// every listener a create makes.
+func (l *Listener) logger() *slog.Logger {
+	return l.baseLog.With("network", l.network, "address", l.address)
+}
 
 func isStreamNetwork(network string) bool {
 	return network == "unix" || network == "tcp" || network == "tcp4" || network == "tcp6"
@@ -388,7 +395,7 @@ func (l *Listener) acceptLoop(ln net.Listener) {
 			if isTemporary(err) && !l.quitting() {
 				backoff = nextBackoff(backoff)
 				l.stats.listenerErrors.Add(1)
-				l.log.Warn("accept failed; retrying", "error", err, "in", backoff)
+				l.logger().Warn("accept failed; retrying", "error", err, "in", backoff)
 				if l.sleep(backoff) {
 					continue
 				}
@@ -402,7 +409,7 @@ func (l *Listener) acceptLoop(ln net.Listener) {
 		}
 	}
 	if loopErr != ErrListenerClosed {
-		l.log.Error("listener failed", "error", loopErr)
+		l.logger().Error("listener failed", "error", loopErr)
 		l.events.Publish(Event{Type: EventListenerFailed, ListenerID: l.name, Message: loopErr.Error()})
 		_ = ln.Close()
 		l.mu.Lock()
@@ -427,7 +434,7 @@ func (l *Listener) track(nc net.Conn) bool {
 	}
 	c, err := newStreamConn(l, nc)
 	if err != nil {
-		l.log.Warn("cannot serve connection", "error", err)
+		l.logger().Warn("cannot serve connection", "error", err)
 		return false
 	}
 	l.mu.Lock()

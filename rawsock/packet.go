@@ -93,7 +93,7 @@ func (p *packetConn) serve() error {
 			// transient ones (ICMP errors, memory pressure): count, retry.
 			p.cnt.errors.Add(1)
 			backoff = nextBackoff(backoff)
-			p.l.log.Warn("read failed; retrying", "error", err, "in", backoff)
+			p.l.logger().Warn("read failed; retrying", "error", err, "in", backoff)
 			if !p.l.sleep(backoff) {
 				return ErrListenerClosed
 			}

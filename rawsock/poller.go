@@ -119,7 +119,7 @@ func (l *Listener) pollers() []*poller {
 			if err != nil {
 				// Connections then wait on goroutines, as they did
 				// before pollers: slower, not wrong.
-				l.log.Warn("no poller: idle connections keep a goroutine each", "error", err)
+				l.logger().Warn("no poller: idle connections keep a goroutine each", "error", err)
 				l.noPollers.Store(true)
 				for _, p := range l.loops {
 					p.stop()
@@ -274,7 +274,7 @@ func (p *poller) ready(fd uintptr) bool {
 			continue
 		}
 		if e != 0 {
-			p.l.log.Error("epoll_wait failed", "error", e)
+			p.l.logger().Error("epoll_wait failed", "error", e)
 			return true
 		}
 		n := int(r)

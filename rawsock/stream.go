@@ -208,7 +208,7 @@ func (c *streamConn) handshake() bool {
 	defer cancel()
 	if err := c.tls.HandshakeContext(ctx); err != nil {
 		c.cnt.errors.Add(1)
-		c.l.log.Debug("TLS handshake failed", "peer", c.act.peer, "error", err)
+		c.l.logger().Debug("TLS handshake failed", "peer", c.act.peer, "error", err)
 		if c.l.events.Active() {
 			c.l.events.Publish(Event{Type: EventFrameError, ListenerID: c.l.name, ConnID: c.act.id, Peer: c.act.peer, Message: "TLS handshake: " + err.Error()})
 		}

@@ -1,11 +1,6 @@
 package rawsock
 
-import (
-	"fmt"
-	"io"
-	"net"
-	"time"
-)
+import "time"
 
 // cutThroughMin is the smallest body an echo connection streams through
 // (see cutThrough) rather than storing it and writing it back: below it,
@@ -14,12 +9,12 @@ const cutThroughMin = 256 << 10
 
 // cutThrough echoes the frame whose start is in the read buffer as it
 // arrives, when the connection's behaviour allows it (streamEcho, a
-// plaintext TCP socket) and the body still to come is at least
+// plaintext socket) and the body still to come is at least
 // cutThroughMin: the reply's header and the body bytes already read leave
 // in one writev, and the rest of the body is moved from the socket to
-// itself by splice(2) (the runtime's TCPConn.ReadFrom of a LimitedReader),
-// never entering user space nor the read buffer. What the peer receives
-// is exactly what Echo would have replied.
+// itself through a pipe by splice(2) (see spliceEcho), never entering
+// user space nor the read buffer. What the peer receives is exactly what
+// Echo would have replied.
 //
 // It returns false when it did not take the frame, which is then read and
 // served as any other; true when it did, with an error if the connection
@@ -27,11 +22,7 @@ const cutThroughMin = 256 << 10
 // tells the peer so).
 func (c *streamConn) cutThrough() (bool, error) {
 	b := c.b.Load()
-	if !b.streamEcho || c.tls != nil || c.conn != nil {
-		return false, nil
-	}
-	tc, ok := c.nc.(*net.TCPConn)
-	if !ok {
+	if !b.streamEcho || c.tls != nil || c.rc == nil || c.conn != nil {
 		return false, nil
 	}
 	have := c.rbuf.b[c.r:c.w]
@@ -56,15 +47,8 @@ func (c *streamConn) cutThrough() (bool, error) {
 	if err := c.writeLocked(hdr, body); err != nil {
 		return true, err
 	}
-	rest := int64(size - len(body))
-	n, err := tc.ReadFrom(&io.LimitedReader{R: tc, N: rest})
-	c.cnt.bytesIn.Add(uint64(n))
-	c.cnt.bytesOut.Add(uint64(len(hdr) + len(body) + int(n)))
-	c.act.touch(time.Now())
-	if err == nil && n < rest {
-		err = fmt.Errorf("the peer closed %d bytes into a %d-byte body: %w", size-int(rest-n), size, io.ErrUnexpectedEOF)
-	}
-	if err != nil {
+	c.cnt.bytesOut.Add(uint64(len(hdr) + len(body)))
+	if err := c.spliceEcho(size - len(body)); err != nil {
 		// Either side may have failed, and the reply is cut short: end
 		// the connection, which is what tells the peer.
 		c.werr = err

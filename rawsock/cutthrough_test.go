@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -138,5 +139,35 @@ func TestEchoWithCaptureStoresTheBody(t *testing.T) {
 	frames := capt.Frames(0)
 	if len(frames) != 2 || frames[0].BodySize != len(body) || !bytes.Equal(frames[1].Body, body[:16]) {
 		t.Fatalf("captured %+v, want the frame in and out", frames)
+	}
+}
+
+// TestEchoCutThroughPeerSendsAllBeforeReading: the tutorial's client
+// sends its whole frame before it reads a byte. A streamed echo that
+// stopped reading when the peer's socket took no more replies would wait
+// for a peer that waits for it; the body's rest is stored instead, on TCP
+// and on a Unix socket, for bodies far larger than the sockets' and the
+// pipe's buffers.
+func TestEchoCutThroughPeerSendsAllBeforeReading(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			cfg := Config{Network: network, Request: wire.Codec{MaxBodyBytes: 32 << 20}}
+			if network == "unix" {
+				cfg.Address = filepath.Join(t.TempDir(), "echo.sock")
+			}
+			ln := startListener(t, cfg)
+			c := dial(t, ln)
+			for i, size := range []int{1 << 20, 24 << 20} {
+				body := randomBody(uint64(20+i), size)
+				frame, _ := c.codec.AppendFrame(nil, body)
+				c.write(frame) // all of it, then read
+				if got := c.recv().Body; !bytes.Equal(got, body) {
+					t.Fatalf("%d bytes: the echo differs", size)
+				}
+			}
+			if s := ln.Stats().Snapshot(); s.FramesOut != 2 || s.BytesIn != s.BytesOut || s.Errors != 0 {
+				t.Fatalf("stats %+v", s)
+			}
+		})
 	}
 }

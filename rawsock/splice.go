@@ -1,0 +1,174 @@
+package rawsock
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// echoPipeSize is the pipe a spliced echo asks for: what it may hold of
+// a body read but not yet written back. The kernel may give less.
+const echoPipeSize = 1 << 20
+
+// spliceWait bounds one wait of a spliced echo for its socket, so that a
+// Close, which waits for the descriptor to be released, waits no longer.
+const spliceWait = 20 * time.Millisecond
+
+const spliceFlags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
+
+// spliceEcho moves the next rest bytes the peer sends back to it, socket
+// to pipe to socket, never through user space, reading and writing as
+// each side allows. It never stops reading while the peer still sends: a
+// peer that writes its whole frame before it reads a byte (the
+// tutorial's client does) would otherwise wait for a reader that waits
+// for it. So when the pipe is full and the socket takes nothing, the rest
+// of the body is read into memory, as a stored frame is, and written
+// after the pipe. It counts the bytes as they move. The caller holds wmu
+// and has armed the frame's read deadline.
+func (c *streamConn) spliceEcho(rest int) error {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return fmt.Errorf("pipe: %w", err)
+	}
+	defer func() { _ = unix.Close(p[0]); _ = unix.Close(p[1]) }()
+	capacity, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, echoPipeSize)
+	if err != nil {
+		if capacity, err = unix.FcntlInt(uintptr(p[1]), unix.F_GETPIPE_SZ, 0); err != nil {
+			return fmt.Errorf("pipe size: %w", err)
+		}
+	}
+	inPipe := 0
+	for rest > 0 || inPipe > 0 {
+		var moved bool
+		var serr error
+		cerr := c.rc.Control(func(fd uintptr) {
+			if inPipe > 0 {
+				n, err := spliceOnce(p[0], int(fd), inPipe)
+				if err != nil {
+					serr = err
+					return
+				}
+				inPipe -= n
+				c.cnt.bytesOut.Add(uint64(n))
+				moved = moved || n > 0
+			}
+			if rest > 0 && inPipe < capacity {
+				n, err := spliceOnce(int(fd), p[1], min(rest, capacity-inPipe))
+				if err == io.EOF {
+					serr = fmt.Errorf("the peer closed with %d bytes of the body unsent: %w", rest, io.ErrUnexpectedEOF)
+					return
+				}
+				if err != nil {
+					serr = err
+					return
+				}
+				rest -= n
+				inPipe += n
+				c.cnt.bytesIn.Add(uint64(n))
+				moved = moved || n > 0
+			}
+		})
+		if cerr != nil {
+			return cerr
+		}
+		if serr != nil {
+			return serr
+		}
+		if moved {
+			continue
+		}
+		if rest > 0 && inPipe == capacity {
+			return c.echoStored(p[0], inPipe, rest)
+		}
+		if !c.deadline.IsZero() && time.Now().After(c.deadline) {
+			return os.ErrDeadlineExceeded
+		}
+		events := int16(0)
+		if rest > 0 {
+			events |= unix.POLLIN
+		}
+		if inPipe > 0 {
+			events |= unix.POLLOUT
+		}
+		if err := c.waitSocket(events); err != nil {
+			return err
+		}
+	}
+	c.act.touch(time.Now())
+	return nil
+}
+
+// echoStored ends a spliced echo whose peer does not read while it
+// sends: the rest of the body is read into memory, then the pipe's
+// inPipe bytes and the stored rest are written back.
+func (c *streamConn) echoStored(pipe, inPipe, rest int) error {
+	buf := getBuffer(rest)
+	defer putBuffer(buf)
+	n, err := io.ReadFull(c.nc, buf.b[:rest])
+	c.cnt.bytesIn.Add(uint64(n))
+	if err != nil {
+		return fmt.Errorf("reading the body: %w", err)
+	}
+	c.act.touch(time.Now())
+	for inPipe > 0 {
+		var serr error
+		cerr := c.rc.Control(func(fd uintptr) {
+			var n int
+			n, serr = spliceOnce(pipe, int(fd), inPipe)
+			inPipe -= n
+			c.cnt.bytesOut.Add(uint64(n))
+		})
+		if cerr != nil {
+			return cerr
+		}
+		if serr != nil {
+			return serr
+		}
+		if inPipe > 0 {
+			if err := c.waitSocket(unix.POLLOUT); err != nil {
+				return err
+			}
+		}
+	}
+	w, err := c.nc.Write(buf.b[:rest])
+	c.cnt.bytesOut.Add(uint64(w))
+	return err
+}
+
+// waitSocket waits, for at most spliceWait, until the socket is ready
+// for one of events.
+func (c *streamConn) waitSocket(events int16) error {
+	var perr error
+	cerr := c.rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
+		if _, err := unix.Poll(fds, int(spliceWait/time.Millisecond)); err != nil && err != unix.EINTR {
+			perr = fmt.Errorf("poll: %w", err)
+		}
+	})
+	if cerr != nil {
+		return cerr
+	}
+	return perr
+}
+
+// spliceOnce moves up to n bytes from in to out without waiting: 0 when
+// neither is ready, io.EOF when in is a socket its peer closed.
+func spliceOnce(in, out, n int) (int, error) {
+	for {
+		m, err := unix.Splice(in, nil, out, nil, n, spliceFlags)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, nil
+		case err != nil:
+			return 0, fmt.Errorf("splice: %w", err)
+		case m == 0:
+			return 0, io.EOF
+		}
+		return int(m), nil
+	}
+}

@@ -56,6 +56,7 @@ func (c *streamConn) cutThrough() (bool, error) {
 		return true, err
 	}
 	c.cnt.framesOut.Add(1)
+	c.bulk = true
 	c.r, c.w = 0, 0
 	c.need = b.request.MinFrame()
 	c.frameStart = time.Time{}

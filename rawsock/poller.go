@@ -151,9 +151,11 @@ func (l *Listener) stopPollers() {
 // has not served anything yet (it is new, or was just handed back): an
 // idle connection then costs no goroutine. A connection that has served
 // on its goroutine parks after parkAfter instead (see serve), so a busy
-// one does not move to the poller and back for every frame.
+// one does not move to the poller and back for every frame; so does one
+// that sends large bodies (bulk), which the poller would hand back for
+// each.
 func (c *streamConn) waitsOnPoller() bool {
-	return c.rc != nil && !c.l.noPollers.Load() && (c.fresh || c.b.Load().inline)
+	return c.rc != nil && !c.l.noPollers.Load() && (c.fresh || c.b.Load().inline && !c.bulk)
 }
 
 // park puts the idle connection in its poller's set. It reports false

@@ -29,18 +29,18 @@ const spliceFlags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
 // after the pipe. It counts the bytes as they move. The caller holds wmu
 // and has armed the frame's read deadline.
 func (c *streamConn) spliceEcho(rest int) error {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		return fmt.Errorf("pipe: %w", err)
-	}
-	defer func() { _ = unix.Close(p[0]); _ = unix.Close(p[1]) }()
-	capacity, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, echoPipeSize)
+	pp, err := takePipe()
 	if err != nil {
-		if capacity, err = unix.FcntlInt(uintptr(p[1]), unix.F_GETPIPE_SZ, 0); err != nil {
-			return fmt.Errorf("pipe size: %w", err)
-		}
+		return err
 	}
-	inPipe := 0
+	p, capacity, inPipe := pp.fds, pp.size, 0
+	defer func() {
+		if inPipe == 0 {
+			givePipe(pp) // empty: the next frame may use it
+		} else {
+			pp.close()
+		}
+	}()
 	for rest > 0 || inPipe > 0 {
 		var moved bool
 		var serr error
@@ -137,6 +137,48 @@ func (c *streamConn) echoStored(pipe, inPipe, rest int) error {
 	c.cnt.bytesOut.Add(uint64(w))
 	return err
 }
+
+// echoPipe is a pipe of a spliced echo, with the size the kernel gave it.
+type echoPipe struct {
+	fds  [2]int
+	size int
+}
+
+// echoPipes keeps a few empty pipes, so that a connection echoing large
+// frames back to back does not make (and size, and free) a pipe per frame.
+var echoPipes = make(chan *echoPipe, 16)
+
+func takePipe() (*echoPipe, error) {
+	select {
+	case p := <-echoPipes:
+		return p, nil
+	default:
+	}
+	p := &echoPipe{}
+	if err := unix.Pipe2(p.fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	size, err := unix.FcntlInt(uintptr(p.fds[1]), unix.F_SETPIPE_SZ, echoPipeSize)
+	if err != nil {
+		if size, err = unix.FcntlInt(uintptr(p.fds[1]), unix.F_GETPIPE_SZ, 0); err != nil {
+			p.close()
+			return nil, fmt.Errorf("pipe size: %w", err)
+		}
+	}
+	p.size = size
+	return p, nil
+}
+
+// givePipe keeps p, which must be empty, for the next echo, or closes it.
+func givePipe(p *echoPipe) {
+	select {
+	case echoPipes <- p:
+	default:
+		p.close()
+	}
+}
+
+func (p *echoPipe) close() { _ = unix.Close(p.fds[0]); _ = unix.Close(p.fds[1]) }
 
 // waitSocket waits, for at most spliceWait, until the socket is ready
 // for one of events.

@@ -109,6 +109,7 @@ type streamConn struct {
 	conn         ConnHandler // the ConnOpener's, for this connection; nil for other handlers
 	peerDone     bool        // the peer closed its sending side between frames
 	growRaw      bool        // a raw read filled the buffer: the next one gets a larger one
+	bulk         bool        // a body was spliced (see cutThrough): wait for the next on the goroutine
 
 	// Write side.
 	wmu    sync.Mutex
@@ -241,6 +242,7 @@ func (c *streamConn) serve() {
 	}
 	switch err := c.loop(); {
 	case err == errToPoller || err == errRespawn && c.rc != nil:
+		c.bulk = false
 		c.releaseBuffers()
 		if !c.park() {
 			c.finish()

@@ -14,7 +14,9 @@ const cutThroughMin = 256 << 10
 // in one writev, and the rest of the body is moved from the socket to
 // itself through a pipe by splice(2) (see spliceEcho), never entering
 // user space nor the read buffer. What the peer receives is exactly what
-// Echo would have replied.
+// Echo would have replied. The write lock is held until the body has
+// gone, as the reply is in flight all that time: an operator's frame
+// (see send) waits for its end rather than landing inside it.
 //
 // It returns false when it did not take the frame, which is then read and
 // served as any other; true when it did, with an error if the connection

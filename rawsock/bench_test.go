@@ -47,28 +47,41 @@ func BenchmarkUDPEcho(b *testing.B) {
 	}
 }
 
-// BenchmarkTCPEchoLarge echoes 1 MiB frames on one connection.
+// BenchmarkTCPEchoLarge echoes 1 MiB frames on one connection, spliced
+// (Echo, whose bodies of 256 KiB and more go through cutThrough) and
+// stored (the same reply from a handler that is not Echo, so the whole
+// frame is read first), side by side in one run.
 func BenchmarkTCPEchoLarge(b *testing.B) {
-	ln := startListener(b, Config{})
-	conn, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(benchDeadline))
-	frame, _ := ln.current().response.AppendFrame(nil, make([]byte, 1<<20))
-	reply := make([]byte, len(frame))
-	b.ReportAllocs()
-	b.SetBytes(int64(len(frame)))
-	for b.Loop() {
-		errc := make(chan error, 1)
-		go func() { _, err := conn.Write(frame); errc <- err }()
-		if _, err := io.ReadFull(conn, reply); err != nil {
-			b.Fatal(err)
-		}
-		if err := <-errc; err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name    string
+		handler Handler
+	}{
+		{"spliced", Echo{}},
+		{"stored", HandlerFunc(func(w ResponseWriter, r *Request) { _ = w.Reply(r.Body) })},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ln := startListener(b, Config{Handler: bc.handler})
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(benchDeadline))
+			frame, _ := ln.current().response.AppendFrame(nil, make([]byte, 1<<20))
+			reply := make([]byte, len(frame))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frame)))
+			for b.Loop() {
+				errc := make(chan error, 1)
+				go func() { _, err := conn.Write(frame); errc <- err }()
+				if _, err := io.ReadFull(conn, reply); err != nil {
+					b.Fatal(err)
+				}
+				if err := <-errc; err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -33,72 +33,102 @@ func (c *streamConn) spliceEcho(rest int) error {
 	if err != nil {
 		return err
 	}
-	p, capacity, inPipe := pp.fds, pp.size, 0
+	st := &splicing{c: c, pipe: pp, rest: rest}
 	defer func() {
-		if inPipe == 0 {
+		if st.inPipe == 0 {
 			givePipe(pp) // empty: the next frame may use it
 		} else {
 			pp.close()
 		}
 	}()
-	for rest > 0 || inPipe > 0 {
-		var moved bool
-		var serr error
-		cerr := c.rc.Control(func(fd uintptr) {
-			if inPipe > 0 {
-				n, err := spliceOnce(p[0], int(fd), inPipe)
-				if err != nil {
-					serr = err
-					return
-				}
-				inPipe -= n
-				c.cnt.bytesOut.Add(uint64(n))
-				moved = moved || n > 0
-			}
-			if rest > 0 && inPipe < capacity {
-				n, err := spliceOnce(int(fd), p[1], min(rest, capacity-inPipe))
-				if err == io.EOF {
-					serr = fmt.Errorf("the peer closed with %d bytes of the body unsent: %w", rest, io.ErrUnexpectedEOF)
-					return
-				}
-				if err != nil {
-					serr = err
-					return
-				}
-				rest -= n
-				inPipe += n
-				c.cnt.bytesIn.Add(uint64(n))
-				moved = moved || n > 0
-			}
-		})
-		if cerr != nil {
-			return cerr
+	// One closure each for the whole body, not one per step.
+	step, wait := st.step, st.wait
+	for st.rest > 0 || st.inPipe > 0 {
+		st.moved, st.err = false, nil
+		if err := c.rc.Control(step); err != nil {
+			return err
 		}
-		if serr != nil {
-			return serr
+		if st.err != nil {
+			return st.err
 		}
-		if moved {
+		if st.moved {
 			continue
 		}
-		if rest > 0 && inPipe == capacity {
-			return c.echoStored(p[0], inPipe, rest)
+		if st.rest > 0 && st.inPipe == pp.size {
+			return c.echoStored(pp.fds[0], st.inPipe, st.rest)
 		}
 		if !c.deadline.IsZero() && time.Now().After(c.deadline) {
 			return os.ErrDeadlineExceeded
 		}
-		events := int16(0)
-		if rest > 0 {
-			events |= unix.POLLIN
+		st.poll[0].Events = 0
+		if st.rest > 0 {
+			st.poll[0].Events |= unix.POLLIN
 		}
-		if inPipe > 0 {
-			events |= unix.POLLOUT
+		if st.inPipe > 0 {
+			st.poll[0].Events |= unix.POLLOUT
 		}
-		if err := c.waitSocket(events); err != nil {
+		if err := c.rc.Control(wait); err != nil {
 			return err
+		}
+		if st.err != nil {
+			return st.err
 		}
 	}
 	c.act.touch(time.Now())
 	return nil
+}
+
+// splicing is a spliced echo in progress: what is left to read, what
+// the pipe holds, and the result of the last step.
+type splicing struct {
+	c      *streamConn
+	pipe   *echoPipe
+	rest   int // body bytes not yet read from the socket
+	inPipe int // bytes read but not yet written back
+	moved  bool
+	err    error
+	poll   [1]unix.PollFd
+}
+
+// step is a RawConn.Control callback: it writes what the pipe holds and
+// reads into it what the socket has, as far as each goes without waiting.
+func (st *splicing) step(fd uintptr) {
+	c, pipe := st.c, st.pipe
+	if st.inPipe > 0 {
+		n, err := spliceOnce(pipe.fds[0], int(fd), st.inPipe)
+		if err != nil {
+			st.err = err
+			return
+		}
+		st.inPipe -= n
+		c.cnt.bytesOut.Add(uint64(n))
+		st.moved = st.moved || n > 0
+	}
+	if st.rest > 0 && st.inPipe < pipe.size {
+		n, err := spliceOnce(int(fd), pipe.fds[1], min(st.rest, pipe.size-st.inPipe))
+		if err == io.EOF {
+			st.err = fmt.Errorf("the peer closed with %d bytes of the body unsent: %w", st.rest, io.ErrUnexpectedEOF)
+			return
+		}
+		if err != nil {
+			st.err = err
+			return
+		}
+		st.rest -= n
+		st.inPipe += n
+		c.cnt.bytesIn.Add(uint64(n))
+		st.moved = st.moved || n > 0
+	}
+}
+
+// wait is a RawConn.Control callback: it waits, for at most spliceWait
+// (a Close waits for the descriptor meanwhile), until the socket is ready
+// for the events in st.poll.
+func (st *splicing) wait(fd uintptr) {
+	st.poll[0].Fd = int32(fd)
+	if _, err := unix.Poll(st.poll[:], int(spliceWait/time.Millisecond)); err != nil && err != unix.EINTR {
+		st.err = fmt.Errorf("poll: %w", err)
+	}
 }
 
 // echoStored ends a spliced echo whose peer does not read while it

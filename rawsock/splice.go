@@ -26,7 +26,7 @@ const spliceFlags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
 // tutorial's client does) would otherwise wait for a reader that waits
 // for it. So when the pipe is full and the socket takes nothing, the rest
 // of the body is read into memory, as a stored frame is, and written
-// after the pipe. It counts the bytes as they move. The caller holds wmu
+// after the pipe has drained. It counts the bytes as they move. The caller holds wmu
 // and has armed the frame's read deadline.
 func (c *streamConn) spliceEcho(rest int) error {
 	pp, err := takePipe()
@@ -43,6 +43,7 @@ func (c *streamConn) spliceEcho(rest int) error {
 	}()
 	// One closure each for the whole body, not one per step.
 	step, wait := st.step, st.wait
+	var stored *buffer // the body's rest, when it had to be read into memory
 	for st.rest > 0 || st.inPipe > 0 {
 		st.moved, st.err = false, nil
 		if err := c.rc.Control(step); err != nil {
@@ -55,7 +56,14 @@ func (c *streamConn) spliceEcho(rest int) error {
 			continue
 		}
 		if st.rest > 0 && st.inPipe == pp.size {
-			return c.echoStored(pp.fds[0], st.inPipe, st.rest)
+			// The peer reads nothing while it sends: take the rest of
+			// its body into memory; the loop then drains the pipe.
+			if stored, err = c.readRest(st.rest); err != nil {
+				return err
+			}
+			defer putBuffer(stored)
+			st.rest = 0
+			continue
 		}
 		if !c.deadline.IsZero() && time.Now().After(c.deadline) {
 			return os.ErrDeadlineExceeded
@@ -75,7 +83,25 @@ func (c *streamConn) spliceEcho(rest int) error {
 		}
 	}
 	c.act.touch(time.Now())
+	if stored != nil {
+		w, err := c.nc.Write(stored.b)
+		c.cnt.bytesOut.Add(uint64(w))
+		return err
+	}
 	return nil
+}
+
+// readRest reads the last n bytes of a body into a buffer of their own.
+func (c *streamConn) readRest(n int) (*buffer, error) {
+	buf := getBuffer(n)
+	buf.b = buf.b[:n]
+	got, err := io.ReadFull(c.nc, buf.b)
+	c.cnt.bytesIn.Add(uint64(got))
+	if err != nil {
+		putBuffer(buf)
+		return nil, fmt.Errorf("reading the body: %w", err)
+	}
+	return buf, nil
 }
 
 // splicing is a spliced echo in progress: what is left to read, what
@@ -131,43 +157,6 @@ func (st *splicing) wait(fd uintptr) {
 	}
 }
 
-// echoStored ends a spliced echo whose peer does not read while it
-// sends: the rest of the body is read into memory, then the pipe's
-// inPipe bytes and the stored rest are written back.
-func (c *streamConn) echoStored(pipe, inPipe, rest int) error {
-	buf := getBuffer(rest)
-	defer putBuffer(buf)
-	n, err := io.ReadFull(c.nc, buf.b[:rest])
-	c.cnt.bytesIn.Add(uint64(n))
-	if err != nil {
-		return fmt.Errorf("reading the body: %w", err)
-	}
-	c.act.touch(time.Now())
-	for inPipe > 0 {
-		var serr error
-		cerr := c.rc.Control(func(fd uintptr) {
-			var n int
-			n, serr = spliceOnce(pipe, int(fd), inPipe)
-			inPipe -= n
-			c.cnt.bytesOut.Add(uint64(n))
-		})
-		if cerr != nil {
-			return cerr
-		}
-		if serr != nil {
-			return serr
-		}
-		if inPipe > 0 {
-			if err := c.waitSocket(unix.POLLOUT); err != nil {
-				return err
-			}
-		}
-	}
-	w, err := c.nc.Write(buf.b[:rest])
-	c.cnt.bytesOut.Add(uint64(w))
-	return err
-}
-
 // echoPipe is a pipe of a spliced echo, with the size the kernel gave it.
 type echoPipe struct {
 	fds  [2]int
@@ -209,22 +198,6 @@ func givePipe(p *echoPipe) {
 }
 
 func (p *echoPipe) close() { _ = unix.Close(p.fds[0]); _ = unix.Close(p.fds[1]) }
-
-// waitSocket waits, for at most spliceWait, until the socket is ready
-// for one of events.
-func (c *streamConn) waitSocket(events int16) error {
-	var perr error
-	cerr := c.rc.Control(func(fd uintptr) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
-		if _, err := unix.Poll(fds, int(spliceWait/time.Millisecond)); err != nil && err != unix.EINTR {
-			perr = fmt.Errorf("poll: %w", err)
-		}
-	})
-	if cerr != nil {
-		return cerr
-	}
-	return perr
-}
 
 // spliceOnce moves up to n bytes from in to out without waiting: 0 when
 // neither is ready, io.EOF when in is a socket its peer closed.

@@ -3,8 +3,8 @@ package rawsock
 import (
 	"syscall"
 	"time"
-	"unsafe"
 
+	"github.com/sockplane/sockplane/internal/sockio"
 	"github.com/sockplane/sockplane/wire"
 )
 
@@ -33,7 +33,7 @@ func (p *poller) serveReady(c *streamConn) {
 		return
 	}
 	p.lend(c, b.request.Framing == wire.FramingRaw)
-	n, err := rawRead(c.fd, c.rbuf.b[c.w:])
+	n, err := sockio.Read(c.fd, c.rbuf.b[c.w:])
 	switch {
 	case err == syscall.EAGAIN: // reported ready, but another reader was first
 		p.unlend(c)
@@ -119,56 +119,9 @@ func (c *streamConn) idleAgain() {
 	c.state.Store(connIdle)
 }
 
-// The poller's reads and writes are raw system calls: on a non-blocking
-// socket they never wait, so the runtime need not be told (as Syscall
-// does, at a cost per call comparable to a small read's). c.fd is valid
-// while the connection is in the poller's set: nothing closes it there
-// (see closeSocket).
-
-// rawRead reads once from a non-blocking socket.
-func rawRead(fd int, b []byte) (int, error) {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(n), nil
-	}
-}
-
-// rawWritev writes bufs (at most len(iov) of them) once to a
-// non-blocking socket.
-func rawWritev(fd int, iov []syscall.Iovec, bufs [][]byte) (int, error) {
-	n := 0
-	for _, b := range bufs {
-		if len(b) == 0 {
-			continue
-		}
-		iov[n].Base = unsafe.SliceData(b)
-		iov[n].SetLen(len(b))
-		n++
-	}
-	defer clear(iov[:n]) // do not pin the buffers
-	for {
-		var w uintptr
-		var e syscall.Errno
-		if n == 1 { // write(2) is a little cheaper than writev(2) of one buffer
-			w, _, e = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(iov[0].Base)), uintptr(iov[0].Len))
-		} else {
-			w, _, e = syscall.RawSyscall(syscall.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
-		}
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(w), nil
-	}
-}
+// The poller's reads and writes are raw system calls (package sockio).
+// c.fd is valid while the connection is in the poller's set: nothing
+// closes it there (see closeSocket).
 
 // writeNow is writeLocked on the poller: one non-blocking attempt. What
 // the socket does not take stays in wbuf, in order, and wblocked tells
@@ -181,7 +134,7 @@ func (c *streamConn) writeNow(bufs [][]byte) error {
 	written := 0
 	if !c.wblocked {
 		var err error
-		written, err = rawWritev(c.fd, c.p.Load().iov[:], bufs)
+		written, err = sockio.Writev(c.fd, c.p.Load().iov[:], bufs)
 		if err != nil && err != syscall.EAGAIN {
 			c.werr = err
 			c.cnt.errors.Add(1)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sockplane/sockplane/internal/sockio"
 	"github.com/sockplane/sockplane/wire"
 )
 
@@ -99,7 +100,7 @@ type streamConn struct {
 	// serves it, wblocked when the socket took less than it was given
 	// (both under wmu).
 	p           atomic.Pointer[poller]
-	fd          int // the socket's descriptor, for the poller (see rawRead)
+	fd          int // the socket's descriptor, for the poller's raw reads
 	inPoller    bool
 	nonBlocking bool
 	wblocked    bool
@@ -124,6 +125,7 @@ type streamConn struct {
 // and gives it back with its buffers when it parks, so an idle
 // connection holds 8 bytes for it, not 160.
 type writeScratch struct {
+	sw   sockio.Writer // a plaintext connection's blocking writes, with raw system calls
 	hdr  [64]byte
 	iov  [3][]byte   // backing array of bufs
 	bufs net.Buffers // kept here: on the stack, WriteTo would move it to the heap
@@ -529,7 +531,7 @@ func (c *streamConn) readReady(fd uintptr) bool {
 	var n int
 	var err error
 	for {
-		n, err = syscall.Read(int(fd), c.rbuf.b[c.w:])
+		n, err = sockio.Read(int(fd), c.rbuf.b[c.w:])
 		if err != syscall.EINTR {
 			break
 		}
@@ -653,7 +655,14 @@ func (c *streamConn) writeLocked(more ...[]byte) error {
 		ws.iov, ws.bufs = [3][]byte{}, nil
 		return err
 	}
-	_, err := ws.bufs.WriteTo(c.nc)
+	var err error
+	if c.rc != nil {
+		ws.sw.Reset(c.rc)
+		_, err = ws.sw.Write(ws.bufs...)
+		ws.sw.Reset(nil) // the scratch goes back to a pool: do not pin the connection
+	} else {
+		_, err = ws.bufs.WriteTo(c.nc)
+	}
 	ws.iov, ws.bufs = [3][]byte{}, nil // do not pin the caller's body
 	if c.wbuf != nil {
 		c.wbuf.b = c.wbuf.b[:0]

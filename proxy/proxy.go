@@ -12,15 +12,16 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
+	"github.com/sockplane/sockplane/internal/sockio"
 	"github.com/sockplane/sockplane/rawsock"
 	"github.com/sockplane/sockplane/wire"
 )
@@ -107,6 +108,9 @@ func (h *Handler) OpenConn(w rawsock.ConnWriter, r *rawsock.Request) (rawsock.Co
 		up = tc
 	}
 	c := &conn{h: h, w: w, up: up, done: make(chan struct{}), rec: cursor{rec: h.cfg.Recording, id: w.ConnID()}}
+	if rc := socketOf(up); rc != nil {
+		c.upw = sockio.NewWriter(rc)
+	}
 	go c.relayUpstream()
 	return c, nil
 }
@@ -119,7 +123,10 @@ type conn struct {
 	done chan struct{} // closed when relayUpstream returns
 	rec  cursor        // where its exchanges go in the recording, if any
 
-	// The client's side, on the connection's goroutine.
+	// The client's side, on the connection's goroutine: frames go
+	// upstream through upw, raw writes to a plaintext socket, or (TLS)
+	// through bufs.
+	upw  *sockio.Writer
 	hdr  [64]byte
 	iov  [2][]byte
 	bufs net.Buffers
@@ -130,9 +137,15 @@ type conn struct {
 func (c *conn) ServeFrame(w rawsock.ResponseWriter, r *rawsock.Request) {
 	c.rec.request(r.Header, r.Body)
 	hdr := c.h.cfg.Request.AppendRawHeader(c.hdr[:0], r.Header, len(r.Body))
-	c.bufs = append(c.iov[:0], hdr, r.Body)
-	n, err := c.bufs.WriteTo(c.up)
-	c.iov, c.bufs = [2][]byte{}, nil // do not pin the frame
+	var n int64
+	var err error
+	if c.upw != nil {
+		n, err = c.upw.Write(hdr, r.Body)
+	} else {
+		c.bufs = append(c.iov[:0], hdr, r.Body)
+		n, err = c.bufs.WriteTo(c.up)
+		c.iov, c.bufs = [2][]byte{}, nil // do not pin the frame
+	}
 	c.w.CountUpstream(1, uint64(n), 0, 0)
 	if err != nil {
 		_ = w.ReplyError(fmt.Sprintf("upstream %s: %v", c.h.cfg.Address, err))
@@ -144,11 +157,12 @@ func (c *conn) ServeFrame(w rawsock.ResponseWriter, r *rawsock.Request) {
 // upstream finishes (then the client reads EOF too) or fails.
 func (c *conn) relayUpstream() {
 	defer close(c.done)
+	p := newReplies(c)
 	var err error
-	if c.h.cfg.Response.Framing == wire.FramingRaw {
-		err = c.relayRaw()
+	if rc := socketOf(c.up); rc != nil {
+		err = p.relaySocket(rc)
 	} else {
-		err = c.relayFrames()
+		err = p.relayConn(c.up)
 	}
 	switch {
 	case errors.Is(err, io.EOF):
@@ -162,47 +176,22 @@ func (c *conn) relayUpstream() {
 	}
 }
 
+// socketOf returns the RawConn of a plaintext upstream socket, or nil
+// for one with no socket of its own (TLS).
+func socketOf(up net.Conn) syscall.RawConn {
+	sc, ok := up.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
 // errClient marks a write to the client that failed.
 var errClient = errors.New("the client connection failed")
-
-func (c *conn) relayRaw() error {
-	buf := make([]byte, rawReadSize)
-	for {
-		n, err := c.up.Read(buf)
-		if n > 0 {
-			c.w.CountUpstream(0, 0, 1, uint64(n))
-			c.rec.reply(nil, buf[:n])
-			if c.w.ReplyFrame(nil, buf[:n]) != nil || c.w.Flush() != nil {
-				return errClient
-			}
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func (c *conn) relayFrames() error {
-	br := bufio.NewReaderSize(c.up, rawReadSize)
-	codec := c.h.cfg.Response
-	for {
-		f, err := codec.ReadFrame(br)
-		if err != nil {
-			if errors.Is(err, io.EOF) && br.Buffered() > 0 {
-				return io.ErrUnexpectedEOF
-			}
-			return err
-		}
-		c.w.CountUpstream(0, 0, 1, uint64(len(f.Header)+len(f.Body)))
-		c.rec.reply(f.Header, f.Body)
-		if c.w.ReplyFrame(f.Header, f.Body) != nil {
-			return errClient
-		}
-		if br.Buffered() == 0 && c.w.Flush() != nil { // what came in one read leaves in one write
-			return errClient
-		}
-	}
-}
 
 // CloseConn implements rawsock.ConnHandler: a client that finished
 // sending has the upstream told so, and its answers wait for up to
@@ -218,7 +207,9 @@ func (c *conn) CloseConn(peerDone bool) {
 			t.Stop()
 		}
 	}
-	_ = c.up.Close()
+	// The relay's read may be writing to a client that does not read:
+	// fail that write first, or closing the upstream would wait for it.
 	c.w.Abort()
+	_ = c.up.Close()
 	<-c.done
 }

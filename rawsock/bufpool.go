@@ -43,9 +43,41 @@ func getBuffer(n int) *buffer {
 	return &buffer{b: make([]byte, 1<<(class+minBufShift))}
 }
 
+// Small buffers, for what waits rather than works (a held reply): 256 B
+// and 1 KiB, so that a queue of small replies does not hold 4 KiB each.
+const (
+	smallBufSize = 256
+	smallBufMax  = 1 << 10
+)
+
+var smallPools [2]sync.Pool // smallBufSize, smallBufMax
+
+// getSmallBuffer returns a buffer of at least n bytes, for n up to
+// smallBufMax; its contents are stale.
+func getSmallBuffer(n int) *buffer {
+	i, size := 0, smallBufSize
+	if n > smallBufSize {
+		i, size = 1, smallBufMax
+	}
+	if v := smallPools[i].Get(); v != nil {
+		return v.(*buffer)
+	}
+	return &buffer{b: make([]byte, size)}
+}
+
 // putBuffer returns b to its pool. b must not be used afterwards.
 func putBuffer(b *buffer) {
 	c := cap(b.b)
+	switch c {
+	case smallBufSize:
+		b.b = b.b[:c]
+		smallPools[0].Put(b)
+		return
+	case smallBufMax:
+		b.b = b.b[:c]
+		smallPools[1].Put(b)
+		return
+	}
 	class := sizeClass(c)
 	if class < 0 || c != 1<<(class+minBufShift) {
 		return // not one of ours: let the GC have it

@@ -10,10 +10,10 @@ import (
 // costs: 1,000 connections that have each talked once and gone quiet,
 // then the same connections each with a reply held by a latency fault
 // (5 s, so that the measurement is over before any reply leaves, even on
-// a loaded machine). It reports the server's Go memory (heap and stacks in use, after
-// a collection) per connection in each state, and their ratio. A held
-// reply is a timer and a pooled buffer, not a sleeping goroutine, so the
-// ratio stays near 1.
+// a loaded machine). It reports the server's Go memory (heap and stacks
+// in use, after a collection) per connection in each state, and their
+// ratio. A held reply is an entry in the listener's schedule and a pooled
+// buffer, not a sleeping goroutine, so the ratio stays near 1.
 func BenchmarkHeldReplyMemory(b *testing.B) {
 	const conns = 1000
 	for b.Loop() {

@@ -10,9 +10,6 @@ import (
 // not read: the timer's goroutine must not block for ever.
 const heldWriteTimeout = 10 * time.Second
 
-// smallHeld is the size below which a held reply is not pooled.
-const smallHeld = 1 << 10
-
 // errLimitReached ends a connection a limitData fault cut.
 var errLimitReached = errors.New("limitData fault: byte limit reached")
 
@@ -35,13 +32,15 @@ type pacing struct {
 }
 
 // later is a connection's queue of held replies, in the order they must
-// leave, each due no earlier than the one before. wmu guards it; a timer
-// writes what is due, so neither the connection nor a latency fault keeps
-// a goroutine asleep per frame. A connection makes one the first time it
+// leave, each due no earlier than the one before. wmu guards it; the
+// listener's held-reply writer writes what is due when it is (see
+// heldwriter.go), so neither the connection nor a latency fault keeps a
+// goroutine asleep per frame. A connection makes one the first time it
 // holds a reply, and keeps it.
 type later struct {
-	q        []held
-	timer    *time.Timer
+	q        []held // q[head:] wait, in order
+	head     int
+	gen      uint64        // the schedule in force (see heldWriter); older ones are void
 	paceFree time.Time     // a bandwidth fault's next free moment
 	pieces   uint64        // slicer pieces cut, for their sizes
 	drained  chan struct{} // closed when q empties, for a connection that waits to close
@@ -54,68 +53,142 @@ func (c *streamConn) holdLocked(hdr, body []byte, due time.Time, pace pacing, co
 		c.later = &later{}
 	}
 	lq := c.later
-	if len(lq.q) == 0 && c.wbuf != nil && len(c.wbuf.b) > 0 {
+	if lq.empty() && c.wbuf != nil && len(c.wbuf.b) > 0 {
 		// Replies buffered before this one leave first.
 		if c.writeLocked() != nil {
 			return
 		}
 	}
-	if n := len(lq.q); n > 0 && due.Before(lq.q[n-1].due) {
+	wasEmpty := lq.empty()
+	if lq.head > 0 && lq.head >= len(lq.q)/2 {
+		// A queue that never empties moves its replies to the front
+		// rather than grow behind the ones that left.
+		n := copy(lq.q, lq.q[lq.head:])
+		clear(lq.q[n:])
+		lq.q, lq.head = lq.q[:n], 0
+	}
+	if n := len(lq.q); !wasEmpty && due.Before(lq.q[n-1].due) {
 		due = lq.q[n-1].due
 	}
 	for range copies {
 		var buf *buffer
-		if size := len(hdr) + len(body); size < smallHeld {
-			// A held reply is waited on, not worked on: a small one keeps
-			// its own bytes rather than a 4 KiB pooled buffer.
-			buf = &buffer{b: make([]byte, 0, size)}
+		if size := len(hdr) + len(body); size <= smallBufMax {
+			// A held reply is waited on, not worked on: a small one takes a
+			// small buffer, not a 4 KiB one.
+			buf = getSmallBuffer(size)
 		} else {
 			buf = getBuffer(size)
 		}
 		buf.b = append(append(buf.b[:0], hdr...), body...)
 		lq.q = append(lq.q, held{buf: buf, due: due, pace: pace})
 	}
-	if len(lq.q) == copies { // the queue was empty: arm the timer
-		wait := max(time.Until(due), 0)
-		if lq.timer == nil {
-			lq.timer = time.AfterFunc(wait, c.writeHeld)
+	if wasEmpty {
+		c.scheduleHeld(due)
+	}
+}
+
+// empty reports whether no reply waits.
+func (lq *later) empty() bool { return lq.head == len(lq.q) }
+
+// pop drops the front reply, which left. An emptied queue keeps its
+// array for the next replies, unless a burst grew it large.
+func (lq *later) pop() {
+	lq.q[lq.head] = held{}
+	lq.head++
+	if lq.empty() {
+		lq.head = 0
+		if cap(lq.q) > keptHeld {
+			lq.q = nil
 		} else {
-			lq.timer.Reset(wait)
+			lq.q = lq.q[:0]
 		}
 	}
 }
 
-// heldLocked reports whether replies are waiting; the caller holds wmu.
-func (c *streamConn) heldLocked() bool { return c.later != nil && len(c.later.q) > 0 }
+// keptHeld is the longest queue array a connection keeps while no reply
+// waits.
+const keptHeld = 16
 
-// writeHeld runs on the timer: it writes every piece that is due, then
-// re-arms the timer for the next one.
-func (c *streamConn) writeHeld() {
+// scheduleHeld has the front reply written at due, replacing the
+// schedule before. The caller holds wmu.
+func (c *streamConn) scheduleHeld(due time.Time) {
+	lq := c.later
+	lq.gen++
+	if hw := c.l.heldWriter(); hw != nil {
+		hw.schedule(c, due, lq.gen)
+		return
+	}
+	// The listener stopped its writer: it has no connections left to
+	// write for, but a straggler gets a timer of its own.
+	gen := lq.gen
+	time.AfterFunc(max(time.Until(due), 0), func() { c.writeHeld(gen) })
+}
+
+// heldLocked reports whether replies are waiting; the caller holds wmu.
+func (c *streamConn) heldLocked() bool { return c.later != nil && !c.later.empty() }
+
+// writeHeld writes every piece that is due under schedule gen, unless
+// another replaced it, then schedules the next one; it waits for a peer
+// that does not read for up to heldWriteTimeout.
+func (c *streamConn) writeHeld(gen uint64) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.later.gen == gen {
+		c.writeHeldLocked(false)
+	}
+}
+
+// writeHeldNow is writeHeld for the held-reply writer, which must never
+// wait: a connection whose write lock is taken, or whose socket does not
+// take a piece whole, goes on to a goroutine of its own that waits.
+func (c *streamConn) writeHeldNow(gen uint64) {
+	if !c.wmu.TryLock() {
+		go c.writeHeld(gen)
+		return
+	}
+	if c.later.gen != gen {
+		c.wmu.Unlock()
+		return
+	}
+	blocked := c.writeHeldLocked(true)
+	c.wmu.Unlock()
+	if blocked {
+		go c.writeHeld(gen)
+	}
+}
+
+// writeHeldLocked is writeHeld with wmu held. With nowOnly set it never
+// waits, and reports true when it stopped because it would have (what
+// was written stays written: the reply's offset moved on).
+func (c *streamConn) writeHeldLocked(nowOnly bool) (blocked bool) {
 	lq := c.later
 	if lq == nil {
-		return
+		return false
 	}
-	if c.wbuf != nil && len(c.wbuf.b) > 0 && c.writeLocked() != nil {
+	if c.wbuf != nil && len(c.wbuf.b) > 0 {
 		// What a poller could not write (see writeNow) leaves first.
-		c.dropHeldLocked()
-		return
+		if nowOnly {
+			return true
+		}
+		if c.writeLocked() != nil {
+			c.dropHeldLocked()
+			return false
+		}
 	}
-	for len(lq.q) > 0 {
+	for !lq.empty() {
 		if c.werr != nil {
 			c.dropHeldLocked()
-			return
+			return false
 		}
-		h := &lq.q[0]
-		now := time.Now()
+		h := &lq.q[lq.head]
+		at := time.Now()
 		due := h.due
 		if h.pace.rate > 0 && lq.paceFree.After(due) {
 			due = lq.paceFree
 		}
-		if due.After(now) {
-			lq.timer.Reset(due.Sub(now))
-			return
+		if due.After(at) {
+			c.scheduleHeld(due)
+			return false
 		}
 		piece := h.buf.b[h.off:]
 		if n := c.pieceSize(h.pace); n > 0 && n < len(piece) {
@@ -127,11 +200,13 @@ func (c *streamConn) writeHeld() {
 				piece, cut = piece[:max(left, 0)], true
 			}
 		}
-		_ = c.nc.SetWriteDeadline(now.Add(heldWriteTimeout))
-		n, err := c.nc.Write(piece)
-		_ = c.nc.SetWriteDeadline(time.Time{})
+		n, err := c.writePiece(piece, at, nowOnly)
 		if c.fx != nil {
 			c.fx.outBytes += int64(n)
+		}
+		if err == nil && n < len(piece) { // the socket is full (nowOnly)
+			h.off += n
+			return true
 		}
 		if err != nil || cut {
 			if err == nil {
@@ -143,25 +218,55 @@ func (c *streamConn) writeHeld() {
 			c.werr = err
 			_ = c.closeSocket()
 			c.dropHeldLocked()
-			return
+			return false
 		}
 		h.off += n
 		if h.pace.rate > 0 {
-			lq.paceFree = now.Add(time.Duration(int64(n) * int64(time.Second) / h.pace.rate))
+			lq.paceFree = at.Add(time.Duration(int64(n) * int64(time.Second) / h.pace.rate))
 		}
 		if h.off < len(h.buf.b) {
-			h.due = now.Add(h.pace.gap)
+			h.due = at.Add(h.pace.gap)
 			continue
 		}
 		putBuffer(h.buf)
-		lq.q[0] = held{}
-		lq.q = lq.q[1:]
+		lq.pop()
 	}
-	lq.q = lq.q[:0:0] // let the backing array go with the last reply
 	if lq.drained != nil {
 		close(lq.drained)
 		lq.drained = nil
 	}
+	return false
+}
+
+// writePiece writes a piece of a held reply, bounded by
+// heldWriteTimeout for a peer that does not read. On a plaintext socket
+// it first writes what the socket takes now, with raw system calls, and
+// sets a deadline only when the socket is full: a piece usually fits,
+// and setting and clearing a deadline per piece costs as much as the
+// write's own bookkeeping. The caller holds wmu.
+//
+// With nowOnly set it never waits: it returns what the socket took.
+func (c *streamConn) writePiece(piece []byte, now time.Time, nowOnly bool) (int, error) {
+	if c.rc == nil {
+		if nowOnly {
+			return 0, nil // TLS: the waiting writeHeld writes it
+		}
+		_ = c.nc.SetWriteDeadline(now.Add(heldWriteTimeout))
+		n, err := c.nc.Write(piece)
+		_ = c.nc.SetWriteDeadline(time.Time{})
+		return n, err
+	}
+	sw := &c.scratch().sw
+	sw.Reset(c.rc)
+	defer sw.Reset(nil)
+	n, err := sw.WriteNow(piece)
+	if err != nil || int(n) == len(piece) || nowOnly {
+		return int(n), err
+	}
+	_ = c.nc.SetWriteDeadline(now.Add(heldWriteTimeout))
+	m, err := sw.Write(piece[n:])
+	_ = c.nc.SetWriteDeadline(time.Time{})
+	return int(n + m), err
 }
 
 // pieceSize is the size of the next piece of a paced reply, 0 for all of it.
@@ -191,13 +296,11 @@ func (c *streamConn) dropHeldLocked() {
 	if lq == nil {
 		return
 	}
-	if lq.timer != nil {
-		lq.timer.Stop()
-	}
-	for _, h := range lq.q {
+	lq.gen++ // what was scheduled is void
+	for _, h := range lq.q[lq.head:] {
 		putBuffer(h.buf)
 	}
-	lq.q = nil
+	lq.q, lq.head = nil, 0
 	if lq.drained != nil {
 		close(lq.drained)
 		lq.drained = nil

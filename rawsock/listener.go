@@ -115,8 +115,12 @@ type Listener struct {
 	// noPollers: connections wait on goroutines (pollers could not be
 	// made, or the listener is closing).
 	noPollers atomic.Bool
-	pconn     *packetConn // the datagram server, for datagram networks
-	connsWG   sync.WaitGroup
+	// held is the held-reply writer (see heldwriter.go), made on first
+	// use; heldDone is set when it stopped, for good.
+	held     atomic.Pointer[heldWriter]
+	heldDone bool
+	pconn    *packetConn // the datagram server, for datagram networks
+	connsWG  sync.WaitGroup
 }
 
 // NewListener checks cfg, fills in its defaults and returns a Listener
@@ -423,6 +427,7 @@ func (l *Listener) acceptLoop(ln net.Listener) {
 	}
 	l.connsWG.Wait()
 	l.stopPollers()
+	l.stopHeldWriter()
 	l.finish(loopErr)
 }
 

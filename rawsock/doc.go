@@ -21,9 +21,12 @@
 // socket does not take whole), reading into and replying from buffers
 // it lends for the wake-up (pollbuf.go); otherwise it hands the
 // connection to a goroutine, which parks it on the poller again once it
-// stays idle. TLS connections keep a goroutine. An echo of a body of
-// 256 KiB or more is spliced from the socket to itself as it arrives
-// (cutthrough.go).
+// stays idle. TLS connections keep a goroutine. Plaintext sockets are
+// read and written with raw system calls on either path (package
+// internal/sockio). An echo of a body of 256 KiB or more is spliced from
+// the socket to itself as it arrives (cutthrough.go). Replies held by a
+// fault or a Delay wait in one schedule per listener, written when due
+// by one goroutine (heldwriter.go).
 //
 // The engine knows nothing of ids, desired state, stores or APIs: package
 // registry keeps named listeners built from specs, and package api serves

@@ -7,7 +7,7 @@
 # It builds sockplane, sockctl and the bench tools, raises the descriptor
 # limit as far as it may, and runs bench/runner, which starts sockplane,
 # the plain standard-library baseline (bench/baseline), the C epoll
-# reference (bench/epoll/echo.c, compiled here with the system compiler)
+# references (bench/epoll/echo.c, relay.c and udpbatch.c, compiled here with the system compiler)
 # and the tutorial's Python servers (bench/tutorial_server.py) pinned to CPU 0 (and, for the
 # proxy rows, Toxiproxy in front of the same echo upstream as sockplane's
 # proxy listener), drives them
@@ -50,6 +50,10 @@ go build -o "$work/" ./cmd/sockplane ./cmd/sockctl ./bench/baseline ./bench/idle
 # E, issue 15's C reference: compiled from source on this machine so that
 # anyone can reproduce the comparison; warnings are fixed, not tolerated.
 "$cc" -O2 -Wall -Wextra -o "$work/epoll-echo" bench/epoll/echo.c
+# Y, the proxy rows' C reference (issue 13): a relay with nothing else in it.
+"$cc" -O2 -Wall -Wextra -o "$work/epoll-relay" bench/epoll/relay.c
+# W, a batching UDP echo: what recvmmsg/sendmmsg alone give on the UDP load.
+"$cc" -O2 -Wall -Wextra -o "$work/epoll-udpbatch" bench/epoll/udpbatch.c
 
 # Toxiproxy, the proxy rows' reference (issue 13), at a pinned version
 # from the module proxy; not a dependency of sockplane, so not in go.mod.

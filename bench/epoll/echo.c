@@ -41,6 +41,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sockaddr.h"
+
 #define MAX_HEADER (64u << 10)   /* a JSON header longer than this is junk */
 #define MAX_BODY (64u << 20)     /* the protocol's largest body */
 #define INITIAL_BUF (16u << 10)  /* holds many 64 B frames per read */
@@ -58,12 +60,6 @@ struct conn {
 
 static int ep;
 static struct conn listener_tag; /* its address marks the listener's events */
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
 
 static void conn_close(struct conn *c)
 {
@@ -260,17 +256,7 @@ static void on_writable(struct conn *c)
 
 static void on_accept(int lfd)
 {
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				perror("accept4"); /* e.g. EMFILE: the next wake-up retries */
-			return;
-		}
-		int one = 1; /* as Go does for every TCP connection */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	for (int fd; (fd = accept_next(lfd)) >= 0;) {
 		struct conn *c = calloc(1, sizeof *c);
 		if (c)
 			c->in = malloc(INITIAL_BUF);
@@ -288,57 +274,13 @@ static void on_accept(int lfd)
 	}
 }
 
-/* listen_on binds host:port (IPv4) and returns the listening socket. */
-static int listen_on(const char *spec)
-{
-	char host[64];
-	const char *colon = strrchr(spec, ':');
-	if (!colon || (size_t)(colon - spec) >= sizeof host) {
-		fprintf(stderr, "epoll-echo: address %s: want host:port\n", spec);
-		exit(2);
-	}
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = 0;
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		fprintf(stderr, "epoll-echo: address %s: want an IPv4 host\n", spec);
-		exit(2);
-	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		die("socket");
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		die("bind");
-	if (listen(fd, 4096) < 0)
-		die("listen");
-	socklen_t sl = sizeof sa;
-	if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-		die("getsockname");
-	char buf[INET_ADDRSTRLEN];
-	printf("%s:%u\n", inet_ntop(AF_INET, &sa.sin_addr, buf, sizeof buf), ntohs(sa.sin_port));
-	fflush(stdout); /* stdout is a pipe to the runner: send the line now */
-	return fd;
-}
-
 int main(int argc, char **argv)
 {
-	int lfd = listen_on(argc > 1 ? argv[1] : "127.0.0.1:0");
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0)
-		die("epoll_create1");
-	struct epoll_event e = {.events = EPOLLIN, .data.ptr = &listener_tag};
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &e) < 0)
-		die("epoll_ctl");
+	int lfd = bind_on("epoll-echo", argc > 1 ? argv[1] : "127.0.0.1:0", SOCK_STREAM | SOCK_NONBLOCK);
+	ep = epoll_with(lfd, &listener_tag);
 	struct epoll_event evs[MAX_EVENTS];
 	for (;;) {
-		int n = epoll_wait(ep, evs, MAX_EVENTS, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("epoll_wait");
-		}
+		int n = wait_events(ep, evs, MAX_EVENTS);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (c == &listener_tag) {

@@ -42,6 +42,12 @@ func (r *runner) issue15Rows() []row {
 		pr := r.paired("udp", tSockplane, tUDPLoop, func(x runStats) float64 { return x.MsgsPerSec }, ratio)
 		add(row{tudp, fmt.Sprintf("%.0f", s.MsgsPerSec), fmt.Sprintf("bare loop %.0f", u.MsgsPerSec),
 			fmt.Sprintf("%.3f × (of medians: %.3f)", pr, s.MsgsPerSec/u.MsgsPerSec), fmt.Sprintf("≥ %.1f × bare loop", udpVsBareMin), yes(pr >= udpVsBareMin)})
+		// W bounds what batching gets on this load, for any server.
+		if w, _, ok := r.pair("udp", tUDPBatch, tUDPLoop); ok {
+			pw := r.paired("udp", tUDPBatch, tUDPLoop, func(x runStats) float64 { return x.MsgsPerSec }, ratio)
+			add(row{tudp + " (reference: the C batching echo W against the bare loop)", fmt.Sprintf("W %.0f", w.MsgsPerSec), fmt.Sprintf("bare loop %.0f", u.MsgsPerSec),
+				fmt.Sprintf("%.3f × (of medians: %.3f)", pw, w.MsgsPerSec/u.MsgsPerSec), "(for reference)", "—"})
+		}
 	} else {
 		add(notRun(tudp, fmt.Sprintf("≥ %.1f × bare loop", udpVsBareMin)))
 	}

@@ -34,7 +34,7 @@ func (r *runner) loads() []load {
 		{key: "mib", name: "mib", title: "1 MiB echo, 1 conn, closed loop", args: []string{"--conns", "1", "--size", "1048576"},
 			targets: []string{tSockplane, tCopy, tReadWrite, tBaseline, tEpoll}},
 		{key: "udp", name: "udp", title: fmt.Sprintf("UDP 64 B echo, %d sockets, closed loop", r.cfg.udpConns), args: []string{"--udp", "--conns", strconv.Itoa(r.cfg.udpConns), "--size", "64"},
-			targets: []string{tSockplane + "udp", tUDPLoop, tTutorial + "udp"}},
+			targets: []string{tSockplane + "udp", tUDPLoop, tTutorial + "udp", tUDPBatch}},
 	}
 }
 

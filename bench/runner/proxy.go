@@ -14,6 +14,7 @@ const (
 	tToxiproxy    = "T" // Toxiproxy, no toxic
 	tToxiLatency  = "L" // Toxiproxy with one latency toxic, for reference
 	tFramedPlain  = "G" // sockplane HANDLER_PROXY, JSON-header framing, no fault: what framing alone costs
+	tEpollRelay   = "Y" // bench/epoll/relay.c, built by run.sh as epoll-relay: the machine's floor for a relay
 	proxyLatency  = time.Millisecond
 	proxyUpstream = "baseline --mode %s (upstream)" // the upstream process's name
 )
@@ -23,9 +24,9 @@ const (
 func (r *runner) proxyLoads() []load {
 	return []load{
 		{key: "proxy", name: "proxy64", title: "proxy: 64 B echo, 64 conns, closed loop", args: []string{"--conns", "64", "--size", "64"},
-			targets: []string{tRawRelay, tToxiproxy, tFramedRelay, tToxiLatency, tFramedPlain}},
+			targets: []string{tRawRelay, tToxiproxy, tFramedRelay, tToxiLatency, tFramedPlain, tEpollRelay}},
 		{key: "proxy", name: "proxymib", title: "proxy: 1 MiB echo, 1 conn, closed loop", args: []string{"--conns", "1", "--size", "1048576"},
-			targets: []string{tRawRelay, tToxiproxy}},
+			targets: []string{tRawRelay, tToxiproxy, tEpollRelay}},
 	}
 }
 
@@ -52,7 +53,7 @@ func (r *runner) proxy() error {
 	return errors.Join(errs...)
 }
 
-// startProxies starts the upstream and the five proxies in front of it.
+// startProxies starts the upstream and the six proxies in front of it.
 func (r *runner) startProxies() error {
 	r.targets = map[string]*target{}
 	mode := r.cfg.proxyUpstream
@@ -106,9 +107,19 @@ func (r *runner) startProxies() error {
 	}
 	r.targets[tToxiproxy] = &target{key: tToxiproxy, label: "Toxiproxy " + r.cfg.toxiproxyVersion + ", no toxic", addr: plain, proc: tp.proc}
 	r.targets[tToxiLatency] = &target{key: tToxiLatency, label: fmt.Sprintf("Toxiproxy %s, one latency toxic of %s downstream", r.cfg.toxiproxyVersion, proxyLatency), addr: slow, proc: tp.proc}
+	if err := r.startEpollRelay(upstream); err != nil {
+		return err
+	}
 	for k, t := range r.targets {
 		t.upstream = up
 		logf("proxy %s: %s at %s (pid %d)", k, t.label, t.addr, t.proc.pid())
 	}
 	return nil
+}
+
+// startEpollRelay starts Y, the single-threaded C epoll relay, in front
+// of upstream: what a relay costs on this machine with nothing else in
+// the process, the floor the proxy rows' ratios are read against.
+func (r *runner) startEpollRelay(upstream string) error {
+	return r.startCReference(tEpollRelay, "epoll-relay", "hand-tuned single-threaded C epoll relay (bench/epoll/relay.c)", "127.0.0.1:0", upstream)
 }

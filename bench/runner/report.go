@@ -242,11 +242,11 @@ func (r *runner) markdown() string {
 	for _, x := range r.rows() {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", x.load, x.mine, x.ref, x.ratio, x.target, x.met)
 	}
-	b.WriteString("\nB = plain goroutine-per-connection server (bench/baseline), P = the tutorial's socketserver server (python3), E = a hand-tuned single-threaded C epoll server (bench/epoll/echo.c). " +
+	b.WriteString("\nB = plain goroutine-per-connection server (bench/baseline), P = the tutorial's socketserver server (python3), E = a hand-tuned single-threaded C epoll server (bench/epoll/echo.c), W = a hand-tuned C UDP echo in recvmmsg/sendmmsg batches (bench/epoll/udpbatch.c). " +
 		"Ratios are the median over rounds of the ratio of two runs made back to back in the same round (paired), and, in parentheses, the ratio of the medians.\n")
 	if r.loadResult("proxy64") != nil || r.loadResult("proxymib") != nil {
 		fmt.Fprintf(&b, "Proxy rows: every proxy relays to the same bench/baseline --mode %s echo upstream on the server CPU; CPU counted is the proxy process's alone "+
-			"(X = sockplane raw relay, F = sockplane framed relay with a latency fault, G = the same without the fault, T = Toxiproxy %s, L = the same with a latency toxic).\n", e.ProxyUpstream, e.Toxiproxy)
+			"(X = sockplane raw relay, F = sockplane framed relay with a latency fault, G = the same without the fault, T = Toxiproxy %s, L = the same with a latency toxic, Y = a hand-tuned single-threaded C epoll relay, bench/epoll/relay.c).\n", e.ProxyUpstream, e.Toxiproxy)
 	}
 	if len(r.res.Idle) > 0 && r.res.Idle[0].Limit != "" {
 		fmt.Fprintf(&b, "Idle connections were capped at %d: %s.\n", r.res.Idle[0].Requested, r.res.Idle[0].Limit)
@@ -256,7 +256,7 @@ func (r *runner) markdown() string {
 	b.WriteString("| Load | Server | msgs/s | MB/s | p50 µs | p99 µs | server cores | server CPU µs/msg | msgs per CPU-s | foreign cores (max) | errors | runs |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, lr := range r.res.Loads {
-		for _, k := range []string{tSockplane, tBaseline, tCopy, tReadWrite, tUDPLoop, tTutorial, tEpoll, tRawRelay, tFramedPlain, tFramedRelay, tToxiproxy, tToxiLatency} {
+		for _, k := range []string{tSockplane, tBaseline, tCopy, tReadWrite, tUDPLoop, tUDPBatch, tTutorial, tEpoll, tRawRelay, tFramedPlain, tFramedRelay, tToxiproxy, tToxiLatency, tEpollRelay} {
 			s, ok := lr.Summary[k]
 			if !ok || s.Runs == 0 {
 				continue

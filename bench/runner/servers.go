@@ -30,6 +30,7 @@ const (
 	tUDPLoop      = "U" // bench/baseline --mode udp
 	tTutorial     = "P" // bench/tutorial_server.py
 	tEpoll        = "E" // bench/epoll/echo.c, built by run.sh as epoll-echo
+	tUDPBatch     = "W" // bench/epoll/udpbatch.c, built by run.sh as epoll-udpbatch
 	startTimeout  = 15 * time.Second
 	stopGrace     = 5 * time.Second
 	daemonLogLine = `sockplane serving.* grpc=(\S+) http=(\S+)`
@@ -134,6 +135,9 @@ func (r *runner) startServers() error {
 	if err := r.startEpoll(); err != nil {
 		return err
 	}
+	if err := r.startUDPBatch(); err != nil {
+		return err
+	}
 	for _, t := range []struct{ key, kind string }{{tTutorial, "tcp"}, {tTutorial + "udp", "udp"}} {
 		p, err := startProc("tutorial "+t.kind, r.pin(r.cfg.serverCPU, r.cfg.python, r.cfg.tutorial, t.kind), nil, stdoutLines)
 		if err != nil {
@@ -151,18 +155,30 @@ func (r *runner) startServers() error {
 	return nil
 }
 
-// startEpoll starts E, the single-threaded C epoll echo of issue 15
-// (bench/epoll/echo.c), which prints its address like bench/baseline.
-// Not a Go process: no GOMAXPROCS.
+// startEpoll starts E, the single-threaded C epoll echo of issue 15.
 func (r *runner) startEpoll() error {
-	p, err := startProc("epoll echo", r.pin(r.cfg.serverCPU, r.binPath("epoll-echo")), nil, stdoutLines)
+	return r.startCReference(tEpoll, "epoll-echo", "hand-tuned single-threaded C epoll framed echo (bench/epoll/echo.c)")
+}
+
+// startUDPBatch starts W, the C recvmmsg/sendmmsg echo: how far batching
+// alone takes a server past the bare loop on the UDP load.
+func (r *runner) startUDPBatch() error {
+	return r.startCReference(tUDPBatch, "epoll-udpbatch", "hand-tuned C UDP echo, recvmmsg/sendmmsg batches (bench/epoll/udpbatch.c)")
+}
+
+// startCReference starts one of the C references of bench/epoll, built
+// by bench/run.sh as bin, pinned to the server CPU, and takes the address
+// it prints (like bench/baseline) as target key's. Not a Go process: no
+// GOMAXPROCS.
+func (r *runner) startCReference(key, bin, label string, args ...string) error {
+	p, err := startProc(bin, r.pin(r.cfg.serverCPU, append([]string{r.binPath(bin)}, args...)...), nil, stdoutLines)
 	if err != nil {
-		return fmt.Errorf("start the C epoll echo (built by bench/run.sh): %w", err)
+		return fmt.Errorf("start %s (built by bench/run.sh): %w", bin, err)
 	}
 	m, err := p.waitLine(addrLine, startTimeout)
 	if err != nil {
-		return fmt.Errorf("the C epoll echo: %w", err)
+		return fmt.Errorf("%s: %w", bin, err)
 	}
-	r.targets[tEpoll] = &target{key: tEpoll, label: "hand-tuned single-threaded C epoll framed echo (bench/epoll/echo.c)", addr: m[1], proc: p}
+	r.targets[key] = &target{key: key, label: label, addr: m[1], proc: p}
 	return nil
 }

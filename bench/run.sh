@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The performance comparison of docs/PERFORMANCE.md, in one command:
 #
-#   bash bench/run.sh            # full: about 17 minutes on 2 cores
+#   bash bench/run.sh            # full: about 19 minutes on 2 cores
 #   bash bench/run.sh --quick    # smoke: one short run of everything, under a minute
 #
 # It builds sockplane, sockctl and the bench tools, raises the descriptor

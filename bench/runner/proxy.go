@@ -14,7 +14,7 @@ const (
 	tToxiproxy    = "T" // Toxiproxy, no toxic
 	tToxiLatency  = "L" // Toxiproxy with one latency toxic, for reference
 	tFramedPlain  = "G" // sockplane HANDLER_PROXY, JSON-header framing, no fault: what framing alone costs
-	tEpollRelay   = "Y" // bench/epoll/relay.c, built by run.sh as epoll-relay: the machine's floor for a relay
+	tEpollRelay   = "Y" // bench/epoll/relay.c, built by run.sh as epoll-relay: a relay with nothing else in its process
 	proxyLatency  = time.Millisecond
 	proxyUpstream = "baseline --mode %s (upstream)" // the upstream process's name
 )

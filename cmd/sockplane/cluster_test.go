@@ -424,6 +424,9 @@ func TestClusterPendingAndUnknownOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = silent.Close(context.Background()) })
+	// a learns of the join through its watch of the nodes: a create sent
+	// before it has would be answered as for a node that is not alive.
+	poll.Until(t, "a sees silent alive", func() bool { return nodeAlive(t, a.daemon, "silent") })
 
 	start := time.Now()
 	r := rest(t, a.daemon, "POST", "/v1/listeners", `{"id":"waits","node":"silent","transport":"TRANSPORT_TCP","address":"127.0.0.1:0"}`)

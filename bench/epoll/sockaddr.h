@@ -59,7 +59,7 @@ static inline int bind_on(const char *prog, const char *spec, int type)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
 		die("bind");
-	if ((type & SOCK_STREAM) && listen(fd, 4096) < 0)
+	if ((type & 0xf) == SOCK_STREAM && listen(fd, 4096) < 0) /* 0xf: the type without its SOCK_ flags */
 		die("listen");
 	socklen_t sl = sizeof sa;
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)

@@ -18,7 +18,6 @@
  * - one sendmmsg answers them all, each to its sender.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -31,7 +30,7 @@
 #include "sockaddr.h"
 
 #define BATCH 64
-#define DGRAM 2048 /* the load's datagrams are 4 + ~20 + 64 bytes */
+#define DGRAM 2048 /* the load's datagrams are 4 + ~20 + 64 bytes; a longer one is echoed cut short */
 
 int main(int argc, char **argv)
 {

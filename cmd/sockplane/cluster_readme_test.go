@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockplane/sockplane/internal/etcdtest"
 	"github.com/sockplane/sockplane/internal/testenv"
 )
 
@@ -41,10 +42,12 @@ func TestREADMECluster(t *testing.T) {
 		t.Fatalf("go build devetcd: %v\n%s", err, out)
 	}
 
+	readmePorts := []string{"2379", "2380", "7070", "7080", "7071", "7081"}
+	free := freePorts(t, len(readmePorts))
 	ports := map[string]string{}
 	var subst []string
-	for _, p := range []string{"2379", "2380", "7070", "7080", "7071", "7081"} {
-		ports[p] = freePort(t)
+	for i, p := range readmePorts {
+		ports[p] = free[i]
 		if p != "7070" && p != "7080" { // tourShell.run rewrites those
 			subst = append(subst, "127.0.0.1:"+p, "127.0.0.1:"+ports[p])
 		}
@@ -103,16 +106,20 @@ func TestREADMECluster(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) string {
+// freePorts returns n distinct loopback ports, picked as etcdtest picks
+// its members' (below the ephemeral range: node b starts again on its old
+// ports, which meanwhile may have become the local end of a connection).
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := etcdtest.FreePorts(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	return p
+	ports := make([]string, n)
+	for i, a := range addrs {
+		_, ports[i], _ = net.SplitHostPort(a)
+	}
+	return ports
 }
 
 // process is a README command run as a process of its own, as in a

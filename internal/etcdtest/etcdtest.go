@@ -102,7 +102,7 @@ func New(tb testing.TB, n int) *Cluster {
 
 // start picks ports for n members and starts them all.
 func (c *Cluster) start(n int) error {
-	ports, err := freePorts(2 * n)
+	ports, err := FreePorts(2 * n)
 	if err != nil {
 		return err
 	}
@@ -416,7 +416,7 @@ func (c *Cluster) close() {
 	}
 }
 
-// freePorts returns n distinct loopback host:ports that were free a
+// FreePorts returns n distinct loopback host:ports that were free a
 // moment ago. embed does not take port 0 for every URL, so they are
 // picked by listening and closing; and they are picked below the
 // kernel's ephemeral range, because a member restarts on its old ports
@@ -424,7 +424,7 @@ func (c *Cluster) close() {
 // some outgoing connection (a peer dialling, a client reconnecting),
 // which no retry outlasts. Another test process may still pick the same
 // port between the pick and the bind: callers retry on EADDRINUSE.
-func freePorts(n int) ([]string, error) {
+func FreePorts(n int) ([]string, error) {
 	lo, hi := belowEphemeral()
 	var lns []net.Listener
 	defer func() {

@@ -7,8 +7,11 @@
 // frame — each frame the client sends goes upstream whole, each frame
 // the upstream sends comes back through the listener's response path —
 // so the listener's faults, capture and counters act per frame in both
-// directions; with FramingRaw it relays what each read returns. Either
-// side closing its sending half is passed on to the other.
+// directions; with FramingRaw it relays what each read returns, and a
+// plaintext upstream's socket is offered to the listener
+// (rawsock.SocketRelay), whose poller then relays both ways with no
+// goroutine while no fault or capture asks for more. Either side closing
+// its sending half is passed on to the other.
 package proxy
 
 import (
@@ -110,9 +113,31 @@ func (h *Handler) OpenConn(w rawsock.ConnWriter, r *rawsock.Request) (rawsock.Co
 	c := &conn{h: h, w: w, up: up, done: make(chan struct{}), rec: cursor{rec: h.cfg.Recording, id: w.ConnID()}}
 	if rc := socketOf(up); rc != nil {
 		c.upw = sockio.NewWriter(rc)
+		if h.relaysBytes() {
+			c.sock = rc // the listener relays, or calls Resume
+			return c, nil
+		}
 	}
-	go c.relayUpstream()
+	c.Resume()
 	return c, nil
+}
+
+// relaysBytes reports whether the handler passes bytes through as they
+// are, both ways: raw framing, nothing recorded. A plaintext upstream
+// socket may then be relayed by the listener itself (rawsock.SocketRelay).
+func (h *Handler) relaysBytes() bool {
+	return h.cfg.Request.Framing == wire.FramingRaw && h.cfg.Response.Framing == wire.FramingRaw && h.cfg.Recording == nil
+}
+
+// RelaySocket implements rawsock.SocketRelay: the upstream's socket, when
+// OpenConn left reading it to the listener.
+func (c *conn) RelaySocket() syscall.RawConn { return c.sock }
+
+// Resume implements rawsock.SocketRelay: the connection relays what the
+// upstream sends itself, from now on.
+func (c *conn) Resume() {
+	c.reading = true
+	go c.relayUpstream()
 }
 
 // conn is one client connection's upstream.
@@ -121,7 +146,11 @@ type conn struct {
 	w    rawsock.ConnWriter
 	up   net.Conn
 	done chan struct{} // closed when relayUpstream returns
-	rec  cursor        // where its exchanges go in the recording, if any
+	// sock is the upstream's socket when the listener may relay it
+	// (RelaySocket); reading says relayUpstream was started (Resume).
+	sock    syscall.RawConn
+	reading bool
+	rec     cursor // where its exchanges go in the recording, if any
 
 	// The client's side, on the connection's goroutine: frames go
 	// upstream through upw, raw writes to a plaintext socket, or (TLS)
@@ -197,6 +226,10 @@ var errClient = errors.New("the client connection failed")
 // sending has the upstream told so, and its answers wait for up to
 // halfCloseWait; then (or at once, otherwise) both are closed.
 func (c *conn) CloseConn(peerDone bool) {
+	if !c.reading {
+		_ = c.up.Close() // the listener relayed it all, and is done with it
+		return
+	}
 	if peerDone {
 		if cw, ok := c.up.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			t := time.NewTimer(halfCloseWait)

@@ -1,6 +1,9 @@
 package rawsock
 
-import "time"
+import (
+	"syscall"
+	"time"
+)
 
 // A ConnOpener is a Handler that keeps state for each stream connection
 // — the proxy's connection to its upstream — and serves the connection's
@@ -26,6 +29,23 @@ type ConnHandler interface {
 	// connection's writes work until CloseConn returns, and ConnWriter's
 	// Abort makes a write blocked on a peer that does not read fail.
 	CloseConn(peerDone bool)
+}
+
+// A SocketRelay is a ConnHandler that relays the connection's bytes
+// unchanged to a plaintext socket of its own and the socket's back (the
+// proxy's raw relay). The listener's poller may then move them itself,
+// both ways, with no goroutine (see relay.go).
+//
+// When RelaySocket returns a socket, the handler has not begun to read
+// it: the listener either relays it, or calls Resume, once, and the
+// handler reads it from then on as it would have. Until Resume the
+// listener alone reads the socket and writes to it, outside ServeFrame;
+// CloseConn works either way. A nil RelaySocket means the handler reads
+// its socket itself already (Resume is then never called).
+type SocketRelay interface {
+	ConnHandler
+	RelaySocket() syscall.RawConn
+	Resume()
 }
 
 // A ConnWriter is a connection's ResponseWriter for a ConnHandler, which
@@ -112,6 +132,15 @@ func (c *streamConn) openConn(b *behaviour) bool {
 		return false
 	}
 	c.conn = h
+	if sr, ok := h.(SocketRelay); ok {
+		if rc := sr.RelaySocket(); rc != nil {
+			if c.relayable(b) {
+				c.relay = &socketRelay{h: sr, rc: rc}
+			} else {
+				sr.Resume()
+			}
+		}
+	}
 	return true
 }
 

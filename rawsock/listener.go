@@ -91,6 +91,8 @@ type Listener struct {
 	unixMode  fs.FileMode
 	parkAfter time.Duration // see serve
 	parked    atomic.Uint64 // hand-overs to fresh goroutines, for tests
+	relays    atomic.Uint64 // connections the poller began to relay (relay.go), for tests
+	relayLeft atomic.Uint64 // of those, the ones it handed back to goroutines, for tests
 	events    *EventBus
 	name      string
 

@@ -54,6 +54,7 @@ type poller struct {
 	now       time.Time     // when the last epoll_wait returned
 	unread    bool          // a read of this batch filled its buffer: the socket may hold more
 	bufs      pollerBuffers // lent to the connection served (see pollbuf.go)
+	relayBuf  []byte        // what a relay step reads and writes (see relay.go); made on first use
 }
 
 // maxPollers bounds a listener's pollers: more than a few cores' worth
@@ -180,21 +181,37 @@ func (c *streamConn) park() bool {
 func (p *poller) add(c *streamConn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var err error
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(uint32(c.act.id)), Pad: int32(uint32(c.act.id >> 32))}
-	cerr := c.rc.Control(func(fd uintptr) {
-		c.fd = int(fd)
-		err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if cerr != nil || err != nil {
+	fd, ok := p.watch(c.rc, c.act.id)
+	if !ok {
 		return false // closed meanwhile
 	}
+	c.fd = fd
 	p.conns[c.act.id] = c
 	c.inPoller = true
 	return true
 }
 
-// remove takes c out of the epoll set: it goes to a goroutine, or ends.
+// watch adds the socket of rc to the epoll set under key, and returns its
+// descriptor; false when the socket was closed. The caller holds p.mu.
+func (p *poller) watch(rc syscall.RawConn, key uint64) (int, bool) {
+	var err error
+	sock := -1
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
+	cerr := rc.Control(func(fd uintptr) {
+		sock = int(fd)
+		err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, sock, &ev)
+	})
+	return sock, cerr == nil && err == nil
+}
+
+// unwatch takes the socket of rc out of the epoll set. The caller holds
+// p.mu.
+func (p *poller) unwatch(rc syscall.RawConn) {
+	_ = rc.Control(func(fd uintptr) { _ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+}
+
+// remove takes c out of the epoll set, with the other socket of a relay:
+// it goes to a goroutine, or ends.
 func (p *poller) remove(c *streamConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -203,7 +220,11 @@ func (p *poller) remove(c *streamConn) {
 	}
 	delete(p.conns, c.act.id)
 	c.inPoller = false
-	_ = c.rc.Control(func(fd uintptr) { _ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+	p.unwatch(c.rc)
+	if c.relay != nil && c.relay.watched {
+		c.relay.watched = false
+		p.unwatch(c.relay.rc)
+	}
 }
 
 // closeSocket ends a connection from outside its reader (Shutdown, Close,
@@ -240,6 +261,7 @@ func (c *streamConn) shutInPoller() (bool, error) {
 		return false, nil
 	}
 	var err error
+	c.shutRead.Store(true) // before the poller can see the end of file it makes
 	if cerr := c.rc.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_RD) }); cerr != nil {
 		return true, cerr
 	}
@@ -287,11 +309,15 @@ func (p *poller) ready(fd uintptr) bool {
 		p.unread = false
 		for i := range p.events[:n] {
 			ev := &p.events[i]
-			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 			p.mu.Lock()
-			c := p.conns[id]
+			c := p.conns[key&^relayKey]
 			p.mu.Unlock()
-			if c != nil { // else it left the set after this epoll_wait
+			switch {
+			case c == nil: // it left the set after this epoll_wait
+			case c.relay != nil:
+				p.relayReady(c, key&relayKey != 0)
+			case key&relayKey == 0: // else a relay's socket, reported before the relay ended
 				p.serveReady(c)
 			}
 		}

@@ -43,7 +43,7 @@ func (p *poller) serveReady(c *streamConn) {
 		c.wmu.Unlock()
 		return
 	case err != nil || n == 0:
-		if c.r == c.w && n == 0 && err == nil {
+		if c.r == c.w && n == 0 && err == nil && !c.shutRead.Load() {
 			c.peerDone = true
 		} else if c.r != c.w {
 			c.cnt.errors.Add(1) // the peer left in the middle of a frame

@@ -107,10 +107,14 @@ type streamConn struct {
 	// resetOnClose: a reset fault's timer asked for an RST (see
 	// resetSocket).
 	resetOnClose atomic.Bool
-	conn         ConnHandler // the ConnOpener's, for this connection; nil for other handlers
-	peerDone     bool        // the peer closed its sending side between frames
-	growRaw      bool        // a raw read filled the buffer: the next one gets a larger one
-	bulk         bool        // a body was spliced (see cutThrough): wait for the next on the goroutine
+	// shutRead: closeSocket shut the reading side down (see
+	// shutInPoller): the end of file that follows is not the peer's.
+	shutRead atomic.Bool
+	conn     ConnHandler  // the ConnOpener's, for this connection; nil for other handlers
+	relay    *socketRelay // non-nil while the poller relays conn's socket and this one (see relay.go)
+	peerDone bool         // the peer closed its sending side between frames
+	growRaw  bool         // a raw read filled the buffer: the next one gets a larger one
+	bulk     bool         // a body was spliced (see cutThrough): wait for the next on the goroutine
 
 	// Write side.
 	wmu    sync.Mutex
@@ -241,6 +245,12 @@ func (c *streamConn) serve() {
 			c.finish()
 			return
 		}
+		if c.relay != nil {
+			if !c.parkRelay() {
+				c.finish()
+			}
+			return // the poller relays the connection now (see relay.go)
+		}
 	}
 	switch err := c.loop(); {
 	case err == errToPoller || err == errRespawn && c.rc != nil:
@@ -295,7 +305,7 @@ func (c *streamConn) loop() error {
 			if err == errToPoller {
 				return err
 			}
-			if c.r == c.w && err == io.EOF {
+			if c.r == c.w && err == io.EOF && !c.shutRead.Load() {
 				c.peerDone = true
 			}
 			if c.r != c.w && errors.Is(err, os.ErrDeadlineExceeded) {

@@ -16,9 +16,20 @@ import (
 )
 
 // Read reads once from the non-blocking socket fd.
-func Read(fd int, b []byte) (int, error) {
+func Read(fd int, b []byte) (int, error) { return once(syscall.SYS_READ, fd, b) }
+
+// Write writes b once to the non-blocking socket fd.
+func Write(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	return once(syscall.SYS_WRITE, fd, b)
+}
+
+// once is read(2) or write(2) (trap) of b on fd, retried on EINTR.
+func once(trap uintptr, fd int, b []byte) (int, error) {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 		if e == syscall.EINTR {
 			continue
 		}

@@ -84,7 +84,9 @@ func TestWriterWritesAllWhileThePeerReadsSlowly(t *testing.T) {
 func TestWriterHonoursTheWriteDeadline(t *testing.T) {
 	client, _ := tcpPair(t)
 	_ = client.SetWriteBuffer(4 << 10)
-	_ = client.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	// Long enough that the first write comes before it on a loaded
+	// machine (CI saw a 50 ms one pass before Write began).
+	_ = client.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
 	w := NewWriter(rawConn(t, client))
 	n, err := w.Write(make([]byte, 64<<20))
 	if !errors.Is(err, os.ErrDeadlineExceeded) {

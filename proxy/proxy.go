@@ -118,7 +118,7 @@ func (h *Handler) OpenConn(w rawsock.ConnWriter, r *rawsock.Request) (rawsock.Co
 			return c, nil
 		}
 	}
-	c.Resume()
+	c.Resume(nil)
 	return c, nil
 }
 
@@ -134,10 +134,10 @@ func (h *Handler) relaysBytes() bool {
 func (c *conn) RelaySocket() syscall.RawConn { return c.sock }
 
 // Resume implements rawsock.SocketRelay: the connection relays what the
-// upstream sends itself, from now on.
-func (c *conn) Resume() {
+// upstream sends itself from now on, pending first.
+func (c *conn) Resume(pending []byte) {
 	c.reading = true
-	go c.relayUpstream()
+	go c.relayUpstream(pending)
 }
 
 // conn is one client connection's upstream.
@@ -182,10 +182,14 @@ func (c *conn) ServeFrame(w rawsock.ResponseWriter, r *rawsock.Request) {
 	}
 }
 
-// relayUpstream sends the client what the upstream sends, until the
-// upstream finishes (then the client reads EOF too) or fails.
-func (c *conn) relayUpstream() {
+// relayUpstream sends the client pending (what the listener read from
+// the upstream for it, in a raw relay), then what the upstream sends,
+// until the upstream finishes (then the client reads EOF too) or fails.
+func (c *conn) relayUpstream(pending []byte) {
 	defer close(c.done)
+	if len(pending) > 0 && (c.w.ReplyFrame(nil, pending) != nil || c.w.Flush() != nil) {
+		return // the client is gone, or CloseConn aborted the write
+	}
 	p := newReplies(c)
 	var err error
 	if rc := socketOf(c.up); rc != nil {

@@ -38,14 +38,16 @@ type ConnHandler interface {
 //
 // When RelaySocket returns a socket, the handler has not begun to read
 // it: the listener either relays it, or calls Resume, once, and the
-// handler reads it from then on as it would have. Until Resume the
-// listener alone reads the socket and writes to it, outside ServeFrame;
-// CloseConn works either way. A nil RelaySocket means the handler reads
-// its socket itself already (Resume is then never called).
+// handler reads it from then on as it would have, sending the connection
+// pending first: bytes its socket sent that the listener read but could
+// not write (the handler owns them). Until Resume the listener alone
+// reads the socket and writes to it, outside ServeFrame; CloseConn works
+// either way. A nil RelaySocket means the handler reads its socket
+// itself already (Resume is then never called).
 type SocketRelay interface {
 	ConnHandler
 	RelaySocket() syscall.RawConn
-	Resume()
+	Resume(pending []byte)
 }
 
 // A ConnWriter is a connection's ResponseWriter for a ConnHandler, which
@@ -137,7 +139,7 @@ func (c *streamConn) openConn(b *behaviour) bool {
 			if c.relayable(b) {
 				c.relay = &socketRelay{h: sr, rc: rc}
 			} else {
-				sr.Resume()
+				sr.Resume(nil)
 			}
 		}
 	}

@@ -181,7 +181,7 @@ func (c *streamConn) park() bool {
 func (p *poller) add(c *streamConn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fd, ok := p.watch(c.rc, c.act.id)
+	fd, ok := p.watchOpen(c, c.rc, c.act.id)
 	if !ok {
 		return false // closed meanwhile
 	}
@@ -202,6 +202,21 @@ func (p *poller) watch(rc syscall.RawConn, key uint64) (int, bool) {
 		err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, sock, &ev)
 	})
 	return sock, cerr == nil && err == nil
+}
+
+// watchOpen is watch for c's own socket, which closeSocket may be
+// closing meanwhile. closeSocket sets c.closing, then, under p.mu, shuts
+// the socket's reading side down if c is in the set, or else closes it:
+// a socket added after it looked would be closed while in the set, and
+// the poller would go on using its number. So once the socket is in,
+// watchOpen (under p.mu too) takes it out again if c.closing is set.
+func (p *poller) watchOpen(c *streamConn, rc syscall.RawConn, key uint64) (int, bool) {
+	fd, ok := p.watch(rc, key)
+	if ok && c.closing.Load() {
+		p.unwatch(rc)
+		return -1, false
+	}
+	return fd, ok
 }
 
 // unwatch takes the socket of rc out of the epoll set. The caller holds
@@ -234,6 +249,7 @@ func (p *poller) remove(c *streamConn) {
 // the poller, which finishes it the usual way (closed, it would leave the
 // set without a word).
 func (c *streamConn) closeSocket() error {
+	c.closing.Store(true) // before shutInPoller looks: see watchOpen
 	if shut, err := c.shutInPoller(); shut {
 		return err
 	}
@@ -243,6 +259,7 @@ func (c *streamConn) closeSocket() error {
 // resetSocket is closeSocket with an RST for the peer, for a reset fault.
 func (c *streamConn) resetSocket() {
 	c.resetOnClose.Store(true)
+	c.closing.Store(true)
 	if shut, _ := c.shutInPoller(); !shut {
 		resetConn(c.nc)
 	}

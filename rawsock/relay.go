@@ -62,7 +62,7 @@ func (c *streamConn) parkRelay() bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fd, ok := p.watch(c.rc, c.act.id)
+	fd, ok := p.watchOpen(c, c.rc, c.act.id)
 	if !ok {
 		return false
 	}
@@ -81,12 +81,15 @@ func (c *streamConn) parkRelay() bool {
 // relayReady relays what one readable socket of c's relay holds to the
 // other: fromHandler says which one it is.
 func (p *poller) relayReady(c *streamConn, fromHandler bool) {
-	if !c.state.CompareAndSwap(connIdle, connActive) {
-		p.end(c) // not idle in the set: Shutdown or an idle timeout closed it
+	if !c.state.CompareAndSwap(connIdle, connActive) || c.shutRead.Load() {
+		// Not idle in the set: Shutdown or an idle timeout closed it; or
+		// Close or an operator did, shutting its reading side down, which
+		// would not stop the relay.
+		p.end(c)
 		return
 	}
 	if c.l.current() != c.b.Load().src || !c.wmu.TryLock() {
-		p.leave(c) // its goroutine adopts the new behaviour, or waits for the lock
+		p.leave(c, nil) // its goroutine adopts the new behaviour, or waits for the lock
 		return
 	}
 	src, dst := c.fd, c.relay.fd
@@ -114,8 +117,6 @@ func (p *poller) relayReady(c *streamConn, fromHandler bool) {
 	if fromHandler {
 		c.cnt.upFramesIn.Add(1)
 		c.cnt.upBytesIn.Add(uint64(n))
-		c.cnt.framesOut.Add(1)
-		c.cnt.bytesOut.Add(uint64(n))
 	} else {
 		c.cnt.bytesIn.Add(uint64(n))
 		c.act.touch(p.now)
@@ -130,34 +131,41 @@ func (p *poller) relayReady(c *streamConn, fromHandler bool) {
 		p.end(c)
 		return
 	}
-	if !fromHandler {
+	// A frame is counted where it is written whole; what is left is
+	// counted by whoever writes it.
+	if fromHandler {
+		c.cnt.bytesOut.Add(uint64(w))
+	} else {
 		c.cnt.upBytesOut.Add(uint64(w))
-		if w == n {
+	}
+	if w == n {
+		if fromHandler {
+			c.cnt.framesOut.Add(1)
+		} else {
 			c.cnt.framesIn.Add(1)
 			c.cnt.upFramesOut.Add(1)
 		}
-	}
-	if w == n {
 		c.wmu.Unlock()
 		p.relayIdle(c)
 		return
 	}
+	c.wmu.Unlock()
 	// The other side took less than it was given: the rest goes first on
-	// the goroutines. Bytes for the client wait in its write buffer, which
-	// its goroutine flushes before anything else; bytes for the handler
-	// wait in the read buffer as a frame the client sent, which the
-	// goroutine serves (counting it) before it reads again.
+	// the goroutines. Bytes for the client go to the handler's reader,
+	// which writes them before anything else it reads (its write, unlike
+	// the connection's goroutine, may block: an idle timeout, Shutdown or
+	// Close still end a client that does not read, and abort it); bytes
+	// for the handler wait in the read buffer as a frame the client sent,
+	// which the connection's goroutine serves (counting it) before it
+	// reads again.
 	rest := got[w:]
 	if fromHandler {
-		c.wbuf = getBuffer(len(rest))
-		c.wbuf.b = append(c.wbuf.b[:0], rest...)
-		c.wblocked = true
-	} else {
-		c.rbuf = getBuffer(max(len(rest), readBufSize))
-		c.r, c.w = 0, copy(c.rbuf.b, rest)
+		p.leave(c, append([]byte(nil), rest...))
+		return
 	}
-	c.wmu.Unlock()
-	p.leave(c)
+	c.rbuf = getBuffer(max(len(rest), readBufSize))
+	c.r, c.w = 0, copy(c.rbuf.b, rest)
+	p.leave(c, nil)
 }
 
 // relayIdle makes c idle again after a relay step, and ends it when the
@@ -179,7 +187,7 @@ func (p *poller) relayEnded(c *streamConn, fromHandler bool, err error) {
 		if err != nil {
 			c.cnt.errors.Add(1)
 		}
-		p.leave(c)
+		p.leave(c, nil)
 		return
 	}
 	r := c.relay
@@ -187,18 +195,32 @@ func (p *poller) relayEnded(c *streamConn, fromHandler bool, err error) {
 	c.relay = nil
 	c.peerDone = err == nil && !c.shutRead.Load()
 	if c.peerDone {
-		r.h.Resume()
+		r.h.Resume(nil)
 	}
 	go c.finish()
 }
 
 // leave hands a relayed connection back to goroutines: the handler reads
-// its socket again, and c's goroutine serves the client.
-func (p *poller) leave(c *streamConn) {
+// its socket, after writing pending to the client, and the client's
+// socket stays in the set as any idle connection of a ConnOpener does,
+// handed to a goroutine when it sends; at once when the read buffer
+// holds bytes for the handler. An idle client, not a goroutine waiting
+// for the write lock the handler's blocked write holds, is what Shutdown
+// and the idle timeout then find.
+func (p *poller) leave(c *streamConn, pending []byte) {
 	r := c.relay
-	p.remove(c)
+	p.mu.Lock()
+	if r.watched {
+		r.watched = false
+		p.unwatch(r.rc)
+	}
+	p.mu.Unlock()
 	c.relay = nil
 	c.l.relayLeft.Add(1)
-	r.h.Resume()
-	go c.serveFresh()
+	r.h.Resume(pending)
+	if c.rbuf != nil {
+		p.handOff(c)
+		return
+	}
+	p.relayIdle(c)
 }

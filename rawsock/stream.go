@@ -110,6 +110,7 @@ type streamConn struct {
 	// shutRead: closeSocket shut the reading side down (see
 	// shutInPoller): the end of file that follows is not the peer's.
 	shutRead atomic.Bool
+	closing  atomic.Bool  // closeSocket began (see watchOpen)
 	conn     ConnHandler  // the ConnOpener's, for this connection; nil for other handlers
 	relay    *socketRelay // non-nil while the poller relays conn's socket and this one (see relay.go)
 	peerDone bool         // the peer closed its sending side between frames
@@ -246,10 +247,14 @@ func (c *streamConn) serve() {
 			return
 		}
 		if c.relay != nil {
-			if !c.parkRelay() {
-				c.finish()
+			if c.parkRelay() {
+				return // the poller relays the connection now (see relay.go)
 			}
-			return // the poller relays the connection now (see relay.go)
+			// No poller to relay on: the goroutines relay it, and end it
+			// if it is closing.
+			r := c.relay
+			c.relay = nil
+			r.h.Resume(nil)
 		}
 	}
 	switch err := c.loop(); {

@@ -114,12 +114,20 @@ func (p *poller) relayReady(c *streamConn, fromHandler bool) {
 		p.unread = true
 	}
 	got := p.relayBuf[:n]
+	// Counted before the write, as the goroutines count a reply, so that
+	// a peer that has read it finds it counted; a short write takes back
+	// what whoever writes the rest counts.
 	if fromHandler {
 		c.cnt.upFramesIn.Add(1)
 		c.cnt.upBytesIn.Add(uint64(n))
+		c.cnt.framesOut.Add(1)
+		c.cnt.bytesOut.Add(uint64(n))
 	} else {
 		c.cnt.bytesIn.Add(uint64(n))
 		c.act.touch(p.now)
+		c.cnt.framesIn.Add(1)
+		c.cnt.upFramesOut.Add(1)
+		c.cnt.upBytesOut.Add(uint64(n))
 	}
 	w, err := sockio.Write(dst, got)
 	if err == syscall.EAGAIN {
@@ -131,23 +139,18 @@ func (p *poller) relayReady(c *streamConn, fromHandler bool) {
 		p.end(c)
 		return
 	}
-	// A frame is counted where it is written whole; what is left is
-	// counted by whoever writes it.
-	if fromHandler {
-		c.cnt.bytesOut.Add(uint64(w))
-	} else {
-		c.cnt.upBytesOut.Add(uint64(w))
-	}
 	if w == n {
-		if fromHandler {
-			c.cnt.framesOut.Add(1)
-		} else {
-			c.cnt.framesIn.Add(1)
-			c.cnt.upFramesOut.Add(1)
-		}
 		c.wmu.Unlock()
 		p.relayIdle(c)
 		return
+	}
+	if fromHandler {
+		c.cnt.framesOut.Add(^uint64(0))
+		c.cnt.bytesOut.Add(^uint64(n - w - 1))
+	} else {
+		c.cnt.framesIn.Add(^uint64(0))
+		c.cnt.upFramesOut.Add(^uint64(0))
+		c.cnt.upBytesOut.Add(^uint64(n - w - 1))
 	}
 	c.wmu.Unlock()
 	// The other side took less than it was given: the rest goes first on

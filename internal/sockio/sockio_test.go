@@ -195,3 +195,35 @@ func TestWriteNowStopsWhenTheSocketIsFull(t *testing.T) {
 		t.Fatalf("peer read %d bytes; want %d", got, total)
 	}
 }
+
+// Write writes once and never waits: on a socket whose peer does not
+// read it takes what fits, then says EAGAIN; an empty write is no call.
+func TestWriteOnANonBlockingSocket(t *testing.T) {
+	client, server := tcpPair(t)
+	_ = client.SetWriteBuffer(4 << 10)
+	rc := rawConn(t, client)
+	chunk := make([]byte, 64<<10)
+	total := 0
+	var n int
+	var err error
+	for err == nil {
+		if cerr := rc.Control(func(fd uintptr) { n, err = Write(int(fd), chunk) }); cerr != nil {
+			t.Fatal(cerr)
+		}
+		total += n
+		if total > 64<<20 {
+			t.Fatal("64 MiB written to a peer that does not read")
+		}
+	}
+	if err != syscall.EAGAIN || total == 0 {
+		t.Fatalf("writes to a peer that does not read: %d bytes, then %v; want some, then EAGAIN", total, err)
+	}
+	if cerr := rc.Control(func(fd uintptr) { n, err = Write(int(fd), nil) }); cerr != nil || n != 0 || err != nil {
+		t.Fatalf("an empty Write = %d, %v", n, err)
+	}
+	got := make([]byte, total)
+	_ = server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(server, got); err != nil {
+		t.Fatalf("the peer read: %v", err)
+	}
+}

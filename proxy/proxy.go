@@ -113,20 +113,15 @@ func (h *Handler) OpenConn(w rawsock.ConnWriter, r *rawsock.Request) (rawsock.Co
 	c := &conn{h: h, w: w, up: up, done: make(chan struct{}), rec: cursor{rec: h.cfg.Recording, id: w.ConnID()}}
 	if rc := socketOf(up); rc != nil {
 		c.upw = sockio.NewWriter(rc)
-		if h.relaysBytes() {
-			c.sock = rc // the listener relays, or calls Resume
+		if h.cfg.Recording == nil {
+			// Nothing to record: the listener may relay the plaintext
+			// upstream's socket itself (rawsock.SocketRelay), or calls Resume.
+			c.sock = rc
 			return c, nil
 		}
 	}
-	c.Resume(nil)
+	c.Resume(nil, nil)
 	return c, nil
-}
-
-// relaysBytes reports whether the handler passes bytes through as they
-// are, both ways: raw framing, nothing recorded. A plaintext upstream
-// socket may then be relayed by the listener itself (rawsock.SocketRelay).
-func (h *Handler) relaysBytes() bool {
-	return h.cfg.Request.Framing == wire.FramingRaw && h.cfg.Response.Framing == wire.FramingRaw && h.cfg.Recording == nil
 }
 
 // RelaySocket implements rawsock.SocketRelay: the upstream's socket, when
@@ -134,11 +129,13 @@ func (h *Handler) relaysBytes() bool {
 func (c *conn) RelaySocket() syscall.RawConn { return c.sock }
 
 // Resume implements rawsock.SocketRelay: the connection relays what the
-// upstream sends itself from now on, pending first.
-func (c *conn) Resume(pending []byte) {
+// upstream sends itself from now on, toClient and fromUpstream first.
+func (c *conn) Resume(toClient, fromUpstream []byte) {
 	c.reading = true
-	go c.relayUpstream(pending)
+	go c.relayUpstream(toClient, fromUpstream)
 }
+
+var _ rawsock.SocketRelay = (*conn)(nil)
 
 // conn is one client connection's upstream.
 type conn struct {
@@ -182,20 +179,24 @@ func (c *conn) ServeFrame(w rawsock.ResponseWriter, r *rawsock.Request) {
 	}
 }
 
-// relayUpstream sends the client pending (what the listener read from
-// the upstream for it, in a raw relay), then what the upstream sends,
-// until the upstream finishes (then the client reads EOF too) or fails.
-func (c *conn) relayUpstream(pending []byte) {
+// relayUpstream sends the client toClient and the frames of
+// fromUpstream (what the listener relayed for it but could not write, and
+// what it read of the upstream and did not relay: see Resume), then what
+// the upstream sends, until the upstream finishes (then the client reads
+// EOF too) or fails.
+func (c *conn) relayUpstream(toClient, fromUpstream []byte) {
 	defer close(c.done)
-	if len(pending) > 0 && (c.w.ReplyFrame(nil, pending) != nil || c.w.Flush() != nil) {
+	if len(toClient) > 0 && c.w.WriteRaw(toClient) != nil {
 		return // the client is gone, or CloseConn aborted the write
 	}
 	p := newReplies(c)
-	var err error
-	if rc := socketOf(c.up); rc != nil {
-		err = p.relaySocket(rc)
-	} else {
-		err = p.relayConn(c.up)
+	err := p.take(fromUpstream)
+	if err == nil {
+		if rc := socketOf(c.up); rc != nil {
+			err = p.relaySocket(rc)
+		} else {
+			err = p.relayConn(c.up)
+		}
 	}
 	switch {
 	case errors.Is(err, io.EOF):

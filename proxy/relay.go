@@ -82,6 +82,18 @@ func (p *replies) got(n int) error {
 	return nil
 }
 
+// take relays b as if read from the upstream.
+func (p *replies) take(b []byte) error {
+	for len(b) > 0 {
+		n := copy(p.room(), b)
+		b = b[n:]
+		if err := p.got(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // eof is the error for the upstream's end of file: clean between frames.
 func (p *replies) eof() error {
 	if p.r != p.w {

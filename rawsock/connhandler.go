@@ -3,6 +3,8 @@ package rawsock
 import (
 	"syscall"
 	"time"
+
+	"github.com/sockplane/sockplane/wire"
 )
 
 // A ConnOpener is a Handler that keeps state for each stream connection
@@ -38,16 +40,24 @@ type ConnHandler interface {
 //
 // When RelaySocket returns a socket, the handler has not begun to read
 // it: the listener either relays it, or calls Resume, once, and the
-// handler reads it from then on as it would have, sending the connection
-// pending first: bytes its socket sent that the listener read but could
-// not write (the handler owns them). Until Resume the listener alone
-// reads the socket and writes to it, outside ServeFrame; CloseConn works
-// either way. A nil RelaySocket means the handler reads its socket
-// itself already (Resume is then never called).
+// handler reads it from then on as it would have. Resume's toClient is
+// what the listener relayed but the connection did not take, to be
+// written first as it is (WriteRaw); fromSocket is what the listener
+// read from the socket and did not relay (the start of a frame), to be
+// taken as if read first. The handler owns both. Until Resume the
+// listener alone reads the socket and writes to it, outside ServeFrame;
+// CloseConn works either way. A nil RelaySocket means the handler reads
+// its socket itself already (Resume is then never called).
+//
+// The listener relays a raw connection's bytes as they are, and a framed
+// one's frames as the handler would: each whole frame of the client's
+// as it came, each of the socket's in the listener's response framing
+// with its header as given (ReplyFrame). A handler that offers its
+// socket must relay so itself.
 type SocketRelay interface {
 	ConnHandler
 	RelaySocket() syscall.RawConn
-	Resume(pending []byte)
+	Resume(toClient, fromSocket []byte)
 }
 
 // A ConnWriter is a connection's ResponseWriter for a ConnHandler, which
@@ -62,6 +72,9 @@ type ConnWriter interface {
 	ReplyFrame(header, body []byte) error
 	// Flush writes what the replies gathered.
 	Flush() error
+	// WriteRaw writes b as it is, after what the replies gathered,
+	// uncounted: bytes a SocketRelay's Resume handed back.
+	WriteRaw(b []byte) error
 	// CloseWrite half-closes the connection: the peer reads EOF after
 	// what was sent, and may still send.
 	CloseWrite() error
@@ -92,6 +105,16 @@ func (c *streamConn) ReplyFrame(header, body []byte) error {
 
 // Flush implements ConnWriter.
 func (c *streamConn) Flush() error { return c.flush() }
+
+// WriteRaw implements ConnWriter.
+func (c *streamConn) WriteRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return c.werr
+	}
+	return c.writeLocked(b)
+}
 
 // CloseWrite implements ConnWriter.
 func (c *streamConn) CloseWrite() error {
@@ -137,9 +160,9 @@ func (c *streamConn) openConn(b *behaviour) bool {
 	if sr, ok := h.(SocketRelay); ok {
 		if rc := sr.RelaySocket(); rc != nil {
 			if c.relayable(b) {
-				c.relay = &socketRelay{h: sr, rc: rc}
+				c.relay = &socketRelay{h: sr, rc: rc, framed: b.request.Framing != wire.FramingRaw, uneed: b.response.MinFrame()}
 			} else {
-				sr.Resume(nil)
+				sr.Resume(nil, nil)
 			}
 		}
 	}

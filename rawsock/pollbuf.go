@@ -41,15 +41,7 @@ func (p *poller) lend(c *streamConn, raw bool) {
 // unlend takes the poller's buffers back from c before its write lock is
 // released, moving what c still needs of them into buffers of its own.
 func (p *poller) unlend(c *streamConn) {
-	if c.rbuf == p.bufs.rbuf {
-		if c.r == c.w {
-			c.rbuf, c.r, c.w = nil, 0, 0
-		} else {
-			own := getBuffer(len(c.rbuf.b))
-			c.w = copy(own.b, c.rbuf.b[c.r:c.w])
-			c.r, c.rbuf = 0, own
-		}
-	}
+	p.unlendRead(c)
 	if c.wbuf == p.bufs.wbuf {
 		if len(c.wbuf.b) == 0 {
 			c.wbuf = nil
@@ -62,6 +54,28 @@ func (p *poller) unlend(c *streamConn) {
 	}
 	if c.ws == p.bufs.ws {
 		c.ws = nil
+	}
+}
+
+// lendRead gives c the poller's read buffer if it has none: the read
+// side's own, which needs no write lock.
+func (p *poller) lendRead(c *streamConn) {
+	if c.rbuf == nil {
+		c.rbuf, c.r, c.w = p.bufs.rbuf, 0, 0
+	}
+}
+
+// unlendRead takes the poller's read buffer back from c, moving a
+// partial frame into a buffer of c's own.
+func (p *poller) unlendRead(c *streamConn) {
+	if c.rbuf == p.bufs.rbuf {
+		if c.r == c.w {
+			c.rbuf, c.r, c.w = nil, 0, 0
+		} else {
+			own := getBuffer(len(c.rbuf.b))
+			c.w = copy(own.b, c.rbuf.b[c.r:c.w])
+			c.r, c.rbuf = 0, own
+		}
 	}
 }
 

@@ -75,11 +75,13 @@ func (c *pairConn) ServeFrame(w ResponseWriter, r *Request) {
 
 func (c *pairConn) RelaySocket() syscall.RawConn { return c.rc }
 
-func (c *pairConn) Resume(pending []byte) {
+var _ SocketRelay = (*pairConn)(nil)
+
+func (c *pairConn) Resume(toClient, _ []byte) { // raw: nothing is kept from the socket
 	c.reading = true
 	go func() {
 		defer close(c.done)
-		if len(pending) > 0 && (c.w.ReplyFrame(nil, pending) != nil || c.w.Flush() != nil) {
+		if len(toClient) > 0 && c.w.WriteRaw(toClient) != nil {
 			return
 		}
 		buf := make([]byte, 32<<10)

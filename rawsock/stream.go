@@ -254,7 +254,7 @@ func (c *streamConn) serve() {
 			// if it is closing.
 			r := c.relay
 			c.relay = nil
-			r.h.Resume(nil)
+			r.h.Resume(nil, nil)
 		}
 	}
 	switch err := c.loop(); {

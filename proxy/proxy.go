@@ -7,11 +7,12 @@
 // frame — each frame the client sends goes upstream whole, each frame
 // the upstream sends comes back through the listener's response path —
 // so the listener's faults, capture and counters act per frame in both
-// directions; with FramingRaw it relays what each read returns, and a
-// plaintext upstream's socket is offered to the listener
-// (rawsock.SocketRelay), whose poller then relays both ways with no
-// goroutine while no fault or capture asks for more. Either side closing
-// its sending half is passed on to the other.
+// directions; with FramingRaw it relays what each read returns. A
+// plaintext upstream's socket, when nothing is recorded, is offered to
+// the listener (rawsock.SocketRelay), whose poller then relays both ways
+// as the handler would, with no goroutine, while no fault but latency on
+// replies, and no capture, asks for more. Either side closing its sending
+// half is passed on to the other.
 package proxy
 
 import (

@@ -21,10 +21,10 @@
 // socket does not take whole), reading into and replying from buffers
 // it lends for the wake-up (pollbuf.go); otherwise it hands the
 // connection to a goroutine, which parks it on the poller again once it
-// stays idle. A plaintext raw connection whose ConnOpener relays its
-// bytes unchanged to a plaintext socket of its own (a SocketRelay: the
-// proxy's raw relay) has both sockets in the poller's set, which moves
-// the bytes each way itself while nothing else is asked of it
+// stays idle. A plaintext connection whose ConnOpener relays it to a
+// plaintext socket of its own (a SocketRelay: the proxy) has both sockets
+// in the poller's set, which relays each way itself, bytes or frames,
+// while nothing but a latency fault on replies is asked of it
 // (relay.go). TLS connections keep a goroutine. Plaintext sockets are
 // read and written with raw system calls on either path (package
 // internal/sockio). An echo of a body of 256 KiB or more is spliced from

@@ -373,6 +373,10 @@ func (p *poller) relayReplies(c *streamConn) {
 		c.wbuf.b, c.wblocked = c.wbuf.b[:0], false
 	}
 	p.unlend(c)
+	if c.wbuf != nil && len(c.wbuf.b) == 0 {
+		putBuffer(c.wbuf) // writeNow's own, emptied above: nothing is held while idle
+		c.wbuf = nil
+	}
 	c.wmu.Unlock()
 	switch {
 	case werr != nil:

@@ -237,6 +237,12 @@ func tourEnv(home string) []string {
 		switch name {
 		case "HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "SOCKPLANE_TOKEN":
 			continue
+		case "PYTHONUNBUFFERED":
+			// Unbuffered, print writes its text and its newline apart, and
+			// another process of the block (an event stream, a curl) may
+			// write between them: the tour then does not show a line it
+			// printed (seen as "closed by the server{}").
+			continue
 		}
 		env = append(env, kv)
 	}

@@ -211,6 +211,17 @@ func readAll(t *testing.T, c net.Conn, want []byte) {
 	}
 }
 
+// writeUntilLeft writes data to w on a goroutine of its own, whose error
+// the channel returns, and waits until the relay has gone back to
+// goroutines, as the other side reads none of it meanwhile.
+func writeUntilLeft(t *testing.T, ln *Listener, w net.Conn, data []byte) <-chan error {
+	t.Helper()
+	wrote := make(chan error, 1)
+	go func() { _, err := w.Write(data); wrote <- err }()
+	poll.Until(t, "the relay handed back to goroutines", func() bool { return ln.relayLeft.Load() == 1 })
+	return wrote
+}
+
 // A client that does not read makes the poller's write to it fall
 // short: the relay goes back to goroutines with the rest written first,
 // and not a byte is lost or reordered.
@@ -221,9 +232,7 @@ func TestRelayBackpressureToClient(t *testing.T) {
 	exchange(t, c, up, "start") // the relay has begun
 	// More than loopback TCP's buffers hold between the two.
 	data := pattern(24 << 20)
-	wrote := make(chan error, 1)
-	go func() { _, err := up.Write(data); wrote <- err }()
-	poll.Until(t, "the relay handed back to goroutines", func() bool { return ln.relayLeft.Load() == 1 })
+	wrote := writeUntilLeft(t, ln, up, data)
 	readAll(t, c, data)
 	if err := <-wrote; err != nil {
 		t.Fatal(err)
@@ -240,8 +249,7 @@ func TestRelayBackpressureThenShutdown(t *testing.T) {
 	ln := startRelay(t, h, Config{})
 	c, up := relayPair(t, ln, h)
 	exchange(t, c, up, "start")
-	go func() { _, _ = up.Write(pattern(24 << 20)) }() // fails when the connection ends
-	poll.Until(t, "the relay handed back to goroutines", func() bool { return ln.relayLeft.Load() == 1 })
+	writeUntilLeft(t, ln, up, pattern(24<<20)) // the write fails when the connection ends
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if err := ln.Shutdown(ctx); err != nil {
@@ -251,17 +259,15 @@ func TestRelayBackpressureThenShutdown(t *testing.T) {
 }
 
 // An upstream that does not read makes the poller's write to it fall
-// short: the rest goes to the connection's goroutine as a frame the
-// client sent, served before anything after it.
+// short: the connection's goroutine writes the rest, as it is, before
+// it serves anything after it.
 func TestRelayBackpressureToHandler(t *testing.T) {
 	h := &pairRelay{sndbuf: 4096}
 	ln := startRelay(t, h, Config{})
 	c, up := relayPair(t, ln, h)
 	exchange(t, c, up, "start")
 	data := pattern(4 << 20)
-	wrote := make(chan error, 1)
-	go func() { _, err := c.Write(data); wrote <- err }()
-	poll.Until(t, "the relay handed back to goroutines", func() bool { return ln.relayLeft.Load() == 1 })
+	wrote := writeUntilLeft(t, ln, c, data)
 	readAll(t, up, data)
 	if err := <-wrote; err != nil {
 		t.Fatal(err)

@@ -16,17 +16,19 @@ import (
 //
 // The writer never waits on a peer: a connection whose write lock is
 // taken, or whose socket does not take a piece whole, goes on to a
-// goroutine of its own (see writeHeldNow). The listener makes the writer
+// goroutine of its own (see writeHeldNow). It waits on a heldClock, a
+// timerfd, so that a reply leaves when it falls due to within the
+// kernel's timer precision, not the runtime's. The listener makes the writer
 // when a connection first holds a reply and stops it with its pollers,
 // once its connections are gone.
 type heldWriter struct {
-	mu      sync.Mutex
-	h       []heldDue // a min-heap by due
-	batch   []heldDue // the run goroutine's
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	earlier time.Time // the due time the timer is armed for; zero: none
+	mu     sync.Mutex
+	h      []heldDue // a min-heap by due
+	batch  []heldDue // the run goroutine's
+	clock  heldClock
+	armed  time.Time // the due time the clock is armed for; zero: none
+	closed bool      // the clock is closed: arm it no more
+	done   chan struct{}
 }
 
 // heldDue is a connection's next due time, under its schedule gen.
@@ -40,35 +42,30 @@ type heldDue struct {
 func (hw *heldWriter) schedule(c *streamConn, due time.Time, gen uint64) {
 	hw.mu.Lock()
 	hw.push(heldDue{due: due, c: c, gen: gen})
-	wake := hw.earlier.IsZero() || due.Before(hw.earlier)
-	if wake {
-		hw.earlier = due
+	if !hw.closed && (hw.armed.IsZero() || due.Before(hw.armed)) {
+		// Under the lock, so that two schedules cannot leave the clock
+		// armed for the later of their times; setting a timer does not
+		// block.
+		hw.armed = due
+		hw.clock.set(time.Until(due))
 	}
 	hw.mu.Unlock()
-	if wake {
-		select {
-		case hw.wake <- struct{}{}:
-		default: // already woken
-		}
-	}
 }
 
 func (hw *heldWriter) run() {
 	defer close(hw.done)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	for {
 		hw.mu.Lock()
 		now := time.Now()
+		if !hw.armed.After(now) {
+			hw.armed = time.Time{} // it fired, or is about to: a spare wake-up costs nothing
+		}
 		for len(hw.h) > 0 && !hw.h[0].due.After(now) {
 			hw.batch = append(hw.batch, hw.pop())
 		}
-		if len(hw.h) > 0 {
-			hw.earlier = hw.h[0].due
-			timer.Reset(hw.earlier.Sub(now))
-		} else {
-			hw.earlier = time.Time{}
-			timer.Stop()
+		if len(hw.h) > 0 && !hw.closed && (hw.armed.IsZero() || hw.h[0].due.Before(hw.armed)) {
+			hw.armed = hw.h[0].due
+			hw.clock.set(hw.armed.Sub(now))
 		}
 		hw.mu.Unlock()
 		if len(hw.batch) > 0 {
@@ -79,10 +76,7 @@ func (hw *heldWriter) run() {
 			hw.batch = hw.batch[:0]
 			continue // writing took time: more may be due
 		}
-		select {
-		case <-timer.C:
-		case <-hw.wake:
-		case <-hw.stop:
+		if !hw.clock.wait() {
 			return
 		}
 	}
@@ -139,7 +133,7 @@ func (l *Listener) heldWriter() *heldWriter {
 	if hw := l.held.Load(); hw != nil {
 		return hw
 	}
-	hw := &heldWriter{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	hw := &heldWriter{clock: newHeldClock(), done: make(chan struct{})}
 	l.held.Store(hw)
 	go hw.run()
 	return hw
@@ -155,7 +149,10 @@ func (l *Listener) stopHeldWriter() {
 	if hw == nil {
 		return
 	}
-	close(hw.stop)
+	hw.mu.Lock()
+	hw.closed = true
+	hw.mu.Unlock()
+	hw.clock.close()
 	<-hw.done
 	l.held.Store(nil) // a straggler's schedule then finds none (see scheduleHeld)
 }

@@ -38,10 +38,12 @@ type heldDue struct {
 	gen uint64
 }
 
+func (d heldDue) before(o heldDue) bool { return d.due.Before(o.due) }
+
 // schedule has c's held replies written at due, as schedule gen.
 func (hw *heldWriter) schedule(c *streamConn, due time.Time, gen uint64) {
 	hw.mu.Lock()
-	hw.push(heldDue{due: due, c: c, gen: gen})
+	heapPush(&hw.h, heldDue{due: due, c: c, gen: gen}, heldDue.before)
 	if !hw.closed && (hw.armed.IsZero() || due.Before(hw.armed)) {
 		// Under the lock, so that two schedules cannot leave the clock
 		// armed for the later of their times; setting a timer does not
@@ -61,7 +63,7 @@ func (hw *heldWriter) run() {
 			hw.armed = time.Time{} // it fired, or is about to: a spare wake-up costs nothing
 		}
 		for len(hw.h) > 0 && !hw.h[0].due.After(now) {
-			hw.batch = append(hw.batch, hw.pop())
+			hw.batch = append(hw.batch, heapPop(&hw.h, heldDue.before))
 		}
 		if len(hw.h) > 0 && !hw.closed && (hw.armed.IsZero() || hw.h[0].due.Before(hw.armed)) {
 			hw.armed = hw.h[0].due
@@ -80,43 +82,6 @@ func (hw *heldWriter) run() {
 			return
 		}
 	}
-}
-
-// push and pop keep h a min-heap by due.
-func (hw *heldWriter) push(d heldDue) {
-	hw.h = append(hw.h, d)
-	i := len(hw.h) - 1
-	for i > 0 {
-		parent := (i - 1) / 2
-		if !hw.h[i].due.Before(hw.h[parent].due) {
-			break
-		}
-		hw.h[i], hw.h[parent] = hw.h[parent], hw.h[i]
-		i = parent
-	}
-}
-
-func (hw *heldWriter) pop() heldDue {
-	top := hw.h[0]
-	last := len(hw.h) - 1
-	hw.h[0] = hw.h[last]
-	hw.h[last] = heldDue{}
-	hw.h = hw.h[:last]
-	for i := 0; ; {
-		least, l, r := i, 2*i+1, 2*i+2
-		if l < last && hw.h[l].due.Before(hw.h[least].due) {
-			least = l
-		}
-		if r < last && hw.h[r].due.Before(hw.h[least].due) {
-			least = r
-		}
-		if least == i {
-			break
-		}
-		hw.h[i], hw.h[least] = hw.h[least], hw.h[i]
-		i = least
-	}
-	return top
 }
 
 // heldWriter returns the listener's held-reply writer, making it on first

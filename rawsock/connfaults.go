@@ -185,12 +185,16 @@ func (c *streamConn) inbound(header, body []byte, size int) (serve int, end bool
 // pause waits d on the connection's goroutine, or less if the
 // connection or the listener closes; it reports whether the full time
 // passed. Inbound delays hold the connection's own reader, as a slow
-// network would: its later frames wait behind.
+// network would: its later frames wait behind. The listener's pauses
+// (Timers, on a timerfd) wake it, so that it wakes on time (see
+// timerfdClock).
 func (c *streamConn) pause(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	waited := make(chan struct{})
+	if !c.l.pauses.After(d, func() { close(waited) }) {
+		return false // the listener stopped: no connection is left to wait
+	}
 	select {
-	case <-t.C:
+	case <-waited:
 		return true
 	case <-c.req.Context().Done():
 		return false

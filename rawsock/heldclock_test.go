@@ -55,6 +55,11 @@ func TestShortLatencyIsPrecise(t *testing.T) {
 		c := dial(t, startListener(t, Config{Faults: faults}))
 		checkHeldFor(t, delay, func() { c.roundTrip("on time") })
 	})
+	t.Run("tcp-requests", func(t *testing.T) {
+		in := []Fault{{Kind: FaultLatency, Delay: delay, Inbound: true}}
+		c := dial(t, startListener(t, Config{Faults: in}))
+		checkHeldFor(t, delay, func() { c.roundTrip("on time") })
+	})
 	t.Run("udp", func(t *testing.T) {
 		ln := startListener(t, Config{Network: "udp", Faults: faults})
 		c := dialUDP(t, ln)

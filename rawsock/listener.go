@@ -121,8 +121,11 @@ type Listener struct {
 	// use; heldDone is set when it stopped, for good.
 	held     atomic.Pointer[heldWriter]
 	heldDone bool
-	pconn    *packetConn // the datagram server, for datagram networks
-	connsWG  sync.WaitGroup
+	// pauses wake the connections that inbound faults hold (see pause);
+	// stopped with the held-reply writer.
+	pauses  Timers
+	pconn   *packetConn // the datagram server, for datagram networks
+	connsWG sync.WaitGroup
 }
 
 // NewListener checks cfg, fills in its defaults and returns a Listener
@@ -430,6 +433,7 @@ func (l *Listener) acceptLoop(ln net.Listener) {
 	l.connsWG.Wait()
 	l.stopPollers()
 	l.stopHeldWriter()
+	l.pauses.Stop()
 	l.finish(loopErr)
 }
 

@@ -38,13 +38,14 @@ func (t timed) before(o timed) bool {
 	return t.due.Before(o.due) || t.due.Equal(o.due) && t.seq < o.seq
 }
 
-// After runs fn once d has passed, unless Stop came first.
-func (h *Timers) After(d time.Duration, fn func()) {
+// After runs fn once d has passed, unless Stop comes first; it reports
+// false, and fn never runs, when Stop came first.
+func (h *Timers) After(d time.Duration, fn func()) bool {
 	due := time.Now().Add(d)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return
+		return false
 	}
 	if h.clock == nil {
 		h.clock, h.done = newHeldClock(), make(chan struct{})
@@ -56,6 +57,7 @@ func (h *Timers) After(d time.Duration, fn func()) {
 		h.armed = due // under the lock, as heldWriter.schedule does
 		h.clock.set(d)
 	}
+	return true
 }
 
 func (h *Timers) run() {

@@ -30,7 +30,9 @@
 // internal/sockio). An echo of a body of 256 KiB or more is spliced from
 // the socket to itself as it arrives (cutthrough.go). Replies held by a
 // fault or a Delay wait in one schedule per listener, written when due
-// by one goroutine (heldwriter.go).
+// by one goroutine (heldwriter.go), which, like Timers, wakes on a
+// timerfd rather than the runtime's timers, whose granularity in an idle
+// process is a millisecond (heldclock.go, duequeue.go).
 //
 // The engine knows nothing of ids, desired state, stores or APIs: package
 // registry keeps named listeners built from specs, and package api serves

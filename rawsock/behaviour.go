@@ -36,6 +36,8 @@ type behaviour struct {
 	// a stream connection may echo a large body as it arrives instead of
 	// storing it first (see cutthrough.go).
 	streamEcho bool
+	// spliceEcho: streamed bodies go through a pipe (see Echo.Splice).
+	spliceEcho bool
 	// src is the listener's behaviour this one is, or was derived from:
 	// itself for the listener's own; for a stream connection accepted with
 	// another framing than the new behaviour's, a copy that keeps the
@@ -78,9 +80,11 @@ func newBehaviour(cfg Config) (*behaviour, error) {
 	if _, ok := cfg.Handler.(NonBlocking); ok && faults == nil && b.opener == nil {
 		b.inline = true
 	}
-	switch cfg.Handler.(type) {
-	case Echo, *Echo:
-		b.streamEcho = stream && faults == nil && cfg.Capture == nil
+	switch h := cfg.Handler.(type) {
+	case Echo:
+		b.streamEcho, b.spliceEcho = stream && faults == nil && cfg.Capture == nil, h.Splice
+	case *Echo:
+		b.streamEcho, b.spliceEcho = stream && faults == nil && cfg.Capture == nil, h != nil && h.Splice
 	}
 	b.src = b
 	return b, nil

@@ -47,16 +47,18 @@ func BenchmarkUDPEcho(b *testing.B) {
 	}
 }
 
-// BenchmarkTCPEchoLarge echoes 1 MiB frames on one connection, spliced
-// (Echo, whose bodies of 256 KiB and more go through cutThrough) and
-// stored (the same reply from a handler that is not Echo, so the whole
-// frame is read first), side by side in one run.
+// BenchmarkTCPEchoLarge echoes 1 MiB frames on one connection, streamed
+// (Echo, whose bodies of 256 KiB and more go through cutThrough) through
+// its ring buffer or, with Splice, a pipe, and stored (the same reply from
+// a handler that is not Echo, so the whole frame is read first), side by
+// side in one run.
 func BenchmarkTCPEchoLarge(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		handler Handler
 	}{
-		{"spliced", Echo{}},
+		{"copied", Echo{}},
+		{"spliced", Echo{Splice: true}},
 		{"stored", HandlerFunc(func(w ResponseWriter, r *Request) { _ = w.Reply(r.Body) })},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -1,6 +1,13 @@
 package rawsock
 
-import "time"
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // cutThroughMin is the smallest body an echo connection streams through
 // (see cutThrough) rather than storing it and writing it back: below it,
@@ -12,8 +19,9 @@ const cutThroughMin = 256 << 10
 // plaintext socket) and the body still to come is at least
 // cutThroughMin: the reply's header and the body bytes already read leave
 // in one writev, and the rest of the body is moved from the socket to
-// itself through a pipe by splice(2) (see spliceEcho), never entering
-// user space nor the read buffer. What the peer receives is exactly what
+// itself (see echoBody) through a 32 KiB buffer of its own or, with
+// Echo.Splice, a pipe, never through the read buffer, which stays small.
+// What the peer receives is exactly what
 // Echo would have replied. The write lock is held until the body has
 // gone, as the reply is in flight all that time: an operator's frame
 // (see send) waits for its end rather than landing inside it.
@@ -50,7 +58,7 @@ func (c *streamConn) cutThrough() (bool, error) {
 		return true, err
 	}
 	c.cnt.bytesOut.Add(uint64(len(hdr) + len(body)))
-	if err := c.spliceEcho(size - len(body)); err != nil {
+	if err := c.echoBody(size-len(body), b.spliceEcho); err != nil {
 		// Either side may have failed, and the reply is cut short: end
 		// the connection, which is what tells the peer.
 		c.werr = err
@@ -63,4 +71,168 @@ func (c *streamConn) cutThrough() (bool, error) {
 	c.need = b.request.MinFrame()
 	c.frameStart = time.Time{}
 	return true, nil
+}
+
+// echoWait bounds one wait of a streamed echo for its socket to take or
+// give bytes (when it waits for both), so that a Close, which waits for
+// the descriptor to be released, waits no longer.
+const echoWait = 20 * time.Millisecond
+
+// echoBody moves the next rest bytes the peer sends back to it through
+// a conduit (a ring buffer, or a pipe when splice is set), reading and
+// writing as each side allows. It never stops reading while the peer
+// still sends: a peer that writes its whole frame before it reads a
+// byte (the tutorial's client does) would otherwise wait for a reader
+// that waits for it. So when the conduit is full and the socket takes
+// nothing, the rest of the body is read into memory, as a stored frame
+// is, and written after the conduit has drained. It counts the bytes as
+// they move. The caller holds wmu and has armed the frame's read
+// deadline.
+func (c *streamConn) echoBody(rest int, splice bool) error {
+	st := &echoing{c: c, rest: rest}
+	if splice {
+		pp, err := takePipe()
+		if err != nil {
+			return err
+		}
+		st.cd = pp
+	} else {
+		st.ring.take()
+		st.cd = &st.ring // in st, which is on the heap already: no allocation of its own
+	}
+	st.size = st.cd.capacity()
+	defer func() { st.cd.release(st.held == 0) }()
+	// One closure each for the whole body, not one per step.
+	step, wait, stepOrWait := st.step, st.wait, st.stepOrWait
+	var stored *buffer // the body's rest, when it had to be read into memory
+	for st.rest > 0 || st.held > 0 {
+		st.moved, st.err = false, nil
+		if err := c.rc.Control(step); err != nil {
+			return err
+		}
+		if st.err != nil {
+			return st.err
+		}
+		if st.moved {
+			continue
+		}
+		if st.rest > 0 && st.held == st.size {
+			// The peer reads nothing while it sends: take the rest of
+			// its body into memory; the loop then drains the conduit.
+			var err error
+			if stored, err = c.readRest(st.rest); err != nil {
+				return err
+			}
+			defer putBuffer(stored)
+			st.rest = 0
+			continue
+		}
+		if st.held == 0 {
+			// Only the peer's next bytes can move anything: wait for
+			// them in the runtime's poller, which honours the read
+			// deadline and a Close, and lets the thread go meanwhile.
+			if err := c.rc.Read(stepOrWait); err != nil {
+				return err
+			}
+			if st.err != nil {
+				return st.err
+			}
+			continue
+		}
+		if !c.deadline.IsZero() && time.Now().After(c.deadline) {
+			return os.ErrDeadlineExceeded
+		}
+		st.poll[0].Events = unix.POLLOUT
+		if st.rest > 0 {
+			st.poll[0].Events |= unix.POLLIN
+		}
+		if err := c.rc.Control(wait); err != nil {
+			return err
+		}
+		if st.err != nil {
+			return st.err
+		}
+	}
+	c.act.touch(time.Now())
+	if stored != nil {
+		w, err := c.nc.Write(stored.b)
+		c.cnt.bytesOut.Add(uint64(w))
+		return err
+	}
+	return nil
+}
+
+// readRest reads the last n bytes of a body into a buffer of their own.
+func (c *streamConn) readRest(n int) (*buffer, error) {
+	buf := getBuffer(n)
+	buf.b = buf.b[:n]
+	got, err := io.ReadFull(c.nc, buf.b)
+	c.cnt.bytesIn.Add(uint64(got))
+	if err != nil {
+		putBuffer(buf)
+		return nil, fmt.Errorf("reading the body: %w", err)
+	}
+	return buf, nil
+}
+
+// echoing is a streamed echo in progress: what is left to read, what the
+// conduit holds, and the result of the last step.
+type echoing struct {
+	c     *streamConn
+	cd    echoConduit
+	ring  echoRing // cd, unless spliced
+	size  int      // what cd holds at most
+	rest  int      // body bytes not yet read from the socket
+	held  int      // bytes read but not yet written back
+	moved bool
+	err   error
+	poll  [1]unix.PollFd
+}
+
+// step is a RawConn.Control callback: it writes what the conduit holds
+// and reads into it what the socket has, as far as each goes without
+// waiting.
+func (st *echoing) step(fd uintptr) {
+	c := st.c
+	if st.held > 0 {
+		n, err := st.cd.drainTo(int(fd), st.held)
+		if err != nil {
+			st.err = err
+			return
+		}
+		st.held -= n
+		c.cnt.bytesOut.Add(uint64(n))
+		st.moved = st.moved || n > 0
+	}
+	if st.rest > 0 && st.held < st.size {
+		n, err := st.cd.fillFrom(int(fd), min(st.rest, st.size-st.held))
+		if err == io.EOF {
+			st.err = fmt.Errorf("the peer closed with %d bytes of the body unsent: %w", st.rest, io.ErrUnexpectedEOF)
+			return
+		}
+		if err != nil {
+			st.err = err
+			return
+		}
+		st.rest -= n
+		st.held += n
+		c.cnt.bytesIn.Add(uint64(n))
+		st.moved = st.moved || n > 0
+	}
+}
+
+// stepOrWait is a RawConn.Read callback: a step, and false (wait until
+// the socket is readable, then call again) when it moved nothing.
+func (st *echoing) stepOrWait(fd uintptr) bool {
+	st.step(fd)
+	return st.moved || st.err != nil
+}
+
+// wait is a RawConn.Control callback: it waits, for at most echoWait, until
+// the socket is ready for the events in st.poll.
+func (st *echoing) wait(fd uintptr) {
+	st.poll[0].Fd = int32(fd)
+	if _, err := unix.Poll(st.poll[:], int(echoWait/time.Millisecond)); err != nil && err != unix.EINTR {
+		st.err = fmt.Errorf("poll: %w", err)
+	}
 }

@@ -24,12 +24,30 @@ func randomBody(seed uint64, size int) []byte {
 	return b
 }
 
+// echoConduits are the two ways a streamed echo moves a body, for the
+// tests to run each of them.
+var echoConduits = []struct {
+	name string
+	echo Echo
+}{{"copied", Echo{}}, {"spliced", Echo{Splice: true}}}
+
+// forEachConduit runs test once per echoConduits entry, as a subtest.
+func forEachConduit(t *testing.T, test func(t *testing.T, echo Echo)) {
+	for _, cd := range echoConduits {
+		t.Run(cd.name, func(t *testing.T) { test(t, cd.echo) })
+	}
+}
+
 // TestEchoCutThroughStreamsTheBody: an echo of a large frame starts
 // before the frame has all arrived. The client sends the header and the
 // body's first 64 KiB, reads them back, and only then sends the rest: a
 // server that stored the body first would answer nothing.
 func TestEchoCutThroughStreamsTheBody(t *testing.T) {
-	ln := startListener(t, Config{})
+	forEachConduit(t, testEchoStreamsTheBody)
+}
+
+func testEchoStreamsTheBody(t *testing.T, echo Echo) {
+	ln := startListener(t, Config{Handler: echo})
 	c := dial(t, ln)
 	const size, first = 1 << 20, 64 << 10
 	body := randomBody(1, size)
@@ -63,10 +81,14 @@ func TestEchoCutThroughStreamsTheBody(t *testing.T) {
 // both framings with lengths, come back whole and in order; the bytes
 // after a streamed body are never taken with it.
 func TestEchoCutThroughPipelined(t *testing.T) {
+	forEachConduit(t, testEchoPipelined)
+}
+
+func testEchoPipelined(t *testing.T, echo Echo) {
 	for _, framing := range []wire.Framing{wire.FramingJSONHeader, wire.FramingLengthPrefixed} {
 		t.Run(framing.String(), func(t *testing.T) {
 			codec := wire.Codec{Framing: framing, MaxBodyBytes: 8 << 20}
-			ln := startListener(t, Config{Request: codec})
+			ln := startListener(t, Config{Handler: echo, Request: codec})
 			c := dial(t, ln)
 			sizes := []int{cutThroughMin + 4096, 3, 2<<20 + 1, 0, 1 << 20, 5}
 			var all []byte
@@ -98,7 +120,11 @@ func TestEchoCutThroughPipelined(t *testing.T) {
 // a streamed body gets the half it sent back, then the close; the
 // connection is counted as an error and the listener serves the next.
 func TestEchoCutThroughPeerLeavesMidBody(t *testing.T) {
-	ln := startListener(t, Config{})
+	forEachConduit(t, testEchoPeerLeavesMidBody)
+}
+
+func testEchoPeerLeavesMidBody(t *testing.T, echo Echo) {
+	ln := startListener(t, Config{Handler: echo})
 	c := dial(t, ln)
 	body := randomBody(2, 1<<20)
 	frame, _ := c.codec.AppendFrame(nil, body)
@@ -107,12 +133,20 @@ func TestEchoCutThroughPeerLeavesMidBody(t *testing.T) {
 	if err := c.conn.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
+	expectPartThenClose(t, ln, c, frame[:half])
+}
+
+// expectPartThenClose reads c until its close and wants part back, the
+// connection counted as an error and the listener serving the next.
+func expectPartThenClose(t *testing.T, ln *Listener, c *client, part []byte) {
+	t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(testTimeout))
 	got, err := io.ReadAll(c.br)
-	if err != nil && !errors.Is(err, net.ErrClosed) {
+	if err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err) {
 		t.Fatalf("reading until the close: %v", err)
 	}
-	if !bytes.Equal(got, frame[:half]) {
-		t.Fatalf("got %d bytes back, want the %d sent", len(got), half)
+	if !bytes.Equal(got, part) {
+		t.Fatalf("got %d bytes back, want the %d sent", len(got), len(part))
 	}
 	waitFor(t, "the error counted and the connection closed", func() bool {
 		s := ln.Stats().Snapshot()
@@ -149,9 +183,13 @@ func TestEchoWithCaptureStoresTheBody(t *testing.T) {
 // and on a Unix socket, for bodies far larger than the sockets' and the
 // pipe's buffers.
 func TestEchoCutThroughPeerSendsAllBeforeReading(t *testing.T) {
+	forEachConduit(t, testEchoPeerSendsAllBeforeReading)
+}
+
+func testEchoPeerSendsAllBeforeReading(t *testing.T, echo Echo) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			cfg := Config{Network: network, Request: wire.Codec{MaxBodyBytes: 32 << 20}}
+			cfg := Config{Network: network, Handler: echo, Request: wire.Codec{MaxBodyBytes: 32 << 20}}
 			if network == "unix" {
 				cfg.Address = filepath.Join(t.TempDir(), "echo.sock")
 			}
@@ -170,4 +208,25 @@ func TestEchoCutThroughPeerSendsAllBeforeReading(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEchoCutThroughStalledBodyTimesOut: the header timeout bounds a
+// streamed body as it bounds a stored one. A peer that sends half a large
+// body and then nothing gets that half back, then the close once the
+// timeout has passed (not before it), counted as an error; the listener
+// serves the next connection.
+func TestEchoCutThroughStalledBodyTimesOut(t *testing.T) {
+	forEachConduit(t, func(t *testing.T, echo Echo) {
+		const timeout = 300 * time.Millisecond
+		ln := startListener(t, Config{Handler: echo, Limits: Limits{HeaderTimeout: timeout}})
+		c := dial(t, ln)
+		frame, _ := c.codec.AppendFrame(nil, randomBody(4, 1<<20))
+		half := len(frame) / 2
+		start := time.Now()
+		c.write(frame[:half])
+		expectPartThenClose(t, ln, c, frame[:half])
+		if took := time.Since(start); took < timeout {
+			t.Fatalf("closed after %v, before the %v timeout", took, timeout)
+		}
+	})
 }

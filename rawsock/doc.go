@@ -27,8 +27,9 @@
 // while nothing but a latency fault on replies is asked of it
 // (relay.go). TLS connections keep a goroutine. Plaintext sockets are
 // read and written with raw system calls on either path (package
-// internal/sockio). An echo of a body of 256 KiB or more is spliced from
-// the socket to itself as it arrives (cutthrough.go). Replies held by a
+// internal/sockio). An echo of a body of 256 KiB or more goes from the
+// socket back to it as it arrives, through a small ring buffer or a pipe
+// (cutthrough.go). Replies held by a
 // fault or a Delay wait in one schedule per listener, written when due
 // by one goroutine (heldwriter.go), which, like Timers, wakes on a
 // timerfd rather than the runtime's timers, whose granularity in an idle

@@ -115,7 +115,7 @@ type streamConn struct {
 	relay    *socketRelay // non-nil while the poller relays conn's socket and this one (see relay.go)
 	peerDone bool         // the peer closed its sending side between frames
 	growRaw  bool         // a raw read filled the buffer: the next one gets a larger one
-	bulk     bool         // a body was spliced (see cutThrough): wait for the next on the goroutine
+	bulk     bool         // a body was streamed (see cutThrough): wait for the next on the goroutine
 
 	// Write side.
 	wmu    sync.Mutex

@@ -96,10 +96,10 @@ func newDaemon(opts options, log *slog.Logger) (d *daemon, err error) {
 			d.closeStore()
 		}
 	}(d)
-	if d.grpcLn, err = net.Listen("tcp", opts.grpcAddr); err != nil {
+	if d.grpcLn, err = listenAPI(opts.grpcAddr); err != nil {
 		return nil, fmt.Errorf("--grpc-addr: %w", err)
 	}
-	if d.httpLn, err = net.Listen("tcp", opts.httpAddr); err != nil {
+	if d.httpLn, err = listenAPI(opts.httpAddr); err != nil {
 		_ = d.grpcLn.Close()
 		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
@@ -355,4 +355,15 @@ func commandRunners(programs []string) []string {
 		}
 	}
 	return risky
+}
+
+// listenAPI binds one of the daemon's API ports as plain TCP. Go asks for
+// Multipath TCP by default (since 1.24); an MPTCP listener serves TCP
+// clients too, by falling back, but costs a subflow's set-up on every
+// connection, and the API's clients (curl, grpcurl, sockctl) speak TCP.
+// The engine binds its listeners the same way.
+func listenAPI(addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	return lc.Listen(context.Background(), "tcp", addr)
 }

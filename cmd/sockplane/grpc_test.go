@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"net"
 	"slices"
+	"syscall"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -160,5 +162,28 @@ func TestCommandRunners(t *testing.T) {
 	got := commandRunners([]string{"ls", "/bin/sh", "echo", "env", "date", "/usr/bin/find"})
 	if want := []string{"/bin/sh", "env", "/usr/bin/find"}; !slices.Equal(got, want) {
 		t.Fatalf("commandRunners = %v, want %v", got, want)
+	}
+}
+
+// TestAPIListenersArePlainTCP: the daemon's gRPC and HTTP ports are
+// bound as TCP, not Multipath TCP (which Go asks for by default), as the
+// engine's listeners are.
+func TestAPIListenersArePlainTCP(t *testing.T) {
+	d := startDaemon(t)
+	for name, ln := range map[string]net.Listener{"grpc": d.grpcLn, "http": d.httpLn} {
+		rc, err := ln.(*net.TCPListener).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var proto int
+		var perr error
+		if err := rc.Control(func(fd uintptr) {
+			proto, perr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PROTOCOL)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if perr != nil || proto != syscall.IPPROTO_TCP {
+			t.Errorf("%s: SO_PROTOCOL = %d (%v), want IPPROTO_TCP (%d)", name, proto, perr, syscall.IPPROTO_TCP)
+		}
 	}
 }

@@ -84,8 +84,9 @@ const echoWait = 20 * time.Millisecond
 // still sends: a peer that writes its whole frame before it reads a
 // byte (the tutorial's client does) would otherwise wait for a reader
 // that waits for it. So when the conduit is full and the socket takes
-// nothing, the rest of the body is read into memory, as a stored frame
-// is, and written after the conduit has drained. It counts the bytes as
+// nothing, the ring grows (up to what is left of the body); the pipe
+// cannot, so the rest of the body is then read into memory, as a stored
+// frame is, and written after the pipe has drained. It counts the bytes as
 // they move. The caller holds wmu and has armed the frame's read
 // deadline.
 func (c *streamConn) echoBody(rest int, splice bool) error {
@@ -117,8 +118,14 @@ func (c *streamConn) echoBody(rest int, splice bool) error {
 			continue
 		}
 		if st.rest > 0 && st.held == st.size {
-			// The peer reads nothing while it sends: take the rest of
-			// its body into memory; the loop then drains the conduit.
+			// The socket takes nothing while the peer sends: it reads
+			// slowly, or not before it has sent it all. Hold more of the
+			// body; or, when the conduit cannot grow, take the rest of it
+			// into memory, and the loop then drains the conduit.
+			if size := st.cd.grow(st.rest); size > st.size {
+				st.size = size
+				continue
+			}
 			var err error
 			if stored, err = c.readRest(st.rest); err != nil {
 				return err

@@ -47,6 +47,9 @@ func takePipe() (*echoPipe, error) {
 
 func (p *echoPipe) capacity() int { return p.size }
 
+// grow does not: the pipe already has the size the kernel allows.
+func (p *echoPipe) grow(int) int { return p.size }
+
 func (p *echoPipe) fillFrom(sock, n int) (int, error) { return spliceNow(sock, p.fds[1], n, true) }
 
 func (p *echoPipe) drainTo(sock, n int) (int, error) { return spliceNow(p.fds[0], sock, n, false) }

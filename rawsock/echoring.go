@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockplane/sockplane/internal/sockio"
 )
 
 // echoConduit holds the bytes of a streamed echo (see echoBody) read
@@ -35,7 +37,8 @@ type echoConduit interface {
 const echoRingSize = 32 << 10
 
 // echoRing is the default conduit: a ring buffer, from the buffer pool,
-// that bytes enter by read(2) and leave by write(2), echoRingSize at
+// that bytes enter by read(2) and leave by write(2) (raw system calls,
+// see sockio: the socket is non-blocking), echoRingSize at
 // most at a time. It grows (see grow) when the peer sends faster than it
 // reads, which the pipe cannot.
 type echoRing struct {
@@ -61,14 +64,14 @@ func (g *echoRing) fillFrom(sock, n int) (int, error) {
 		start, end = start-len(g.b), g.r
 	}
 	free := g.b[start:min(end, start+n, start+echoRingSize)]
-	m, err := moveNow("read", true, func() (int, error) { return unix.Read(sock, free) })
+	m, err := moveNow("read", true, func() (int, error) { return sockio.Read(sock, free) })
 	g.n += m
 	return m, err
 }
 
 func (g *echoRing) drainTo(sock, n int) (int, error) {
 	held := g.b[g.r:min(g.r+g.n, len(g.b), g.r+n, g.r+echoRingSize)]
-	m, err := moveNow("write", false, func() (int, error) { return unix.Write(sock, held) })
+	m, err := moveNow("write", false, func() (int, error) { return sockio.Write(sock, held) })
 	g.r, g.n = (g.r+m)%len(g.b), g.n-m
 	return m, err
 }

@@ -230,3 +230,38 @@ func TestEchoCutThroughStalledBodyTimesOut(t *testing.T) {
 		}
 	})
 }
+
+// TestEchoCutThroughPeerThatStopsTimesOut: a peer that sends most of a
+// large body, then neither sends the rest nor reads, leaves the streamed
+// echo holding bytes it cannot write and waiting for bytes that do not
+// come; the header timeout ends it there too, not before, counted as an
+// error, and the next connection's echo is its own.
+func TestEchoCutThroughPeerThatStopsTimesOut(t *testing.T) {
+	forEachConduit(t, func(t *testing.T, echo Echo) {
+		const timeout = 300 * time.Millisecond
+		ln := startListener(t, Config{Handler: echo, Request: wire.Codec{MaxBodyBytes: 32 << 20}, Limits: Limits{HeaderTimeout: timeout}})
+		c := dial(t, ln)
+		if err := c.conn.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+			t.Fatal(err)
+		}
+		frame, _ := c.codec.AppendFrame(nil, randomBody(5, 16<<20))
+		start := time.Now()
+		c.write(frame[:12<<20]) // more than the sockets hold: the server keeps some
+		waitFor(t, "the connection closed", func() bool { return ln.Stats().Snapshot().ConnectionsActive == 0 })
+		if took := time.Since(start); took < timeout {
+			t.Fatalf("closed after %v, before the %v timeout", took, timeout)
+		}
+		if s := ln.Stats().Snapshot(); s.Errors != 1 {
+			t.Fatalf("errors = %d, want 1", s.Errors)
+		}
+		// What the conduit still held is gone with it: the next large
+		// echo carries its own bytes only.
+		next := dial(t, ln)
+		body := randomBody(6, 1<<20)
+		frame, _ = next.codec.AppendFrame(nil, body)
+		go next.write(frame)
+		if got := next.recv().Body; !bytes.Equal(got, body) {
+			t.Fatal("the next connection's echo differs from its body")
+		}
+	})
+}

@@ -74,8 +74,8 @@ func (p *ringPeer) drain(g *echoRing, n int) {
 
 // TestEchoRingKeepsOrder: bytes leave a ring once each, in the order they
 // came, when what it holds wraps around its end, when it grows while it
-// wraps, and through reads and writes of uneven sizes after; no write
-// moves more than echoRingSize.
+// wraps, and through reads and writes of uneven sizes after; no read or
+// write moves more than echoRingSize, and a full ring reads nothing.
 func TestEchoRingKeepsOrder(t *testing.T) {
 	src := randomBody(7, 300<<10)
 	p := newRingPeer(t, src)
@@ -96,6 +96,19 @@ func TestEchoRingKeepsOrder(t *testing.T) {
 	if size := g.grow(echoRingSize); size != 2*echoRingSize {
 		t.Fatalf("grow beyond what is held and more: %d", size)
 	}
+	// Steps are capped: emptied, the ring reads 32 KiB, not the 64 KiB
+	// free; full, it writes 32 KiB, not the 64 KiB held.
+	p.drain(&g, echoRingSize)
+	for _, want := range []int{echoRingSize, echoRingSize, 0} {
+		held := g.n
+		if m, err := g.fillFrom(p.sock, 1<<20); m != want || err != nil {
+			t.Fatalf("fillFrom with %d of %d held: %d, %v; want %d", held, len(g.b), m, err, want)
+		}
+	}
+	if m, err := g.drainTo(p.sock, 1<<20); m != echoRingSize || err != nil {
+		t.Fatalf("drainTo of %d bytes: %d, %v; want one step of %d", g.n, m, err, echoRingSize)
+	}
+	p.receive()
 	for step := 0; len(p.got) < len(src); step++ {
 		if step > 10000 {
 			t.Fatalf("stuck: sent %d, got %d, the ring holds %d of %d", p.sent, len(p.got), g.n, len(g.b))
